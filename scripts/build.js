@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Compiles the TypeScript and assembles dist/src/nodes as Node-RED loads it: the compiled .js files
+// need their .html, locales/ and icons/ beside them, because Node-RED looks for all three next to the
+// .js file named in package.json's "node-red.nodes" map.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const out = path.join(root, 'dist', 'src', 'nodes');
+
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+
+fs.mkdirSync(out, { recursive: true });
+fs.cpSync(path.join(root, 'nodes'), out, { recursive: true });
+fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });

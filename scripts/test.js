@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Runs every compiled test file with Node's own test runner, one file at a time (the Node-RED test
+// helper is a single runtime per process, and the files start servers of their own).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dir = path.resolve(__dirname, '..', 'dist', 'test');
+const only = process.argv.slice(2);
+const files = [];
+(function walk(d) {
+  for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+    const p = path.join(d, entry.name);
+    if (entry.isDirectory()) walk(p);
+    else if (entry.name.endsWith('.test.js') && (only.length === 0 || only.some((o) => p.includes(o)))) files.push(p);
+  }
+})(dir);
+files.sort();
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(result.status === null ? 1 : result.status);
