@@ -1,0 +1,43 @@
+/**
+ * A detection as the SIEM API returns it. Field names and order follow the sample response of
+ * Microsoft's "Pull detections using SIEM REST API" page; empty values arrive as "" and some booleans
+ * as null, so every field is typed loosely and passed on unchanged.
+ */
+export const DETECTION_FIELDS = [
+  'AlertTime', 'ComputerDnsName', 'AlertTitle', 'Category', 'Severity', 'AlertId', 'Actor', 'LinkToWDATP',
+  'IocName', 'IocValue', 'CreatorIocName', 'CreatorIocValue', 'Sha1', 'FileName', 'FilePath', 'IpAddress',
+  'Url', 'IoaDefinitionId', 'UserName', 'AlertPart', 'FullId', 'LastProcessedTimeUtc', 'ThreatCategory',
+  'ThreatFamily', 'ThreatName', 'RemediationAction', 'RemediationIsSuccess', 'Source', 'Md5', 'Sha256',
+  'WasExecutingWhileDetected', 'UserDomain', 'LogOnUsers', 'MachineDomain', 'MachineName',
+  'InternalIPv4List', 'InternalIPv6List', 'FileHash', 'DeviceID', 'MachineGroup', 'Description',
+  'DeviceCreatedMachineTags', 'CloudCreatedMachineTags', 'CommandLine', 'IncidentLinkToWDATP', 'ReportID',
+  'LinkToMTP', 'IncidentLinkToMTP', 'ExternalId', 'IocUniqueId',
+] as const;
+
+export type DetectionField = (typeof DETECTION_FIELDS)[number];
+
+export type Detection = { [K in DetectionField]?: string | number | boolean | null } & {
+  [extra: string]: unknown;
+};
+
+function text(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+/** The one-line summary used as msg.topic, fit for an e-mail subject. */
+export function detectionTopic(d: Detection): string {
+  const severity = text(d.Severity) || 'Unknown';
+  const title = text(d.AlertTitle) || text(d.Description) || 'Defender detection';
+  const machine = text(d.ComputerDnsName) || text(d.MachineName) || text(d.DeviceID);
+  return `[${severity}] ${title}${machine ? ` on ${machine}` : ''}`.replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * Identity of one version of a detection. FullId names the detection (AlertId alone is shared by the
+ * detections the portal merges into one alert); LastProcessedTimeUtc changes when it is updated, so an
+ * update is a new key and passes while an overlap repeat is dropped.
+ */
+export function detectionKey(d: Detection): string {
+  const id = text(d.FullId) || text(d.AlertId);
+  return `${id}|${text(d.LastProcessedTimeUtc)}`;
+}

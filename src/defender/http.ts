@@ -1,0 +1,143 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import axios, { AxiosInstance, isAxiosError } from 'axios';
+import { DefenderError } from './errors';
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface RequestOptions {
+  /** The whole exchange, headers and body, must finish within this time. */
+  timeoutMs: number;
+  /** A body larger than this is refused rather than buffered without bound. */
+  maxResponseBytes: number;
+  /** Aborts the request when the node closes. */
+  signal?: AbortSignal;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/**
+ * HTTP for one defender-config node: keep-alive agents shared by every detections node that uses it,
+ * destroyed when the config node closes. Redirects are never followed, so an access token is never sent to
+ * a host it was not meant for. Errors carry no request details: an HTTP library's error object holds the
+ * Authorization header.
+ */
+export class HttpTransport {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly client: AxiosInstance = axios.create({
+    httpAgent: this.httpAgent,
+    httpsAgent: this.httpsAgent,
+    maxRedirects: 0,
+    validateStatus: () => true,
+    responseType: 'stream',
+    decompress: true,
+    proxy: false,
+  });
+
+  async get(url: string, headers: Record<string, string>, options: RequestOptions): Promise<HttpResponse> {
+    return this.request('GET', url, headers, undefined, options);
+  }
+
+  async postForm(url: string, form: Record<string, string>, options: RequestOptions): Promise<HttpResponse> {
+    const body = new URLSearchParams(form).toString();
+    return this.request(
+      'POST',
+      url,
+      { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      body,
+      options,
+    );
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private async request(
+    method: 'GET' | 'POST',
+    url: string,
+    headers: Record<string, string>,
+    data: string | undefined,
+    options: RequestOptions,
+  ): Promise<HttpResponse> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.timeoutMs);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const host = safeHost(url);
+    try {
+      if (options.signal?.aborted) throw new DefenderError('NETWORK', `request to ${host} cancelled: the node is closing`);
+      const response = await this.client.request<Readable>({ method, url, headers, data, signal: controller.signal });
+      const responseHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(response.headers)) {
+        if (v !== undefined && v !== null) responseHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+      }
+      const body = await readBody(response.data, responseHeaders, options.maxResponseBytes, host);
+      return { status: response.status, headers: responseHeaders, body };
+    } catch (err) {
+      if (err instanceof DefenderError) throw err;
+      if (timedOut) {
+        throw new DefenderError('TIMEOUT', `no complete answer from ${host} within ${options.timeoutMs / 1000} s`, {
+          retryable: true,
+        });
+      }
+      if (options.signal?.aborted) throw new DefenderError('NETWORK', `request to ${host} cancelled: the node is closing`);
+      const code = isAxiosError(err) ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+      const reason = code ?? (err instanceof Error ? err.message : String(err));
+      throw new DefenderError('NETWORK', `network error talking to ${host}: ${reason}`, {
+        retryable: code === undefined || NETWORK_CODES.has(code) || code === 'ERR_CANCELED',
+      });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'the service';
+  }
+}
+
+async function readBody(stream: Readable, headers: Record<string, string>, maxBytes: number, host: string): Promise<Buffer> {
+  const tooLarge = (): DefenderError =>
+    new DefenderError('TOO_LARGE', `the answer from ${host} is larger than the ${formatBytes(maxBytes)} limit (maxResponseMB); narrow the query or raise the limit`);
+  const declared = Number(headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    stream.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > maxBytes) {
+      stream.destroy();
+      throw tooLarge();
+    }
+    chunks.push(buf);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MB` : `${n} bytes`;
+}

@@ -1,0 +1,183 @@
+import { DateTime, Duration } from 'luxon';
+import { invalidQuery } from './errors';
+
+/** The query parameters of GET /api/alerts, validated and normalised. All are optional. */
+export interface DetectionQuery {
+  sinceTimeUtc?: DateTime;
+  untilTimeUtc?: DateTime;
+  ago?: Duration;
+  limit?: number;
+  machinegroups?: string[];
+  DeviceCreatedMachineTags?: string;
+  CloudCreatedMachineTags?: string;
+}
+
+export const QUERY_KEYS = [
+  'sinceTimeUtc',
+  'untilTimeUtc',
+  'ago',
+  'limit',
+  'machinegroups',
+  'DeviceCreatedMachineTags',
+  'CloudCreatedMachineTags',
+] as const;
+export type QueryKey = (typeof QUERY_KEYS)[number];
+
+const TIME_KEYS: readonly QueryKey[] = ['sinceTimeUtc', 'untilTimeUtc', 'ago'];
+const KEY_BY_LOWER = new Map<string, QueryKey>(QUERY_KEYS.map((k) => [k.toLowerCase(), k]));
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}"`;
+  if (value instanceof Date) return `Date(${String(value)})`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Sent as ISO 8601 UTC with milliseconds, the form of the seed's examples. */
+export function formatTime(time: DateTime): string {
+  return time.toUTC().toISO({ suppressMilliseconds: false, includeOffset: true }) as string;
+}
+
+/** An ISO 8601 string (no zone means UTC), a Date, or epoch milliseconds. */
+export function parseTime(name: string, value: unknown): DateTime {
+  let time: DateTime | undefined;
+  if (typeof value === 'string' && value.trim() !== '') time = DateTime.fromISO(value.trim(), { zone: 'utc' });
+  else if (value instanceof Date) time = DateTime.fromJSDate(value, { zone: 'utc' });
+  else if (typeof value === 'number' && Number.isFinite(value)) time = DateTime.fromMillis(value, { zone: 'utc' });
+  if (!time || !time.isValid) {
+    throw invalidQuery(
+      `${name} must be an ISO 8601 date-time such as 2016-09-12T00:00:00.000Z (no zone means UTC), a Date or epoch milliseconds, got ${describe(value)}`,
+    );
+  }
+  return time;
+}
+
+/** An ISO 8601 duration such as PT10M or P1D, longer than zero unless `allowZero`. */
+export function parseDuration(name: string, value: unknown, allowZero = false): Duration {
+  const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
+  const duration = text ? Duration.fromISO(text) : undefined;
+  if (!duration || !duration.isValid || duration.toMillis() < 0 || (!allowZero && duration.toMillis() === 0)) {
+    throw invalidQuery(`${name} must be an ISO 8601 duration such as PT10M, PT2H or P1D, got ${describe(value)}`);
+  }
+  return duration;
+}
+
+function parseLimit(value: unknown): number {
+  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+    throw invalidQuery(`limit must be a positive integer, got ${describe(value)}`);
+  }
+  return n;
+}
+
+function parseGroups(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((group, i) => {
+    if (typeof group !== 'string' || group.trim() === '') {
+      const where = Array.isArray(value) ? `machinegroups[${i}]` : 'machinegroups';
+      throw invalidQuery(`${where} must be a non-empty string (a device group name), got ${describe(group)}`);
+    }
+    return group.trim();
+  });
+}
+
+function parseTag(name: string, value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw invalidQuery(`${name} must be a device tag (a non-empty string), got ${describe(value)}`);
+  }
+  return value.trim();
+}
+
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+/**
+ * Reads query parameters from a plain object. Keys match the API's names case-insensitively; an unknown
+ * key is refused (a typo would otherwise silently widen the query). Empty values count as not given.
+ */
+export function parseQuery(input: Record<string, unknown>): DetectionQuery {
+  const query: DetectionQuery = {};
+  for (const [rawKey, value] of Object.entries(input)) {
+    const key = KEY_BY_LOWER.get(rawKey.toLowerCase());
+    if (!key) {
+      throw invalidQuery(`unknown query parameter "${rawKey}": the known parameters are ${QUERY_KEYS.join(', ')}`);
+    }
+    if (isAbsent(value) || (Array.isArray(value) && value.length === 0)) continue;
+    switch (key) {
+      case 'sinceTimeUtc':
+      case 'untilTimeUtc':
+        query[key] = parseTime(key, value);
+        break;
+      case 'ago':
+        query.ago = parseDuration('ago', value);
+        break;
+      case 'limit':
+        query.limit = parseLimit(value);
+        break;
+      case 'machinegroups':
+        query.machinegroups = parseGroups(value);
+        break;
+      case 'DeviceCreatedMachineTags':
+      case 'CloudCreatedMachineTags':
+        query[key] = parseTag(key, value);
+        break;
+    }
+  }
+  return query;
+}
+
+export function hasTimeRange(query: DetectionQuery): boolean {
+  return TIME_KEYS.some((k) => query[k] !== undefined);
+}
+
+/**
+ * A message's values override the node's defaults. A time range is taken whole from one side: a message
+ * that gives `ago` must not be combined with a default `sinceTimeUtc`.
+ */
+export function mergeQuery(defaults: DetectionQuery, message: DetectionQuery): DetectionQuery {
+  const merged: DetectionQuery = { ...defaults, ...message };
+  if (hasTimeRange(message)) {
+    for (const k of TIME_KEYS) if (message[k] === undefined) delete merged[k];
+  }
+  return checkQuery(merged);
+}
+
+/** Rules that span parameters. */
+export function checkQuery(query: DetectionQuery): DetectionQuery {
+  if (query.ago && (query.sinceTimeUtc || query.untilTimeUtc)) {
+    throw invalidQuery('ago cannot be combined with sinceTimeUtc or untilTimeUtc: give either a duration or a time range');
+  }
+  if (query.sinceTimeUtc && query.untilTimeUtc && query.sinceTimeUtc > query.untilTimeUtc) {
+    throw invalidQuery(
+      `sinceTimeUtc (${formatTime(query.sinceTimeUtc)}) is after untilTimeUtc (${formatTime(query.untilTimeUtc)}): expected since ≤ until`,
+    );
+  }
+  return query;
+}
+
+/** The query string as the API expects it; machinegroups repeat, in the order given. */
+export function toSearchParams(query: DetectionQuery): URLSearchParams {
+  const params = new URLSearchParams();
+  if (query.sinceTimeUtc) params.append('sinceTimeUtc', formatTime(query.sinceTimeUtc));
+  if (query.untilTimeUtc) params.append('untilTimeUtc', formatTime(query.untilTimeUtc));
+  if (query.ago) params.append('ago', query.ago.toISO() as string);
+  if (query.limit !== undefined) params.append('limit', String(query.limit));
+  for (const group of query.machinegroups ?? []) params.append('machinegroups', group);
+  if (query.DeviceCreatedMachineTags) params.append('DeviceCreatedMachineTags', query.DeviceCreatedMachineTags);
+  if (query.CloudCreatedMachineTags) params.append('CloudCreatedMachineTags', query.CloudCreatedMachineTags);
+  return params;
+}
+
+/** The parameters as a plain object for the summary message (machinegroups stays a list). */
+export function describeQuery(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const key of new Set(params.keys())) {
+    out[key] = key === 'machinegroups' ? params.getAll(key) : (params.get(key) as string);
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+import { DefenderError } from './errors';
+import type { Detection } from './detection';
+import { HttpResponse, HttpTransport, RequestOptions } from './http';
+import { alertsUrl, Connection } from './regions';
+import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
+import { parseDetections, serviceErrorText } from './response';
+import { TokenProvider } from './token';
+
+/** What a pull needs from the API: one page of detections for a query. */
+export interface DetectionsSource {
+  fetchPage(params: URLSearchParams): Promise<Detection[]>;
+}
+
+// The meaning of each status as Microsoft's SIEM API page documents it.
+const MEANING: Record<number, string> = {
+  401: 'malformed request or invalid token',
+  403: 'unauthorized: the domain is not managed by the tenant administrator, or the tenant state is deleted',
+  429: 'too many requests',
+  500: 'service error',
+};
+
+export function statusError(response: HttpResponse): DefenderError {
+  const status = response.status;
+  const meaning = MEANING[status] ?? (status >= 500 ? 'service error' : 'request refused');
+  const text = serviceErrorText(response);
+  const retryable = status === 429 || status >= 500;
+  const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
+  const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
+  return new DefenderError(`HTTP_${status}`, `detections API answered HTTP ${status}: ${meaning}${wait}${text ? ` — the service said: ${text}` : ''}`, {
+    statusCode: status,
+    retryable,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}
+
+export interface SiemClientOptions {
+  timeoutMs: number;
+  maxResponseBytes: number;
+  retry: RetryPolicy;
+  signal?: AbortSignal;
+  /** Called for every HTTP request sent to the detections API, retries included. */
+  onRequest?: () => void;
+  onRetry?: (error: DefenderError, delayMs: number) => void;
+}
+
+/** GET /api/alerts with the token, the 401 refresh, retries and the status meanings of the seed. */
+export class SiemClient implements DetectionsSource {
+  constructor(
+    private readonly transport: HttpTransport,
+    private readonly connection: Connection,
+    private readonly tokens: TokenProvider,
+    private readonly options: SiemClientOptions,
+  ) {}
+
+  async fetchPage(params: URLSearchParams): Promise<Detection[]> {
+    const query = params.toString();
+    const url = `${alertsUrl(this.connection)}${query ? `?${query}` : ''}`;
+    const requestOptions: RequestOptions = {
+      timeoutMs: this.options.timeoutMs,
+      maxResponseBytes: this.options.maxResponseBytes,
+      signal: this.options.signal,
+    };
+    return withRetries(
+      async () => {
+        let refreshed = false;
+        for (;;) {
+          const token = await this.tokens.get();
+          this.options.onRequest?.();
+          const response = await this.transport.get(url, { Authorization: `Bearer ${token}`, Accept: 'application/json' }, requestOptions);
+          if (response.status === 200) return parseDetections(response);
+          // A token can be revoked or expire early: one new token, one more try, then the 401 stands.
+          if (response.status === 401 && !refreshed) {
+            this.tokens.invalidate(token);
+            refreshed = true;
+            continue;
+          }
+          if (response.status >= 300 && response.status < 400) {
+            throw new DefenderError(
+              'REDIRECT',
+              `detections API answered HTTP ${response.status} redirecting elsewhere; redirects are not followed so the access token is never sent to another address. Check apiBaseUrl and the region`,
+              { statusCode: response.status },
+            );
+          }
+          throw statusError(response);
+        }
+      },
+      this.options.retry,
+      this.options.signal,
+      this.options.onRetry,
+    );
+  }
+}

@@ -1,0 +1,129 @@
+import { DefenderError } from './errors';
+import { HttpTransport, RequestOptions } from './http';
+import { Connection, tokenUrl } from './regions';
+import { RetryPolicy, withRetries } from './retry';
+import { serviceErrorText } from './response';
+
+export interface AccessToken {
+  value: string;
+  /** Epoch ms at which the service stops accepting it. */
+  expiresAt: number;
+}
+
+/** Seconds as Azure AD v1 sends them: numbers or, usually, strings ("3599"). */
+function seconds(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+export function parseTokenResponse(body: unknown, now: number): AccessToken {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (typeof b.access_token !== 'string' || b.access_token === '') {
+    throw new DefenderError('TOKEN_FAILED', 'the token endpoint answered without an access_token');
+  }
+  const expiresOn = seconds(b.expires_on);
+  const expiresIn = seconds(b.expires_in);
+  const expiresAt = expiresOn !== undefined ? expiresOn * 1000 : now + (expiresIn ?? 3600) * 1000;
+  return { value: b.access_token, expiresAt };
+}
+
+/** Asks the Azure AD v1 token endpoint for a client-credentials token. */
+export async function requestToken(
+  transport: HttpTransport,
+  connection: Connection,
+  clientSecret: string,
+  options: RequestOptions & { retry: RetryPolicy; now?: () => number },
+): Promise<AccessToken> {
+  if (!clientSecret) {
+    throw new DefenderError('INVALID_CONFIG', 'clientSecret is missing: enter the application secret in the defender-config node');
+  }
+  const now = options.now ?? Date.now;
+  const url = tokenUrl(connection);
+  const response = await withRetries(
+    async () => {
+      const res = await transport.postForm(
+        url,
+        {
+          resource: connection.resource,
+          client_id: connection.clientId,
+          client_secret: clientSecret,
+          grant_type: 'client_credentials',
+        },
+        options,
+      );
+      if (res.status === 429 || res.status >= 500) {
+        throw new DefenderError('TOKEN_FAILED', `token request failed: HTTP ${res.status} ${serviceErrorText(res, [clientSecret])}`, {
+          statusCode: res.status,
+          retryable: true,
+        });
+      }
+      return res;
+    },
+    options.retry,
+    options.signal,
+  );
+  const text = serviceErrorText(response, [clientSecret]);
+  if (response.status !== 200) {
+    throw new DefenderError(
+      'TOKEN_FAILED',
+      `token request to ${new URL(url).host} failed: HTTP ${response.status}${text ? `: ${text}` : ''}. Check tenantId, clientId and the client secret`,
+      { statusCode: response.status },
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(response.body.toString('utf8'));
+  } catch {
+    throw new DefenderError('TOKEN_FAILED', `the token endpoint answered HTTP 200 with a body that is not JSON (${response.headers['content-type'] ?? 'no content type'})`, {
+      statusCode: 200,
+    });
+  }
+  return parseTokenResponse(body, now());
+}
+
+/**
+ * One token cache per config node. However many nodes and messages ask at once, one request is in flight;
+ * the token is reused until shortly before it expires, and a token the API refused (401) is dropped.
+ */
+export class TokenProvider {
+  private current?: AccessToken & { renewAt: number };
+  private inflight?: Promise<AccessToken>;
+  /** How many tokens were requested, for the summary and the tests. */
+  requests = 0;
+
+  constructor(
+    private readonly fetchToken: () => Promise<AccessToken>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(): Promise<string> {
+    const token = this.current;
+    if (token && this.now() < token.renewAt) return token.value;
+    if (!this.inflight) {
+      this.requests++;
+      this.inflight = this.fetchToken().then(
+        (fresh) => {
+          // Renew ahead of expiry: five minutes before, or a tenth of a short lifetime before.
+          const lifetime = Math.max(0, fresh.expiresAt - this.now());
+          this.current = { ...fresh, renewAt: fresh.expiresAt - Math.min(5 * 60_000, lifetime / 10) };
+          this.inflight = undefined;
+          return fresh;
+        },
+        (err: unknown) => {
+          this.inflight = undefined;
+          throw err;
+        },
+      );
+    }
+    return (await this.inflight).value;
+  }
+
+  /** Drops the token the API refused, unless a newer one already replaced it. */
+  invalidate(value: string): void {
+    if (this.current?.value === value) this.current = undefined;
+  }
+
+  clear(): void {
+    this.current = undefined;
+  }
+}
