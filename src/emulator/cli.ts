@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { Emulator } from './server';
+
+/**
+ * `npm run emulator`: a Defender SIEM API stand-in on loopback for building flows before there is a
+ * tenant. PORT chooses the port (default 8080).
+ */
+
+const DEMO_TENANT = '00000000-0000-4000-8000-000000000000';
+const STREAM_EVERY_MS = 20_000;
+const INITIAL_DETECTIONS = 25;
+
+function port(): number {
+  const raw = process.env.PORT ?? '8080';
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65535) {
+    throw new RangeError(`PORT must be a port number from 0 to 65535, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+async function main(): Promise<void> {
+  const emulator = new Emulator({ initialDetections: INITIAL_DETECTIONS });
+  const clientId = 'emulator-client-id';
+  const clientSecret = 'emulator-client-secret';
+  const url = await emulator.listen(port(), '127.0.0.1');
+  emulator.startStream({ everyMs: STREAM_EVERY_MS, lateMs: 60_000, updateRatio: 0.1 });
+
+  const lines = [
+    'Microsoft Defender for Endpoint SIEM API emulator',
+    '',
+    `  Base URL (use as the custom region / API base):  ${url}`,
+    `  Login URL (token endpoint is {login}/{tenant}/oauth2/token):  ${url}`,
+    `  Tenant ID:      ${DEMO_TENANT}  (any GUID works)`,
+    `  Client ID:      ${clientId}`,
+    `  Client secret:  ${clientSecret}`,
+    '',
+    `  ${INITIAL_DETECTIONS} detections from the last 2 hours; a new one about every ${STREAM_EVERY_MS / 1000} s.`,
+    '',
+    '  Admin endpoints (loopback, no auth):',
+    `    POST   ${url}/emulator/faults        {"kind":"http429","retryAfter":"5","times":1}`,
+    `           kinds: http401 http403 http429 http500 http503 delay truncated html redirect reset;`,
+    `           "on":"token" to hit the token endpoint, "after":N, "times":N or "Infinity", "delayMs":N`,
+    `    GET    ${url}/emulator/faults`,
+    `    DELETE ${url}/emulator/faults`,
+    `    POST   ${url}/emulator/detections    {"count":10}`,
+    `    GET    ${url}/emulator/stats`,
+    `    POST   ${url}/emulator/revoke-tokens`,
+    `    POST   ${url}/emulator/reset`,
+    '',
+    '  Ctrl+C stops it.',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping the emulator\n`);
+    emulator.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`failed to stop cleanly: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = code === 'EADDRINUSE'
+    ? `port ${process.env.PORT ?? '8080'} is in use; set PORT to another port`
+    : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`emulator: ${message}\n`);
+  process.exit(1);
+});

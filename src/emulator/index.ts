@@ -1,0 +1,13 @@
+export {
+  Emulator,
+  type AddDetectionsOptions,
+  type EmulatorOptions,
+  type Fault,
+  type FaultKind,
+  type FaultTarget,
+  type RecordedRequest,
+  type StreamOptions,
+} from './server';
+export { FAULT_KINDS } from './faults';
+export { CLOUD_TAGS, DEVICE_TAGS, MACHINE_GROUPS, SEVERITIES } from './generator';
+export { type TokenResponse } from './tokens';

@@ -1,0 +1,629 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Detection, DetectionField } from '../defender/detection';
+import { type Fault, type FaultTarget, type ResolvedFault, FaultPlan, faultFromJson, faultToJson } from './faults';
+import { DetectionGenerator, identityFields, orderFields } from './generator';
+import {
+  BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendReply, sendTruncated,
+} from './http';
+import { aadError, checkTokenRequest } from './login';
+import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
+import { SeededRandom } from './random';
+import { DetectionStore } from './store';
+import { formatTicks, instantToTicks, parseDateTime } from './timestamps';
+import { TokenIssuer } from './tokens';
+
+export type { Fault, FaultKind, FaultTarget } from './faults';
+
+export interface EmulatorOptions {
+  /** Default 'emulator-client-id'. */
+  clientId?: string;
+  /** Default 'emulator-client-secret'. */
+  clientSecret?: string;
+  /** Default 3599, as Azure AD's usual expires_in. */
+  tokenLifetimeSeconds?: number;
+  /** Seed of the generator behind every generated detection (default 1). */
+  seed?: number;
+  /** Detections generated at construction, LastProcessedTimeUtc spread over the last 2 hours (default 0). */
+  initialDetections?: number;
+  /** The emulator's clock in epoch ms (default Date.now): "now" of queries, token expiry, visibility. */
+  now?: () => number;
+}
+
+export interface RecordedRequest {
+  endpoint: 'token' | 'alerts' | 'redirected' | 'other';
+  method: string;
+  path: string;
+  query: Array<[string, string]>;
+  /** 0 until answered, and for a connection reset without an answer. */
+  status: number;
+  /** Token endpoint: the client credentials were right. Alerts and redirected: the bearer token was valid. */
+  authorized: boolean;
+  hadAuthorizationHeader: boolean;
+}
+
+export interface StreamOptions {
+  /** Interval between ticks (default 20 000 ms). */
+  everyMs?: number;
+  /** New detections per tick (default 1). */
+  perTick?: number;
+  /** Some arrivals carry a LastProcessedTimeUtc up to this far in the past: late arrivals (default 0). */
+  lateMs?: number;
+  /** Share of ticks that update an existing detection instead of adding (0–1, default 0). */
+  updateRatio?: number;
+}
+
+export interface AddDetectionsOptions {
+  /** Newest LastProcessedTimeUtc, epoch ms (default now). */
+  lastProcessedAt?: number;
+  /** LastProcessedTimeUtc values are spread over [lastProcessedAt - spreadMs, lastProcessedAt] (default 0). */
+  spreadMs?: number;
+  /** When they become visible to GET /api/alerts, epoch ms on the emulator clock (default now). */
+  visibleAt?: number;
+  /** Put them all on devices of this group. */
+  machineGroup?: string;
+}
+
+const TOKEN_PATH = /^\/([^/]+)\/oauth2\/token\/?$/i;
+const ALERTS_PATH = /^\/api\/alerts\/?$/i;
+const REDIRECTED_PREFIX = '/redirected/';
+const ADMIN_PREFIX = '/emulator/';
+const LATE_ARRIVAL_SHARE = 0.3;
+const MAX_GENERATED_PER_CALL = 1_000_000;
+
+const SIGN_IN_PAGE = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Sign in to continue</title></head>
+<body><h1>Sign in</h1><p>Your network requires you to sign in before you can reach this site.</p>
+<form method="post" action="/login"><input name="user" placeholder="User name"><input name="password" type="password"><button>Sign in</button></form>
+</body></html>`;
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '::1' || address?.startsWith('127.') === true || address?.startsWith('::ffff:127.') === true;
+}
+
+function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
+
+function nonNegativeInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * A local stand-in for the Microsoft Defender for Endpoint SIEM API and its Azure AD token endpoint: a
+ * real HTTP server with the documented query semantics, bearer-token checks and scriptable faults.
+ */
+export class Emulator {
+  private readonly clientId: string;
+  private readonly clientSecret: string;
+  private readonly now: () => number;
+  private readonly random: SeededRandom;
+  private readonly generator: DetectionGenerator;
+  private readonly store = new DetectionStore();
+  private readonly tokens: TokenIssuer;
+  private readonly faults = new FaultPlan();
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private server: Server | undefined;
+  private baseUrl: string | undefined;
+  private streamTimer: NodeJS.Timeout | undefined;
+  private counters = { tokenRequests: 0, alertRequests: 0 };
+  private log: RecordedRequest[] = [];
+
+  constructor(options: EmulatorOptions = {}) {
+    this.clientId = options.clientId ?? 'emulator-client-id';
+    this.clientSecret = options.clientSecret ?? 'emulator-client-secret';
+    const lifetime = options.tokenLifetimeSeconds ?? 3599;
+    if (!(Number.isInteger(lifetime) && lifetime > 0)) {
+      throw new RangeError(`tokenLifetimeSeconds must be a positive integer, got ${lifetime}`);
+    }
+    this.now = options.now ?? Date.now;
+    this.random = new SeededRandom(options.seed ?? 1);
+    this.generator = new DetectionGenerator(this.random);
+    this.tokens = new TokenIssuer(() => this.clock(), lifetime);
+    const initial = nonNegativeInteger(options.initialDetections ?? 0, 'initialDetections');
+    if (initial > 0) this.addDetections(initial, { spreadMs: DEFAULT_WINDOW_MS - 1 });
+  }
+
+  /** Base URL after listen, like 'http://127.0.0.1:41234'. */
+  get url(): string {
+    if (this.baseUrl === undefined) throw new Error('the emulator is not listening: call listen() first');
+    return this.baseUrl;
+  }
+
+  /** Every stored detection, visible or not yet, newest first. The objects are frozen. */
+  get detections(): Detection[] {
+    return this.store.all();
+  }
+
+  get stats(): { tokenRequests: number; alertRequests: number } {
+    return { ...this.counters };
+  }
+
+  /** Requests to the token, alerts and redirected endpoints and unknown paths (not the admin ones), oldest first. */
+  get requests(): RecordedRequest[] {
+    return [...this.log];
+  }
+
+  /** Every access token issued since construction or the last reset, oldest first (for leak checks). */
+  get issuedTokens(): string[] {
+    return this.tokens.all();
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    if (this.server) throw new Error(`the emulator is already listening on ${this.baseUrl}`);
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+    });
+    // Clients often parse a big answer in the same process as the emulator (tests); with Node's 5 s
+    // default an idle connection can be closed just as the client reuses it, and the call fails with
+    // ECONNRESET. close() destroys these sockets anyway, so a long keep-alive costs nothing.
+    server.keepAliveTimeout = 60_000;
+    server.headersTimeout = 65_000;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    const address = server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+    this.baseUrl = `http://${shownHost}:${address.port}`;
+    return this.baseUrl;
+  }
+
+  /** Stops the server and the stream and drops open keep-alive connections, so a test run ends promptly. */
+  async close(): Promise<void> {
+    this.stopStream();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    const server = this.server;
+    this.server = undefined;
+    this.baseUrl = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await closed;
+  }
+
+  /**
+   * Stores one detection: generated, with the given fields laid over it. LastProcessedTimeUtc may be a
+   * string (kept as given) or epoch ms (random sub-millisecond digits are added); when AlertId or
+   * IocUniqueId is given, FullId and the links follow unless they are given too. A FullId that is already
+   * stored is replaced, as the API shows only the newest version of a detection.
+   */
+  addDetection(fields: Partial<Record<DetectionField, unknown>> = {}, options: { visibleAt?: number } = {}): Detection {
+    const given = fields.LastProcessedTimeUtc;
+    let lastProcessed: string;
+    let lastProcessedKey: string;
+    if (given === undefined) {
+      lastProcessedKey = lastProcessed = this.generator.lastProcessed(this.clock());
+    } else if (typeof given === 'number') {
+      lastProcessedKey = lastProcessed = this.generator.lastProcessed(given);
+    } else {
+      const key = typeof given === 'string' ? parseDateTime(given) : undefined;
+      if (key === undefined) {
+        throw new RangeError(`LastProcessedTimeUtc must be an ISO 8601 date-time or epoch ms, got ${JSON.stringify(given)}`);
+      }
+      lastProcessed = given as string;
+      lastProcessedKey = key;
+    }
+    const group = typeof fields.MachineGroup === 'string' ? fields.MachineGroup : undefined;
+    const detection: Detection = { ...this.generator.generate(lastProcessedKey, group) };
+    for (const [field, value] of Object.entries(fields)) {
+      if (value !== undefined) detection[field] = value;
+    }
+    detection.LastProcessedTimeUtc = lastProcessed;
+    if (fields.AlertId !== undefined || fields.IocUniqueId !== undefined) {
+      const derived = identityFields(String(detection.AlertId), String(detection.IocUniqueId));
+      for (const [field, value] of Object.entries(derived) as Array<[DetectionField, string]>) {
+        if (fields[field] === undefined) detection[field] = value;
+      }
+    }
+    return this.store.put(orderFields(detection), options.visibleAt ?? this.clock(), lastProcessedKey);
+  }
+
+  /** Stores `count` generated detections; returns them in generation order. */
+  addDetections(count: number, options: AddDetectionsOptions = {}): Detection[] {
+    nonNegativeInteger(count, 'count');
+    if (count > MAX_GENERATED_PER_CALL) throw new RangeError(`count must be at most ${MAX_GENERATED_PER_CALL}, got ${count}`);
+    const newest = options.lastProcessedAt ?? this.clock();
+    const spread = nonNegativeInteger(options.spreadMs ?? 0, 'spreadMs');
+    const visibleAt = options.visibleAt ?? this.clock();
+    const added: Detection[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = newest - (spread > 0 ? this.random.int(0, spread) : 0);
+      const lastProcessed = this.generator.lastProcessed(at);
+      added.push(this.store.put(this.generator.generate(lastProcessed, options.machineGroup), visibleAt, lastProcessed));
+    }
+    return added;
+  }
+
+  /**
+   * A new version of a stored detection: same FullId and AlertId, a new LastProcessedTimeUtc (default now,
+   * and then always later than the old one), visible at once. It replaces the stored one.
+   */
+  updateDetection(fullId: string, lastProcessedAt?: number): Detection {
+    const existing = this.store.get(fullId);
+    if (!existing) throw new RangeError(`no stored detection has FullId ${JSON.stringify(fullId)}`);
+    let lastProcessed = this.generator.lastProcessed(lastProcessedAt ?? this.clock());
+    const previous = parseDateTime(String(existing.LastProcessedTimeUtc));
+    if (lastProcessedAt === undefined && previous !== undefined && lastProcessed <= previous) {
+      lastProcessed = formatTicks(instantToTicks(previous) + 1n);
+    }
+    return this.store.put({ ...existing, LastProcessedTimeUtc: lastProcessed }, this.clock(), lastProcessed);
+  }
+
+  injectFault(fault: Fault): void {
+    this.faults.add(fault);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** Every token issued so far is refused with 401 from now on; new ones are fine. */
+  revokeTokens(): void {
+    this.tokens.revokeAll();
+  }
+
+  /** Adds detections on a timer (unref'd, so it never keeps a process alive); restarts if running. */
+  startStream(options: StreamOptions = {}): void {
+    this.stopStream();
+    const everyMs = options.everyMs ?? 20_000;
+    if (!(everyMs > 0)) throw new RangeError(`everyMs must be positive, got ${everyMs}`);
+    const perTick = nonNegativeInteger(options.perTick ?? 1, 'perTick');
+    const lateMs = nonNegativeInteger(options.lateMs ?? 0, 'lateMs');
+    const updateRatio = options.updateRatio ?? 0;
+    if (!(updateRatio >= 0 && updateRatio <= 1)) throw new RangeError(`updateRatio must be between 0 and 1, got ${updateRatio}`);
+    this.streamTimer = setInterval(() => this.streamTick(perTick, lateMs, updateRatio), everyMs);
+    this.streamTimer.unref();
+  }
+
+  stopStream(): void {
+    if (this.streamTimer) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
+  }
+
+  /** Clears detections, faults, tokens, stats and recorded requests. A running stream keeps running. */
+  reset(): void {
+    this.store.clear();
+    this.faults.clear();
+    this.tokens.clear();
+    this.counters = { tokenRequests: 0, alertRequests: 0 };
+    this.log = [];
+  }
+
+  private clock(): number {
+    return Math.floor(this.now());
+  }
+
+  private streamTick(perTick: number, lateMs: number, updateRatio: number): void {
+    if (this.store.size > 0 && this.random.chance(updateRatio)) {
+      const all = this.store.all();
+      this.updateDetection(String(all[this.random.int(0, all.length - 1)].FullId));
+      return;
+    }
+    for (let i = 0; i < perTick; i++) {
+      const late = lateMs > 0 && this.random.chance(LATE_ARRIVAL_SHARE) ? this.random.int(1, lateMs) : 0;
+      this.addDetections(1, { lastProcessedAt: this.clock() - late });
+    }
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Concatenated rather than resolved: "//api/alerts" must stay a path, not become a host.
+    const url = new URL(`http://emulator.invalid${req.url ?? '/'}`);
+    const path = url.pathname;
+    const tokenMatch = TOKEN_PATH.exec(path);
+    if (tokenMatch) return this.handleToken(req, res, url, tokenMatch[1]);
+    if (ALERTS_PATH.test(path)) return this.handleAlerts(req, res, url);
+    if (path.startsWith(REDIRECTED_PREFIX)) return this.handleRedirected(req, res, url);
+    if (path.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length).replace(/\/$/, ''));
+    const record = this.record('other', req, url);
+    return this.send(res, apiError(404, 'NotFound', `No resource at ${req.method ?? 'GET'} ${path}. The detections API is GET /api/alerts; tokens come from POST /{tenantId}/oauth2/token.`), record);
+  }
+
+  private record(endpoint: RecordedRequest['endpoint'], req: IncomingMessage, url: URL, authorized = false): RecordedRequest {
+    const entry: RecordedRequest = {
+      endpoint,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: [...url.searchParams],
+      status: 0,
+      authorized,
+      hadAuthorizationHeader: req.headers.authorization !== undefined,
+    };
+    this.log.push(entry);
+    return entry;
+  }
+
+  private async send(res: ServerResponse, reply: Reply, record?: RecordedRequest, headers: Record<string, string> = {}): Promise<void> {
+    if (record) record.status = reply.status;
+    await sendReply(res, { ...reply, headers: { ...reply.headers, ...headers } });
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    void sendReply(res, apiError(500, 'InternalServerError', `The emulator failed: ${message}`));
+  }
+
+  private async handleToken(req: IncomingMessage, res: ServerResponse, url: URL, rawTenant: string): Promise<void> {
+    this.counters.tokenRequests += 1;
+    const record = this.record('token', req, url);
+    let tenant: string;
+    try {
+      tenant = decodeURIComponent(rawTenant);
+    } catch {
+      tenant = rawTenant;
+    }
+    let body = '';
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return this.send(res, aadError(413, 'invalid_request', 90020, err.message, this.clock()), record);
+      throw err;
+    }
+    const isForm = (req.headers['content-type'] ?? '').toLowerCase().includes('application/x-www-form-urlencoded');
+    const form = new URLSearchParams(isForm ? body : '');
+    const check = req.method === 'POST'
+      ? checkTokenRequest(form, req.headers.authorization, tenant, { clientId: this.clientId, clientSecret: this.clientSecret }, this.clock())
+      : undefined;
+    record.authorized = check?.ok === true;
+    // Issued when the answer goes out (after a delay fault, say), so expiry counts from then.
+    const answer = (): Reply => {
+      if (!check) {
+        return aadError(405, 'invalid_request', 900561, `The endpoint only accepts POST requests. Received a ${req.method ?? 'GET'} request.`, this.clock());
+      }
+      if (!check.ok) return check.reply;
+      return jsonReply(200, this.tokens.issue(tenant, check.clientId, check.resource), { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    };
+    const fault = this.faults.take('token');
+    if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer);
+    return this.send(res, answer(), record);
+  }
+
+  private async handleAlerts(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    this.counters.alertRequests += 1;
+    const record = this.record('alerts', req, url, this.tokens.check(bearerToken(req.headers.authorization)) === 'valid');
+    // The request may carry a body nobody reads; drain it so the connection can be reused.
+    req.resume();
+    const answer = (): Reply => this.alertsReply(req, url);
+    const fault = this.faults.take('alerts');
+    if (fault) return this.applyFault(fault, 'alerts', req, res, url, record, answer);
+    return this.send(res, answer(), record);
+  }
+
+  private alertsReply(req: IncomingMessage, url: URL): Reply {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return apiError(405, 'MethodNotAllowed', `The detections API accepts GET only, got ${req.method ?? ''}.`, { Allow: 'GET, HEAD' });
+    }
+    const refusal = this.checkBearer(req.headers.authorization);
+    if (refusal) return refusal;
+    try {
+      return detectionsReply(this.store.query(parseAlertsQuery(url.searchParams, this.clock())));
+    } catch (err) {
+      if (err instanceof QueryError) return apiError(400, 'BadRequest', err.message);
+      throw err;
+    }
+  }
+
+  /** The 401 a request gets for a missing, malformed, unknown, expired or revoked bearer token. */
+  private checkBearer(authorization: string | undefined): Reply | undefined {
+    let reason: string;
+    if (authorization === undefined) {
+      reason = 'the request has no Authorization header; send "Authorization: Bearer <access token>"';
+    } else {
+      const token = bearerToken(authorization);
+      const state = token === undefined ? 'malformed' : this.tokens.check(token);
+      if (state === 'valid') return undefined;
+      reason = {
+        malformed: 'the Authorization header is not of the form "Bearer <access token>"',
+        unknown: 'the access token was not issued by this service',
+        expired: 'the access token has expired; request a new one',
+        revoked: 'the access token has been revoked; request a new one',
+      }[state];
+    }
+    return apiError(401, 'Unauthorized', `Authorization has been denied for this request: ${reason}.`, {
+      'WWW-Authenticate': 'Bearer error="invalid_token"',
+    });
+  }
+
+  private async handleRedirected(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const authorized = this.tokens.check(bearerToken(req.headers.authorization)) === 'valid';
+    const record = this.record('redirected', req, url, authorized);
+    req.resume();
+    return this.send(res, jsonReply(200, []), record);
+  }
+
+  private async applyFault(
+    fault: ResolvedFault,
+    target: FaultTarget,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    record: RecordedRequest,
+    answer: () => Reply,
+  ): Promise<void> {
+    const now = this.clock();
+    const token = target === 'token';
+    switch (fault.kind) {
+      case 'http401': {
+        if (token) {
+          return this.send(res, aadError(401, 'invalid_client', 7000222, `The provided client secret keys for app '${this.clientId}' are expired. Create new keys for your app, or consider using certificate credentials.`, now), record);
+        }
+        // A real 401 means the token is no good any more: the client must fetch a new one, not retry it.
+        const presented = bearerToken(req.headers.authorization);
+        if (presented !== undefined) this.tokens.revoke(presented);
+        return this.send(res, apiError(401, 'Unauthorized', 'Authorization has been denied for this request: the access token has been revoked; request a new one.', {
+          'WWW-Authenticate': 'Bearer error="invalid_token"',
+        }), record);
+      }
+      case 'http403':
+        return this.send(res, token
+          ? aadError(403, 'access_denied', 50020, 'The tenant is not authorized: the tenant does not exist or has been deleted.', now)
+          : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
+      case 'http429':
+        return this.send(res, token
+          ? aadError(429, 'temporarily_unavailable', 50196, 'Too many requests: the server is throttling this client. Retry after the delay in the Retry-After header.', now)
+          : apiError(429, 'TooManyRequests', `Rate limit is exceeded. Try again after ${fault.retryAfter}.`), record, { 'Retry-After': fault.retryAfter });
+      case 'http500':
+        return this.send(res, token
+          ? aadError(500, 'server_error', 90033, 'A transient error has occurred. Please try again.', now)
+          : apiError(500, 'InternalServerError', 'An internal server error occurred while processing the request.'), record);
+      case 'http503':
+        return this.send(res, token
+          ? aadError(503, 'temporarily_unavailable', 90033, 'The service is temporarily unavailable. Please try again.', now)
+          : apiError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please try again later.'), record, { 'Retry-After': fault.retryAfter });
+      case 'delay': {
+        const stillThere = await this.wait(fault.delayMs, res);
+        if (!stillThere) return;
+        return this.send(res, answer(), record);
+      }
+      case 'truncated': {
+        const reply = answer();
+        record.status = reply.status;
+        // Only a successful answer is cut short; an error answers in full.
+        if (reply.status === 200) sendTruncated(res, reply);
+        else await sendReply(res, reply);
+        return;
+      }
+      case 'html':
+        return this.send(res, { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: SIGN_IN_PAGE }, record);
+      case 'redirect':
+        return this.send(res, {
+          status: 302,
+          headers: { Location: `${this.url}/redirected${url.pathname}${url.search}`, 'Content-Type': 'text/html; charset=utf-8' },
+          body: '<html><body>Object moved.</body></html>',
+        }, record);
+      case 'reset':
+        record.status = 0;
+        req.socket.destroy();
+        return;
+      default: {
+        const unknown: never = fault.kind;
+        throw new Error(`unhandled fault kind ${String(unknown)}`);
+      }
+    }
+  }
+
+  /** Waits, unless the client goes first. Resolves whether the client is still there. */
+  private wait(ms: number, res: ServerResponse): Promise<boolean> {
+    return new Promise((resolve) => {
+      const onClose = (): void => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        res.off('close', onClose);
+        resolve(!res.destroyed);
+      }, ms);
+      this.timers.add(timer);
+      res.once('close', onClose);
+    });
+  }
+
+  // ---- admin ------------------------------------------------------------------------------------------
+
+  private async handleAdmin(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
+    if (!isLoopback(req.socket.remoteAddress)) {
+      return this.send(res, apiError(403, 'Forbidden', 'The emulator admin endpoints answer loopback clients only.'));
+    }
+    const method = req.method ?? 'GET';
+    let body: unknown;
+    try {
+      const text = await readBody(req);
+      body = text.trim() === '' ? {} : JSON.parse(text);
+    } catch (err) {
+      return this.send(res, apiError(400, 'BadRequest', `The body must be JSON: ${err instanceof Error ? err.message : String(err)}`));
+    }
+    try {
+      const reply = this.adminReply(method, route, body);
+      return this.send(res, reply);
+    } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) return this.send(res, apiError(400, 'BadRequest', err.message));
+      throw err;
+    }
+  }
+
+  private adminReply(method: string, route: string, body: unknown): Reply {
+    const notAllowed = (allow: string): Reply => apiError(405, 'MethodNotAllowed', `${method} /emulator/${route} is not supported; use ${allow}.`, { Allow: allow });
+    switch (route) {
+      case 'faults':
+        if (method === 'POST') {
+          const fault = faultFromJson(body);
+          this.faults.add(fault);
+          return jsonReply(201, { fault: faultToJson(fault), pending: this.faults.pending().map(faultToJson) });
+        }
+        if (method === 'DELETE') {
+          this.faults.clear();
+          return jsonReply(200, { pending: [] });
+        }
+        if (method === 'GET') return jsonReply(200, { pending: this.faults.pending().map(faultToJson) });
+        return notAllowed('GET, POST, DELETE');
+      case 'detections': {
+        if (method !== 'POST') return notAllowed('POST');
+        const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+        const count = raw.count ?? 1;
+        if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100_000) {
+          throw new RangeError(`count must be an integer from 1 to 100000, got ${JSON.stringify(count)}`);
+        }
+        const options: AddDetectionsOptions = {};
+        if (raw.lastProcessedAt !== undefined) options.lastProcessedAt = this.admitTime(raw.lastProcessedAt, 'lastProcessedAt');
+        if (raw.visibleAt !== undefined) options.visibleAt = this.admitTime(raw.visibleAt, 'visibleAt');
+        if (raw.spreadMs !== undefined) options.spreadMs = nonNegativeInteger(raw.spreadMs, 'spreadMs');
+        if (raw.machineGroup !== undefined) {
+          if (typeof raw.machineGroup !== 'string') throw new RangeError(`machineGroup must be a string, got ${JSON.stringify(raw.machineGroup)}`);
+          options.machineGroup = raw.machineGroup;
+        }
+        return jsonReply(201, this.addDetections(count, options));
+      }
+      case 'stats':
+        if (method !== 'GET') return notAllowed('GET');
+        return jsonReply(200, {
+          ...this.counters,
+          detections: this.store.size,
+          tokensIssued: this.tokens.issued,
+          pendingFaults: this.faults.pending().map(faultToJson),
+          streaming: this.streamTimer !== undefined,
+        });
+      case 'reset':
+        if (method !== 'POST') return notAllowed('POST');
+        this.reset();
+        return jsonReply(200, { reset: true });
+      case 'revoke-tokens':
+        if (method !== 'POST') return notAllowed('POST');
+        this.revokeTokens();
+        return jsonReply(200, { revoked: true });
+      default:
+        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens.`);
+    }
+  }
+
+  /** Epoch ms, or an ISO 8601 date-time, from an admin body. */
+  private admitTime(value: unknown, name: string): number {
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    if (typeof value === 'string') {
+      const instant = parseDateTime(value);
+      if (instant !== undefined) return Date.parse(`${instant.slice(0, 23)}Z`);
+    }
+    throw new RangeError(`${name} must be epoch milliseconds or an ISO 8601 date-time, got ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,95 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/** The Azure AD v1 token response: every number arrives as a string. */
+export interface TokenResponse {
+  token_type: 'Bearer';
+  expires_in: string;
+  ext_expires_in: string;
+  expires_on: string;
+  not_before: string;
+  resource: string;
+  access_token: string;
+}
+
+export type TokenState = 'valid' | 'unknown' | 'expired' | 'revoked';
+
+interface IssuedToken {
+  readonly expiresAt: number;
+  revoked: boolean;
+}
+
+function base64url(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64url');
+}
+
+/**
+ * Issues and checks bearer tokens on the emulator's clock. Tokens look like the JWTs Azure AD hands out
+ * (a client that peeks at `exp` finds it) but are opaque to the emulator: only the exact string it issued
+ * is accepted, and the signature part is random.
+ */
+export class TokenIssuer {
+  private readonly tokens = new Map<string, IssuedToken>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly lifetimeSeconds: number,
+  ) {}
+
+  get issued(): number {
+    return this.tokens.size;
+  }
+
+  /** Every access token issued, oldest first. */
+  all(): string[] {
+    return [...this.tokens.keys()];
+  }
+
+  issue(tenant: string, clientId: string, resource: string): TokenResponse {
+    const issuedAt = this.now();
+    const iat = Math.floor(issuedAt / 1000);
+    const exp = iat + this.lifetimeSeconds;
+    const header = { typ: 'JWT', alg: 'RS256', kid: 'emulator' };
+    const claims = {
+      aud: resource,
+      iss: `https://sts.windows.net/${tenant}/`,
+      iat,
+      nbf: iat,
+      exp,
+      appid: clientId,
+      tid: tenant,
+      roles: ['Alert.Read.All'],
+      jti: randomUUID(),
+    };
+    const accessToken = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}.${base64url(randomBytes(32))}`;
+    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, revoked: false });
+    return {
+      token_type: 'Bearer',
+      expires_in: String(this.lifetimeSeconds),
+      ext_expires_in: String(this.lifetimeSeconds),
+      expires_on: String(exp),
+      not_before: String(iat),
+      resource,
+      access_token: accessToken,
+    };
+  }
+
+  check(accessToken: string | undefined): TokenState {
+    const token = accessToken === undefined ? undefined : this.tokens.get(accessToken);
+    if (!token) return 'unknown';
+    if (token.revoked) return 'revoked';
+    return this.now() >= token.expiresAt ? 'expired' : 'valid';
+  }
+
+  revoke(accessToken: string): void {
+    const token = this.tokens.get(accessToken);
+    if (token) token.revoked = true;
+  }
+
+  revokeAll(): void {
+    for (const token of this.tokens.values()) token.revoked = true;
+  }
+
+  clear(): void {
+    this.tokens.clear();
+  }
+}
