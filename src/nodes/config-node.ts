@@ -1,0 +1,26 @@
+import type { Node, NodeDef } from 'node-red';
+import type { DefenderError } from '../defender/errors';
+import type { Tenant } from '../defender/tenant';
+
+export interface DefenderConfigDef extends NodeDef {
+  tenantId: string;
+  clientId: string;
+  region: string;
+  api?: string;
+  apiBaseUrl?: string;
+  authorityUrl?: string;
+  resource?: string;
+}
+
+export interface DefenderCredentials {
+  clientSecret?: string;
+}
+
+/** What a defender-detections node finds when it looks up its config node. */
+export interface DefenderConfigNode extends Node<DefenderCredentials> {
+  /** Present when the settings are valid. */
+  tenant?: Tenant;
+  /** Why there is no tenant: reported on every pull, before any request. */
+  configError?: DefenderError;
+}
+
