@@ -8,10 +8,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const out = path.join(root, 'dist', 'src', 'nodes');
+// BUILD_DIR lets several people build and test in one checkout without deleting each other's output.
+const dist = path.resolve(root, process.env.BUILD_DIR || 'dist');
+const out = path.join(dist, 'src', 'nodes');
 
-fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+fs.rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root, '--outDir', dist], { stdio: 'inherit' });
 
 fs.mkdirSync(out, { recursive: true });
 fs.cpSync(path.join(root, 'nodes'), out, { recursive: true });

@@ -6,7 +6,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const dir = path.resolve(__dirname, '..', 'dist', 'test');
+const dir = path.join(path.resolve(__dirname, '..', process.env.BUILD_DIR || 'dist'), 'test');
 const only = process.argv.slice(2);
 const files = [];
 (function walk(d) {
