@@ -13,7 +13,12 @@ const dist = path.resolve(root, process.env.BUILD_DIR || 'dist');
 const out = path.join(dist, 'src', 'nodes');
 
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root, '--outDir', dist], { stdio: 'inherit' });
+try {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root, '--outDir', dist], { stdio: 'inherit' });
+} catch {
+  console.error('build failed: the TypeScript errors are listed above');
+  process.exit(1);
+}
 
 fs.mkdirSync(out, { recursive: true });
 fs.cpSync(path.join(root, 'nodes'), out, { recursive: true });

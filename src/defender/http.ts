@@ -139,5 +139,5 @@ async function readBody(stream: Readable, headers: Record<string, string>, maxBy
 }
 
 function formatBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MB` : `${n} bytes`;
+  return n >= 64 * 1024 ? `${Math.round((n / 1024 / 1024) * 100) / 100} MB` : `${n} bytes`;
 }
