@@ -4,11 +4,28 @@ import type { Readable } from 'node:stream';
 import axios, { AxiosInstance, isAxiosError } from 'axios';
 import { DefenderError } from './errors';
 
-export interface HttpResponse {
+export interface HttpResponse<T = unknown> {
   status: number;
   headers: Record<string, string>;
+  /** The body, unless a BodyReader took it as it arrived (then empty). */
   body: Buffer;
+  /** What the BodyReader made of the body, when one took it. */
+  read?: T;
 }
+
+/**
+ * Takes a response body piece by piece as it arrives, so a large answer is never held whole. The size cap
+ * and the request timeout still cover the whole body.
+ */
+export interface BodyReader<T> {
+  /** The next piece of the body. */
+  write(chunk: Buffer): void;
+  /** The body is complete: the result, or a DefenderError when the body was not what was expected. */
+  end(): T;
+}
+
+/** Chooses, once the status and headers are in, whether a BodyReader takes the body. */
+export type ReaderFor<T> = (status: number, headers: Record<string, string>) => BodyReader<T> | undefined;
 
 export interface RequestOptions {
   /** The whole exchange, headers and body, must finish within this time. */
@@ -43,8 +60,9 @@ export class HttpTransport {
     proxy: false,
   });
 
-  async get(url: string, headers: Record<string, string>, options: RequestOptions): Promise<HttpResponse> {
-    return this.request('GET', url, headers, undefined, options);
+  /** GET; when `reader` hands out a BodyReader for the answer, the body is read through it as it streams. */
+  async get<T = unknown>(url: string, headers: Record<string, string>, options: RequestOptions, reader?: ReaderFor<T>): Promise<HttpResponse<T>> {
+    return this.request('GET', url, headers, undefined, options, reader);
   }
 
   async postForm(url: string, form: Record<string, string>, options: RequestOptions): Promise<HttpResponse> {
@@ -63,13 +81,14 @@ export class HttpTransport {
     this.httpsAgent.destroy();
   }
 
-  private async request(
+  private async request<T = unknown>(
     method: 'GET' | 'POST',
     url: string,
     headers: Record<string, string>,
     data: string | undefined,
     options: RequestOptions,
-  ): Promise<HttpResponse> {
+    readerFor?: ReaderFor<T>,
+  ): Promise<HttpResponse<T>> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -86,8 +105,14 @@ export class HttpTransport {
       for (const [k, v] of Object.entries(response.headers)) {
         if (v !== undefined && v !== null) responseHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
       }
-      const body = await readBody(response.data, responseHeaders, options.maxResponseBytes, host);
-      return { status: response.status, headers: responseHeaders, body };
+      const reader = readerFor?.(response.status, responseHeaders);
+      if (reader) {
+        await readBody(response.data, responseHeaders, options.maxResponseBytes, host, (chunk) => reader.write(chunk));
+        return { status: response.status, headers: responseHeaders, body: EMPTY, read: reader.end() };
+      }
+      const chunks: Buffer[] = [];
+      const size = await readBody(response.data, responseHeaders, options.maxResponseBytes, host, (chunk) => chunks.push(chunk));
+      return { status: response.status, headers: responseHeaders, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) };
     } catch (err) {
       if (err instanceof DefenderError) throw err;
       if (timedOut) {
@@ -116,7 +141,10 @@ function safeHost(url: string): string {
   }
 }
 
-async function readBody(stream: Readable, headers: Record<string, string>, maxBytes: number, host: string): Promise<Buffer> {
+const EMPTY = Buffer.alloc(0);
+
+/** Hands the body to `take` piece by piece, refusing it as soon as it outgrows the cap; returns its size. */
+async function readBody(stream: Readable, headers: Record<string, string>, maxBytes: number, host: string, take: (chunk: Buffer) => void): Promise<number> {
   const tooLarge = (): DefenderError =>
     new DefenderError('TOO_LARGE', `the answer from ${host} is larger than the ${formatBytes(maxBytes)} limit (maxResponseMB); narrow the query or raise the limit`);
   const declared = Number(headers['content-length']);
@@ -124,20 +152,22 @@ async function readBody(stream: Readable, headers: Record<string, string>, maxBy
     stream.destroy();
     throw tooLarge();
   }
-  const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > maxBytes) {
-      stream.destroy();
-      throw tooLarge();
+  try {
+    for await (const chunk of stream) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > maxBytes) throw tooLarge();
+      take(buf);
     }
-    chunks.push(buf);
+  } catch (err) {
+    stream.destroy();
+    throw err;
   }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  return size;
 }
 
+/** The limit as the user set it, in megabytes (maxResponseMB), down to fractions of one. */
 function formatBytes(n: number): string {
   return n >= 64 * 1024 ? `${Math.round((n / 1024 / 1024) * 100) / 100} MB` : `${n} bytes`;
 }

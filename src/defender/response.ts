@@ -4,7 +4,9 @@ import type { Detection } from './detection';
 
 function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('***');
+  // Also as a form or a URL carries it, since a service may quote the request it received.
+  const forms = secrets.filter((s) => s).flatMap((s) => [s, encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2)]);
+  for (const form of new Set(forms)) out = out.split(form).join('***');
   return out;
 }
 
@@ -30,24 +32,43 @@ export function serviceErrorText(response: HttpResponse, secrets: readonly strin
   } catch {
     // not JSON: an excerpt of the raw text is the best we have
   }
-  return redact(oneLine(text, 300), secrets);
+  // Redacted before it is shortened: a cut would leave the start of a secret unmatched.
+  return oneLine(redact(text, secrets), 300);
 }
 
-/** The detections body must be a JSON array; anything else (a truncated body, an HTML page) is named. */
+/**
+ * The BAD_RESPONSE of a detections body that is not a JSON array: its status, content type and size, why
+ * it was refused (`failure` completes "a body that …") and an excerpt of its first bytes (`head`).
+ */
+export function notADetectionsArray(
+  response: { status: number; contentType?: string; size: number; head: Buffer },
+  failure: string,
+  secrets: readonly string[] = [],
+): DefenderError {
+  const excerpt = oneLine(redact(response.head.subarray(0, 400).toString("utf8"), secrets), 120);
+  return new DefenderError(
+    'BAD_RESPONSE',
+    `the detections API answered HTTP ${response.status} (${response.contentType || 'no content type'}, ${response.size} bytes) with a body that ${failure}; expected a JSON array of detections. It began: "${excerpt}"`,
+    { statusCode: response.status, retryable: false },
+  );
+}
+
+/**
+ * The detections body must be a JSON array; anything else (a truncated body, an HTML page) is named.
+ * For a body already in memory; the transport parses detections as they stream in (json-array.ts).
+ */
 export function parseDetections(response: HttpResponse, secrets: readonly string[] = []): Detection[] {
-  let parsed: unknown;
   let failure = 'is not JSON';
   try {
-    parsed = JSON.parse(response.body.toString('utf8'));
+    const parsed: unknown = JSON.parse(response.body.toString('utf8'));
     if (Array.isArray(parsed)) return parsed as Detection[];
     failure = `is JSON but not an array`;
   } catch {
     // fall through to the error below
   }
-  const excerpt = redact(oneLine(response.body.subarray(0, 400).toString('utf8'), 120), secrets);
-  throw new DefenderError(
-    'BAD_RESPONSE',
-    `the detections API answered HTTP ${response.status} (${response.headers['content-type'] || 'no content type'}, ${response.body.length} bytes) with a body that ${failure}; expected a JSON array of detections. It began: "${excerpt}"`,
-    { statusCode: response.status, retryable: false },
+  throw notADetectionsArray(
+    { status: response.status, contentType: response.headers['content-type'], size: response.body.length, head: response.body },
+    failure,
+    secrets,
   );
 }

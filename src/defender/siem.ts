@@ -1,9 +1,10 @@
 import { DefenderError } from './errors';
 import type { Detection } from './detection';
-import { HttpResponse, HttpTransport, RequestOptions } from './http';
+import { BodyReader, HttpResponse, HttpTransport, RequestOptions } from './http';
+import { JsonArraySplitter } from './json-array';
 import { alertsUrl, Connection } from './regions';
 import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
-import { parseDetections, serviceErrorText } from './response';
+import { serviceErrorText } from './response';
 import { TokenProvider } from './token';
 
 /** What a pull needs from the API: one page of detections for a query. */
@@ -19,10 +20,11 @@ const MEANING: Record<number, string> = {
   500: 'service error',
 };
 
-export function statusError(response: HttpResponse): DefenderError {
+/** `secrets` are blanked out of the service's words: a gateway may quote the request, token and all. */
+export function statusError(response: HttpResponse, secrets: readonly string[] = []): DefenderError {
   const status = response.status;
   const meaning = MEANING[status] ?? (status >= 500 ? 'service error' : 'request refused');
-  const text = serviceErrorText(response);
+  const text = serviceErrorText(response, secrets);
   const retryable = status === 429 || status >= 500;
   const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
   const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
@@ -40,7 +42,26 @@ export interface SiemClientOptions {
   signal?: AbortSignal;
   /** Called for every HTTP request sent to the detections API, retries included. */
   onRequest?: () => void;
-  onRetry?: (error: DefenderError, delayMs: number) => void;
+  onRetry?: (error: DefenderError, delayMs: number, attempt: number) => void;
+}
+
+/**
+ * A 200 answer is parsed as it streams: each detection is parsed as soon as its bytes are in, so the body
+ * is never held whole beside the objects made from it.
+ */
+function detectionsReader(status: number, headers: Record<string, string>): BodyReader<Detection[]> | undefined {
+  if (status !== 200) return undefined;
+  const splitter = new JsonArraySplitter<Detection>({ status, contentType: headers['content-type'] });
+  const detections: Detection[] = [];
+  return {
+    write: (chunk) => {
+      for (const d of splitter.write(chunk)) detections.push(d);
+    },
+    end: () => {
+      splitter.end();
+      return detections;
+    },
+  };
 }
 
 /** GET /api/alerts with the token, the 401 refresh, retries and the status meanings of the seed. */
@@ -64,10 +85,10 @@ export class SiemClient implements DetectionsSource {
       async () => {
         let refreshed = false;
         for (;;) {
-          const token = await this.tokens.get();
+          const token = await this.tokens.get({ timeoutMs: this.options.timeoutMs, signal: this.options.signal });
           this.options.onRequest?.();
-          const response = await this.transport.get(url, { Authorization: `Bearer ${token}`, Accept: 'application/json' }, requestOptions);
-          if (response.status === 200) return parseDetections(response);
+          const response = await this.transport.get(url, { Authorization: `Bearer ${token}`, Accept: 'application/json' }, requestOptions, detectionsReader);
+          if (response.status === 200 && response.read) return response.read;
           // A token can be revoked or expire early: one new token, one more try, then the 401 stands.
           if (response.status === 401 && !refreshed) {
             this.tokens.invalidate(token);
@@ -81,7 +102,7 @@ export class SiemClient implements DetectionsSource {
               { statusCode: response.status },
             );
           }
-          throw statusError(response);
+          throw statusError(response, [token]);
         }
       },
       this.options.retry,
