@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
+import type { DetectionQuery } from './query';
 import { Detection, detectionKey } from './detection';
 
 /**
@@ -52,8 +54,31 @@ export function sortOldestFirst(detections: Detection[]): Detection[] {
 export function isCheckpoint(value: unknown): value is Checkpoint {
   if (!value || typeof value !== 'object') return false;
   const c = value as Partial<Checkpoint>;
-  return c.version === 1 && typeof c.highest === 'string' && timeKey(c.highest) !== '' && Array.isArray(c.keys);
+  return (
+    c.version === 1 &&
+    typeof c.highest === 'string' &&
+    timeKey(c.highest) !== '' &&
+    Array.isArray(c.keys) &&
+    c.keys.every((k) => typeof k === 'string')
+  );
 }
+
+/**
+ * The context key of the checkpoint for a query's filters. Pulls with different device groups or tags
+ * see different detections, so each set of filters keeps its own place: one shared checkpoint would let a
+ * pull of group A skip group B's older detections. The key is a digest because Node-RED reads dots and
+ * brackets in a context key as a path.
+ */
+export function checkpointKey(query: Pick<DetectionQuery, 'machinegroups' | 'DeviceCreatedMachineTags' | 'CloudCreatedMachineTags'>): string {
+  const groups = [...new Set(query.machinegroups ?? [])].sort();
+  const device = query.DeviceCreatedMachineTags ?? '';
+  const cloud = query.CloudCreatedMachineTags ?? '';
+  if (groups.length === 0 && device === '' && cloud === '') return CHECKPOINT_KEY;
+  const digest = createHash('sha256').update(JSON.stringify([groups, device, cloud])).digest('hex').slice(0, 16);
+  return `${CHECKPOINT_KEY}_${digest}`;
+}
+
+export const CHECKPOINT_KEY = 'checkpoint';
 
 function keyTime(key: string): string {
   return timeKey(key.slice(key.lastIndexOf('|') + 1));

@@ -12,7 +12,11 @@ export type ErrorCode =
   | 'NETWORK'
   | 'BAD_RESPONSE'
   | 'TOO_LARGE'
-  | 'REDIRECT';
+  | 'REDIRECT'
+  /** The node closed while the pull was under way. */
+  | 'CANCELLED'
+  /** A fault of this software or of the context store, not of the service. */
+  | 'INTERNAL';
 
 /**
  * The one error type of the product. It never carries a `cause`: an HTTP library's error holds the request

@@ -14,7 +14,7 @@ export interface IncrementalSettings {
 export interface PullResult {
   /** New detections, oldest first by LastProcessedTimeUtc. */
   detections: Detection[];
-  /** Detections received again (overlap repeats, page boundaries) and dropped. */
+  /** Detections received again and dropped: overlap repeats and page-boundary repeats. */
   duplicates: number;
   /** The parameters of the first request: the window as asked. */
   query: Record<string, string | string[]>;
@@ -26,6 +26,11 @@ export interface PullResult {
   incremental: boolean;
   /** The checkpoint to store once every detection was sent; undefined in explicit mode. */
   nextCheckpoint?: Checkpoint;
+}
+
+/** Whether a pull of this query reads and moves the checkpoint: only without an explicit time range. */
+export function usesCheckpoint(query: DetectionQuery, incremental: IncrementalSettings | undefined): incremental is IncrementalSettings {
+  return incremental !== undefined && !hasTimeRange(query);
 }
 
 /**
@@ -40,7 +45,7 @@ export async function pullDetections(
   checkpoint: Checkpoint | undefined,
   now: DateTime = DateTime.utc(),
 ): Promise<PullResult> {
-  if (!incremental || hasTimeRange(query)) {
+  if (!usesCheckpoint(query, incremental)) {
     const params = toSearchParams(query);
     const detections = await source.fetchPage(params);
     return {

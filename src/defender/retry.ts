@@ -34,14 +34,14 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new DefenderError('NETWORK', 'cancelled: the node is closing'));
+    if (signal?.aborted) return reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(new DefenderError('NETWORK', 'cancelled: the node is closing'));
+      reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -55,7 +55,7 @@ export async function withRetries<T>(
   attempt: () => Promise<T>,
   policy: RetryPolicy,
   signal?: AbortSignal,
-  onRetry?: (error: DefenderError, delayMs: number) => void,
+  onRetry?: (error: DefenderError, delayMs: number, attempt: number) => void,
 ): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
@@ -64,7 +64,7 @@ export async function withRetries<T>(
       if (!(err instanceof DefenderError) || !err.retryable || tries >= policy.maxRetries) throw err;
       if (err.retryAfterMs !== undefined && err.retryAfterMs > policy.maxRetryAfterMs) throw err;
       const delay = err.retryAfterMs ?? backoffDelay(tries, policy);
-      onRetry?.(err, delay);
+      onRetry?.(err, delay, tries + 1);
       await sleep(delay, signal);
     }
   }

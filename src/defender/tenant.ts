@@ -24,9 +24,9 @@ export class Tenant {
     this.connection = resolveConnection(settings);
     const now = options.now ?? Date.now;
     this.tokens = new TokenProvider(
-      () =>
+      (request) =>
         requestToken(this.transport, this.connection, clientSecret, {
-          timeoutMs: options.tokenTimeoutMs ?? 30_000,
+          timeoutMs: request.timeoutMs ?? options.tokenTimeoutMs ?? 30_000,
           maxResponseBytes: 1024 * 1024,
           retry: options.retry ?? DEFAULT_RETRY_POLICY,
           signal: this.closing.signal,

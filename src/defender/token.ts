@@ -1,7 +1,7 @@
 import { DefenderError } from './errors';
 import { HttpTransport, RequestOptions } from './http';
 import { Connection, tokenUrl } from './regions';
-import { RetryPolicy, withRetries } from './retry';
+import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
 import { serviceErrorText } from './response';
 
 export interface AccessToken {
@@ -39,34 +39,48 @@ export async function requestToken(
   }
   const now = options.now ?? Date.now;
   const url = tokenUrl(connection);
-  const response = await withRetries(
-    async () => {
-      const res = await transport.postForm(
-        url,
-        {
-          resource: connection.resource,
-          client_id: connection.clientId,
-          client_secret: clientSecret,
-          grant_type: 'client_credentials',
-        },
-        options,
-      );
-      if (res.status === 429 || res.status >= 500) {
-        throw new DefenderError('TOKEN_FAILED', `token request failed: HTTP ${res.status} ${serviceErrorText(res, [clientSecret])}`, {
-          statusCode: res.status,
-          retryable: true,
-        });
-      }
-      return res;
-    },
-    options.retry,
-    options.signal,
-  );
+  const host = new URL(url).host;
+  let response;
+  try {
+    response = await withRetries(
+      async () => {
+        const res = await transport.postForm(
+          url,
+          {
+            resource: connection.resource,
+            client_id: connection.clientId,
+            client_secret: clientSecret,
+            grant_type: 'client_credentials',
+          },
+          options,
+        );
+        if (res.status === 429 || res.status >= 500) {
+          const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+          throw new DefenderError('TOKEN_FAILED', `token request to ${host} failed: HTTP ${res.status}: ${serviceErrorText(res, [clientSecret])}`, {
+            statusCode: res.status,
+            retryable: true,
+            ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+          });
+        }
+        return res;
+      },
+      options.retry,
+      options.signal,
+    );
+  } catch (err) {
+    // The token endpoint had its retries here; the detections request that asked for the token must not
+    // retry the whole token dance again (retries would multiply).
+    if (err instanceof DefenderError && err.retryable) {
+      const message = err.code === 'TOKEN_FAILED' ? err.message : `token request to ${host} failed: ${err.message}`;
+      throw new DefenderError(err.code === 'TIMEOUT' ? 'TIMEOUT' : 'TOKEN_FAILED', message, { statusCode: err.statusCode });
+    }
+    throw err;
+  }
   const text = serviceErrorText(response, [clientSecret]);
   if (response.status !== 200) {
     throw new DefenderError(
       'TOKEN_FAILED',
-      `token request to ${new URL(url).host} failed: HTTP ${response.status}${text ? `: ${text}` : ''}. Check tenantId, clientId and the client secret`,
+      `token request to ${host} failed: HTTP ${response.status}${text ? `: ${text}` : ''}. Check tenantId, clientId and the client secret`,
       { statusCode: response.status },
     );
   }
@@ -81,6 +95,13 @@ export async function requestToken(
   return parseTokenResponse(body, now());
 }
 
+/** What a caller of the token provider may set for the request it might cause. */
+export interface TokenRequestOptions {
+  timeoutMs?: number;
+  /** Stops waiting (the caller is closing); the shared request itself goes on for the others. */
+  signal?: AbortSignal;
+}
+
 /**
  * One token cache per config node. However many nodes and messages ask at once, one request is in flight;
  * the token is reused until shortly before it expires, and a token the API refused (401) is dropped.
@@ -88,20 +109,20 @@ export async function requestToken(
 export class TokenProvider {
   private current?: AccessToken & { renewAt: number };
   private inflight?: Promise<AccessToken>;
-  /** How many tokens were requested, for the summary and the tests. */
+  /** How many tokens were requested, for the tests. */
   requests = 0;
 
   constructor(
-    private readonly fetchToken: () => Promise<AccessToken>,
+    private readonly fetchToken: (options: TokenRequestOptions) => Promise<AccessToken>,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async get(): Promise<string> {
+  async get(options: TokenRequestOptions = {}): Promise<string> {
     const token = this.current;
     if (token && this.now() < token.renewAt) return token.value;
     if (!this.inflight) {
       this.requests++;
-      this.inflight = this.fetchToken().then(
+      this.inflight = this.fetchToken({ timeoutMs: options.timeoutMs }).then(
         (fresh) => {
           // Renew ahead of expiry: five minutes before, or a tenth of a short lifetime before.
           const lifetime = Math.max(0, fresh.expiresAt - this.now());
@@ -115,7 +136,7 @@ export class TokenProvider {
         },
       );
     }
-    return (await this.inflight).value;
+    return (await abortable(this.inflight, options.signal)).value;
   }
 
   /** Drops the token the API refused, unless a newer one already replaced it. */
@@ -126,4 +147,23 @@ export class TokenProvider {
   clear(): void {
     this.current = undefined;
   }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

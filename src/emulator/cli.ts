@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     '',
     '  Admin endpoints (loopback, no auth):',
     `    POST   ${url}/emulator/faults        {"kind":"http429","retryAfter":"5","times":1}`,
-    `           kinds: http401 http403 http429 http500 http503 delay truncated html redirect reset;`,
+    `           kinds: http401 http403 http429 http500 http503 delay truncated html redirect reset echo;`,
     `           "on":"token" to hit the token endpoint, "after":N, "times":N or "Infinity", "delayMs":N`,
     `    GET    ${url}/emulator/faults`,
     `    DELETE ${url}/emulator/faults`,

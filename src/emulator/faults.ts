@@ -5,7 +5,7 @@
  */
 
 export const FAULT_KINDS = [
-  'http401', 'http403', 'http429', 'http500', 'http503', 'delay', 'truncated', 'html', 'redirect', 'reset',
+  'http401', 'http403', 'http429', 'http500', 'http503', 'delay', 'truncated', 'html', 'redirect', 'reset', 'echo',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type FaultTarget = 'alerts' | 'token';

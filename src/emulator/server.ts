@@ -394,7 +394,7 @@ export class Emulator {
       return jsonReply(200, this.tokens.issue(tenant, check.clientId, check.resource), { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     };
     const fault = this.faults.take('token');
-    if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer);
+    if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer, body);
     return this.send(res, answer(), record);
   }
 
@@ -459,6 +459,7 @@ export class Emulator {
     url: URL,
     record: RecordedRequest,
     answer: () => Reply,
+    requestBody = '',
   ): Promise<void> {
     const now = this.clock();
     const token = target === 'token';
@@ -515,6 +516,12 @@ export class Emulator {
         record.status = 0;
         req.socket.destroy();
         return;
+      case 'echo': {
+        // A careless gateway that quotes the whole request back: the form with the secret, or the bearer
+        // token. Clients must not pass such text on.
+        const quoted = token ? requestBody : `Authorization: ${req.headers.authorization ?? ''}`;
+        return this.send(res, { status: 400, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `Bad request. You sent: ${quoted}` }, record);
+      }
       default: {
         const unknown: never = fault.kind;
         throw new Error(`unhandled fault kind ${String(unknown)}`);

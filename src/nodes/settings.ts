@@ -24,6 +24,12 @@ export interface DetectionsNodeProperties {
   retryBaseDelayMs?: string | number;
 }
 
+/** The properties the editor saves for a defender-detections node, besides name and the config id. */
+export const DETECTIONS_PROPERTIES = [
+  'sinceTimeUtc', 'untilTimeUtc', 'ago', 'limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags',
+  'incremental', 'initialAgo', 'overlap', 'store', 'requestTimeout', 'maxRetries', 'maxResponseMB',
+] as const satisfies ReadonlyArray<keyof DetectionsNodeProperties>;
+
 export interface DetectionsSettings {
   defaults: DetectionQuery;
   incremental?: IncrementalSettings;

@@ -1,19 +1,30 @@
 import type { Node } from 'node-red';
 
-/** The node's status dot, telling the truth about the last pull. */
+/** Node-RED's translate function; it answers the key itself when no catalog has it. */
+export type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+/** The node's status dot, telling the truth about the last pull, in the editor's language. */
 export class PullStatus {
-  constructor(private readonly node: Node) {}
+  constructor(
+    private readonly node: Node,
+    private readonly translate: Translate,
+  ) {}
 
   pulling(): void {
-    this.node.status({ fill: 'blue', shape: 'ring', text: 'pulling…' });
+    this.node.status({ fill: 'blue', shape: 'ring', text: this.text('pulling', {}, 'pulling…') });
+  }
+
+  retrying(attempt: number, max: number): void {
+    this.node.status({ fill: 'yellow', shape: 'ring', text: this.text('retrying', { attempt, max }, `retrying (${attempt}/${max})…`) });
   }
 
   done(count: number, at: Date = new Date()): void {
-    this.node.status({ fill: 'green', shape: 'dot', text: `${count} new at ${at.toTimeString().slice(0, 8)}` });
+    const time = at.toTimeString().slice(0, 8);
+    this.node.status({ fill: 'green', shape: 'dot', text: this.text('done', { count, time }, `${count} new at ${time}`) });
   }
 
-  info(text: string): void {
-    this.node.status({ fill: 'grey', shape: 'dot', text });
+  reset(): void {
+    this.node.status({ fill: 'grey', shape: 'dot', text: this.text('reset', {}, 'checkpoint cleared') });
   }
 
   failed(reason: string): void {
@@ -23,5 +34,11 @@ export class PullStatus {
 
   clear(): void {
     this.node.status({});
+  }
+
+  private text(key: string, vars: Record<string, string | number>, english: string): string {
+    const id = `defender-detections.status.${key}`;
+    const out = this.translate(id, vars);
+    return out && out !== id ? out : english;
   }
 }

@@ -42,6 +42,7 @@ describe('defender-detections against the emulator', () => {
     assert.equal(new Set(detections.map((m) => (m.parts as { id: string }).id)).size, 1);
     assert.equal((summary?.payload as { count: number }).count, 5);
     assert.equal(rig.completions.messages.length, 1);
+    assert.deepEqual(rig.statuses[0], { fill: 'blue', shape: 'ring', text: 'pulling…' });
     assert.match(rig.statuses.at(-1)?.text ?? '', /^5 new at \d\d:\d\d:\d\d$/);
     assert.equal(rig.statuses.at(-1)?.fill, 'green');
   });
@@ -239,6 +240,14 @@ describe('defender-detections against the emulator', () => {
     await rig.pull();
     emulator.injectFault({ kind: 'html' });
     await rig.pull();
+    // A gateway that quotes the request back: the bearer token, and on the token endpoint the secret.
+    emulator.injectFault({ kind: 'echo' });
+    const echoed = await rig.pull();
+    assert.match(String((echoed.error?.error as { message: string }).message), /You sent: Authorization: Bearer \*\*\*/);
+    emulator.revokeTokens();
+    emulator.injectFault({ kind: 'echo', on: 'token' });
+    const echoedForm = await rig.pull();
+    assert.match(String((echoedForm.error?.error as { message: string }).message), /client_secret=\*\*\*/);
     const shown = everythingShown(rig);
     assert.ok(emulator.issuedTokens.length >= 2);
     assert.ok(!shown.includes(SECRET), 'the client secret was shown');

@@ -133,7 +133,7 @@ describe('incremental polling', () => {
     assert.equal(reset.summary, undefined);
     assert.equal(emulator.stats.alertRequests, requestsBefore, 'a bare reset pulls nothing');
     assert.equal(checkpointOf(rig), undefined);
-    assert.equal(rig.statuses.at(-1)?.text, 'checkpoint reset');
+    assert.equal(rig.statuses.at(-1)?.text, 'checkpoint cleared');
     const { detections } = await rig.pull();
     assert.equal(detections.length, 2);
   });
@@ -147,5 +147,30 @@ describe('incremental polling', () => {
     assert.equal(detections.length, 2);
     assert.equal(summaryOf(summary).checkpoint, null);
     assert.deepEqual(checkpointOf(rig), stored);
+  });
+
+  it('keeps a separate checkpoint per device-group and tag filter, so one filter cannot skip another’s detections', async () => {
+    const older = emulator.addDetections(1, { lastProcessedAt: Date.now() - 30 * MINUTE, machineGroup: 'FranceMachines' });
+    const newer = emulator.addDetections(1, { lastProcessedAt: Date.now() - 5_000, machineGroup: 'UKMachines' });
+    const rig = await loadRig(emulator);
+    const uk = await rig.pull({ query: { machinegroups: 'UKMachines' } });
+    assert.deepEqual(ids(uk.detections), [String(newer[0].FullId)]);
+    const all = await rig.pull();
+    assert.deepEqual(new Set(ids(all.detections)), new Set([String(older[0].FullId), String(newer[0].FullId)]));
+    const ukAgain = await rig.pull({ query: { machinegroups: ['UKMachines'] } });
+    assert.equal(ukAgain.detections.length, 0);
+    await rig.pull({ reset: true });
+    const afterReset = await rig.pull({ query: { machinegroups: 'UKMachines' } });
+    assert.equal(afterReset.detections.length, 1, 'msg.reset clears the checkpoints of every filter');
+  });
+
+  it('stops waiting for a slow token request when the node closes', async () => {
+    const rig = await loadRig(emulator);
+    emulator.injectFault({ kind: 'delay', on: 'token', delayMs: 5000 });
+    rig.node.receive({ payload: 1 });
+    while (emulator.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await helper.unload();
+    assert.equal(emulator.requests[0].endpoint, 'token');
+    assert.equal(emulator.requests[0].status, 0, 'the close waited for the token answer');
   });
 });

@@ -1,0 +1,52 @@
+import { invalidQuery } from '../defender/errors';
+import { DetectionQuery, mergeQuery, parseQuery } from '../defender/query';
+
+/** What one input message asks for, validated in one place before anything is sent. */
+export interface PullRequest {
+  query: DetectionQuery;
+  /** Whether the message itself gave query parameters (a bare reset pulls nothing). */
+  hasMessageQuery: boolean;
+  timeoutMs: number;
+  reset: boolean;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * msg.query wins; else a plain-object msg.payload is the query; any other payload (an inject node's
+ * timestamp) means "no query". msg.requestTimeout is in milliseconds, as the core http request node reads it.
+ */
+export function readPullRequest(msg: Record<string, unknown>, defaults: DetectionQuery, defaultTimeoutMs: number): PullRequest {
+  let fromMessage: DetectionQuery = {};
+  if (msg.query !== undefined) {
+    if (!isPlainObject(msg.query)) {
+      const got = Array.isArray(msg.query) ? 'an array' : msg.query === null ? 'null' : typeof msg.query;
+      throw invalidQuery(`msg.query must be an object of query parameters such as {"limit": 20}, got ${got}`);
+    }
+    fromMessage = parseQuery(msg.query);
+  } else if (isPlainObject(msg.payload)) {
+    fromMessage = parseQuery(msg.payload);
+  }
+
+  let timeoutMs = defaultTimeoutMs;
+  const raw = msg.requestTimeout;
+  if (raw !== undefined && raw !== null && raw !== '') {
+    timeoutMs = Number(raw);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw invalidQuery(`msg.requestTimeout must be a number of milliseconds above 0, got ${JSON.stringify(raw)}`);
+    }
+  }
+  if (msg.reset !== undefined && typeof msg.reset !== 'boolean') {
+    throw invalidQuery(`msg.reset must be true (clear the checkpoint) or false, got ${JSON.stringify(msg.reset)}`);
+  }
+  return {
+    query: mergeQuery(defaults, fromMessage),
+    hasMessageQuery: Object.keys(fromMessage).length > 0,
+    timeoutMs,
+    reset: msg.reset === true,
+  };
+}
