@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Emulator } from '../emulator';
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const userDir = path.join(root, '.node-red-demo');
+const userDir = process.env.NODE_RED_DEMO_DIR ? path.resolve(process.env.NODE_RED_DEMO_DIR) : path.join(root, '.node-red-demo');
 const port = Number(process.env.PORT || 1880);
 const emulatorPort = Number(process.env.EMULATOR_PORT || 0);
 const TENANT = '00000000-0000-4000-8000-000000000000';

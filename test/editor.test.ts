@@ -1,0 +1,77 @@
+/**
+ * What the editor saves must be what the runtime reads: the dialogs' defaults, the example flows and the
+ * message catalogs are checked against the runtime's own lists.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { REGIONS, resolveConnection } from '../src/defender/regions';
+import { DETECTIONS_PROPERTIES, readSettings } from '../src/nodes/settings';
+
+const root = path.resolve(__dirname, '..', '..');
+const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
+
+/** The keys of the `defaults: { … }` object of a node's registerType call. */
+function editorDefaults(html: string): string[] {
+  const start = html.indexOf('defaults: {');
+  assert.ok(start > 0, 'no defaults block');
+  const indent = /\n( *)defaults: \{/.exec(html)?.[1] ?? '';
+  const end = html.indexOf(`\n${indent}}`, start);
+  const block = html.slice(start, end);
+  return [...block.matchAll(new RegExp(`\\n${indent}    (\\w+): `, 'g'))].map((m) => m[1]);
+}
+
+describe('editor and runtime agree', () => {
+  it('the detections dialog saves exactly the properties the runtime reads', () => {
+    const keys = editorDefaults(read('nodes/defender-detections.html'));
+    assert.deepEqual(new Set(keys), new Set(['name', 'defender', ...DETECTIONS_PROPERTIES]));
+  });
+
+  it('the config dialog saves the connection settings and keeps the secret a password credential', () => {
+    const html = read('nodes/defender-config.html');
+    assert.deepEqual(new Set(editorDefaults(html)), new Set(['name', 'tenantId', 'clientId', 'region', 'api', 'apiBaseUrl', 'authorityUrl', 'resource']));
+    assert.match(html, /credentials: \{\s*clientSecret: \{ type: "password" \}/);
+    for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
+  });
+
+  it('has the same message keys in English and Japanese', () => {
+    const flatten = (o: unknown, prefix = ''): string[] =>
+      o && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => flatten(v, `${prefix}${k}.`)) : [prefix];
+    for (const file of ['defender-config.json', 'defender-detections.json']) {
+      const en = flatten(JSON.parse(read(`nodes/locales/en-US/${file}`)));
+      const ja = flatten(JSON.parse(read(`nodes/locales/ja/${file}`)));
+      assert.deepEqual(ja.sort(), en.sort(), file);
+    }
+  });
+});
+
+describe('example flows', () => {
+  const allowed = new Set([
+    'tab', 'comment', 'inject', 'debug', 'catch', 'complete', 'status', 'switch', 'change', 'template', 'join', 'split',
+    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections',
+  ]);
+  const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
+
+  it('there are the three promised examples', () => {
+    assert.equal(files.length, 3);
+  });
+
+  for (const file of files) {
+    it(`${file} uses only core nodes, e-mail and ours, with settings the runtime accepts and no secret`, () => {
+      const flow = JSON.parse(read(`examples/${file}`)) as Array<Record<string, unknown>>;
+      for (const n of flow) assert.ok(allowed.has(String(n.type)), `${file}: node type ${String(n.type)} is not core`);
+      const configs = flow.filter((n) => n.type === 'defender-config');
+      assert.equal(configs.length, 1);
+      assert.equal(configs[0].credentials, undefined, 'an example must not carry credentials');
+      assert.doesNotThrow(() => resolveConnection(configs[0] as never));
+      const detections = flow.filter((n) => n.type === 'defender-detections');
+      assert.ok(detections.length >= 1);
+      for (const d of detections) {
+        assert.equal(d.defender, configs[0].id);
+        assert.doesNotThrow(() => readSettings(d));
+        assert.equal((d.wires as unknown[]).length, 2, 'both outputs wired');
+      }
+    });
+  }
+});
