@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator';
 import { helper, loadRig, Message, startEmulator, recent } from '../fixtures/harness';
@@ -144,5 +145,19 @@ describe('faults', () => {
     const added = emulator.addDetections(4, recent());
     const { detections } = await rig.pull();
     assert.equal(detections.length, added.length);
+  });
+
+  it('retries a refused connection and then reports NETWORK', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const rig = await loadRig(emulator, { maxRetries: 2 }, { config: { apiBaseUrl: `http://127.0.0.1:${closed}` } });
+    const { error } = await rig.pull();
+    assert.equal(errorOf(error).code, 'NETWORK');
+    assert.match(String(errorOf(error).message), /ECONNREFUSED/);
+    assert.equal(rig.statuses.filter((s) => s.fill === 'yellow').length, 2, 'two retries announced on the status');
   });
 });
