@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DetectionQuery } from './query';
-import { Detection, detectionKey } from './detection';
+import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
 
 /**
  * Where incremental polling stands, kept in node context so a persistent or shared context store carries
@@ -40,13 +40,14 @@ export function keyToMillis(key: string, round: 'floor' | 'ceil'): number {
   return round === 'ceil' && /[1-9]/.test(rest) ? ms + 1 : ms;
 }
 
-export function detectionTime(d: Detection): string {
-  return timeKey(d.LastProcessedTimeUtc);
+/** The time key of a detection: LastProcessedTimeUtc, or what the accessor names (Graph: lastUpdateDateTime). */
+export function detectionTime(d: Detection, accessor: DetectionAccessor = SIEM_ACCESSOR): string {
+  return timeKey(accessor.time(d));
 }
 
-/** Oldest first, by LastProcessedTimeUtc; ties keep the order they arrived in. */
-export function sortOldestFirst(detections: Detection[]): Detection[] {
-  const keyed = detections.map((d, i) => ({ d, i, t: detectionTime(d) }));
+/** Oldest first, by LastProcessedTimeUtc (or the accessor's time); ties keep the order they arrived in. */
+export function sortOldestFirst(detections: Detection[], accessor: DetectionAccessor = SIEM_ACCESSOR): Detection[] {
+  const keyed = detections.map((d, i) => ({ d, i, t: detectionTime(d, accessor) }));
   keyed.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.i - b.i));
   return keyed.map((k) => k.d);
 }
@@ -88,21 +89,26 @@ function keyTime(key: string): string {
  * The checkpoint after `sent` went out. It never moves backwards; keys older than the next pull's lower
  * bound (highest - overlap) are forgotten, since no later pull asks for them again.
  */
-export function advanceCheckpoint(previous: Checkpoint | undefined, sent: Detection[], overlapMs: number): Checkpoint | undefined {
+export function advanceCheckpoint(
+  previous: Checkpoint | undefined,
+  sent: Detection[],
+  overlapMs: number,
+  accessor: DetectionAccessor = SIEM_ACCESSOR,
+): Checkpoint | undefined {
   let highest = previous?.highest;
   let highestKey = highest ? timeKey(highest) : '';
   for (const d of sent) {
-    const t = detectionTime(d);
+    const t = detectionTime(d, accessor);
     if (t > highestKey) {
       highestKey = t;
-      highest = String(d.LastProcessedTimeUtc);
+      highest = String(accessor.time(d));
     }
   }
   if (highest === undefined) return undefined;
   const floorKey = timeKey(new Date(keyToMillis(highestKey, 'floor') - overlapMs).toISOString());
   const keys = new Set<string>();
   for (const key of previous?.keys ?? []) if (keyTime(key) >= floorKey) keys.add(key);
-  for (const d of sent) if (detectionTime(d) >= floorKey) keys.add(detectionKey(d));
+  for (const d of sent) if (detectionTime(d, accessor) >= floorKey) keys.add(accessor.key(d));
   return { version: 1, highest, keys: [...keys] };
 }
 

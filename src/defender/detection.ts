@@ -41,3 +41,21 @@ export function detectionKey(d: Detection): string {
   const id = text(d.FullId) || text(d.AlertId);
   return `${id}|${text(d.LastProcessedTimeUtc)}`;
 }
+
+/**
+ * What the pull and the checkpoint need to know about a detection, whatever its shape: its dedupe key, the
+ * time it was last processed or updated (the field the query's time range applies to), and its msg.topic.
+ */
+export interface DetectionAccessor {
+  key(d: Detection): string;
+  /** The raw time value as the service sent it (an ISO 8601 string with up to 7 fractional digits). */
+  time(d: Detection): unknown;
+  topic(d: Detection): string;
+}
+
+/** SIEM-shaped detections: from the SIEM API, and from Graph with `shape: siem`. */
+export const SIEM_ACCESSOR: DetectionAccessor = {
+  key: detectionKey,
+  time: (d) => d.LastProcessedTimeUtc,
+  topic: detectionTopic,
+};

@@ -9,3 +9,6 @@ export * from './retry';
 export * from './siem';
 export * from './tenant';
 export * from './token';
+export * from './graph';
+export * from './graph-mapping';
+export * from './graph-rate';

@@ -1,6 +1,6 @@
 import { DateTime, Duration } from 'luxon';
 import { advanceCheckpoint, Checkpoint, detectionTime, keyToMillis, resumeFrom, sortOldestFirst } from './checkpoint';
-import { Detection, detectionKey } from './detection';
+import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
 import { DetectionQuery, describeQuery, formatTime, hasTimeRange, toSearchParams } from './query';
 import type { DetectionsSource } from './siem';
 
@@ -28,6 +28,12 @@ export interface PullResult {
   nextCheckpoint?: Checkpoint;
 }
 
+/**
+ * A source of detections, and, when its detections are not SIEM-shaped (Graph's native alerts_v2 objects),
+ * how to read their identity and time.
+ */
+export type PullSource = DetectionsSource & { readonly accessor?: DetectionAccessor };
+
 /** Whether a pull of this query reads and moves the checkpoint: only without an explicit time range. */
 export function usesCheckpoint(query: DetectionQuery, incremental: IncrementalSettings | undefined): incremental is IncrementalSettings {
   return incremental !== undefined && !hasTimeRange(query);
@@ -39,17 +45,18 @@ export function usesCheckpoint(query: DetectionQuery, incremental: IncrementalSe
  * what was already sent.
  */
 export async function pullDetections(
-  source: DetectionsSource,
+  source: PullSource,
   query: DetectionQuery,
   incremental: IncrementalSettings | undefined,
   checkpoint: Checkpoint | undefined,
   now: DateTime = DateTime.utc(),
 ): Promise<PullResult> {
+  const accessor = source.accessor ?? SIEM_ACCESSOR;
   if (!usesCheckpoint(query, incremental)) {
     const params = toSearchParams(query);
     const detections = await source.fetchPage(params);
     return {
-      detections: sortOldestFirst(detections),
+      detections: sortOldestFirst(detections, accessor),
       duplicates: 0,
       query: describeQuery(params),
       since: params.get('sinceTimeUtc'),
@@ -78,7 +85,7 @@ export async function pullDetections(
     const page = await source.fetchPage(params);
     pages++;
     for (const d of page) {
-      const key = detectionKey(d);
+      const key = accessor.key(d);
       if (seen.has(key)) {
         duplicates++;
         continue;
@@ -90,7 +97,7 @@ export async function pullDetections(
     // ones may be waiting: ask again with the window's top moved down to the oldest time received.
     if (limit === undefined || page.length < limit) break;
     const oldest = page.reduce((min, d) => {
-      const t = detectionTime(d);
+      const t = detectionTime(d, accessor);
       return t !== '' && (min === '' || t < min) ? t : min;
     }, '');
     // Rounded up: the API compares at 100 ns, we can only send milliseconds; the repeats this brings
@@ -106,13 +113,13 @@ export async function pullDetections(
   }
 
   return {
-    detections: sortOldestFirst(fresh),
+    detections: sortOldestFirst(fresh, accessor),
     duplicates,
     query: describeQuery(firstParams),
     since: formatTime(since),
     until: formatTime(now),
     pages,
     incremental: true,
-    nextCheckpoint: advanceCheckpoint(checkpoint, fresh, overlapMs) ?? checkpoint,
+    nextCheckpoint: advanceCheckpoint(checkpoint, fresh, overlapMs, accessor) ?? checkpoint,
   };
 }

@@ -1,29 +1,54 @@
 import { invalidConfig } from './errors';
 
-export const REGIONS = ['eu', 'us', 'uk', 'us-gcc', 'us-gcc-high', 'custom'] as const;
+export const REGIONS = ['eu', 'us', 'uk', 'us-gcc', 'us-gcc-high', 'us-dod', 'custom'] as const;
 export type Region = (typeof REGIONS)[number];
+
+/** The regions each API knows. The SIEM API has one host for GCC High and DoD, so `us-dod` is Graph's only. */
+const SIEM_REGIONS: readonly Region[] = ['eu', 'us', 'uk', 'us-gcc', 'us-gcc-high', 'custom'];
+
+export const APIS = ['siem', 'graph'] as const;
+/** `siem`: the SIEM API of the seed (GET /api/alerts). `graph`: Microsoft Graph security alerts_v2. */
+export type Api = (typeof APIS)[number];
 
 /** Where one tenant's detections and tokens live. */
 export interface Endpoints {
-  /** Base URL of the detections API, without a trailing slash. */
+  /** Base URL of the detections API (for `graph`: the Microsoft Graph service root), without a trailing slash. */
   apiBaseUrl: string;
-  /** Base URL of the token authority; the token URL is `{authorityUrl}/{tenantId}/oauth2/token`. */
+  /**
+   * Base URL of the token authority; the token URL is `{authorityUrl}/{tenantId}/oauth2/token`, or
+   * `{authorityUrl}/{tenantId}/oauth2/v2.0/token` for `graph`.
+   */
   authorityUrl: string;
 }
 
 const PUBLIC_LOGIN = 'https://login.microsoftonline.com';
+const US_GOV_LOGIN = 'https://login.microsoftonline.us';
 
 // The seed documents eu, us and uk; the government hosts come from Microsoft's 2021 government page.
 // Sources disagree on those, which is why `custom` can override both URLs.
-const KNOWN: Record<Exclude<Region, 'custom'>, Endpoints> = {
+const KNOWN: Record<Exclude<Region, 'custom' | 'us-dod'>, Endpoints> = {
   eu: { apiBaseUrl: 'https://wdatp-alertexporter-eu.windows.com', authorityUrl: PUBLIC_LOGIN },
   us: { apiBaseUrl: 'https://wdatp-alertexporter-us.windows.com', authorityUrl: PUBLIC_LOGIN },
   uk: { apiBaseUrl: 'https://wdatp-alertexporter-uk.windows.com', authorityUrl: PUBLIC_LOGIN },
   'us-gcc': { apiBaseUrl: 'https://wdatp-alertexporter-us.gcc.securitycenter.windows.us', authorityUrl: PUBLIC_LOGIN },
   'us-gcc-high': {
     apiBaseUrl: 'https://wdatp-alertexporter-us.securitycenter.windows.us',
-    authorityUrl: 'https://login.microsoftonline.us',
+    authorityUrl: US_GOV_LOGIN,
   },
+};
+
+const COMMERCIAL_GRAPH = 'https://graph.microsoft.com';
+
+// Microsoft Graph's national cloud page: a Microsoft 365 GCC tenant keeps using the worldwide Graph and
+// login endpoints; GCC High uses graph.microsoft.us and DoD dod-graph.microsoft.us, both with the US
+// Government login. (Some third-party pages put GCC on graph.microsoft.us; Microsoft's own page does not.)
+const GRAPH: Record<Exclude<Region, 'custom'>, Endpoints> = {
+  eu: { apiBaseUrl: COMMERCIAL_GRAPH, authorityUrl: PUBLIC_LOGIN },
+  us: { apiBaseUrl: COMMERCIAL_GRAPH, authorityUrl: PUBLIC_LOGIN },
+  uk: { apiBaseUrl: COMMERCIAL_GRAPH, authorityUrl: PUBLIC_LOGIN },
+  'us-gcc': { apiBaseUrl: COMMERCIAL_GRAPH, authorityUrl: PUBLIC_LOGIN },
+  'us-gcc-high': { apiBaseUrl: 'https://graph.microsoft.us', authorityUrl: US_GOV_LOGIN },
+  'us-dod': { apiBaseUrl: 'https://dod-graph.microsoft.us', authorityUrl: US_GOV_LOGIN },
 };
 
 export const DEFAULT_RESOURCE = 'https://graph.windows.net';
@@ -37,6 +62,10 @@ export interface ConnectionSettings {
   apiBaseUrl?: string;
   authorityUrl?: string;
   resource?: string;
+  /** Not in the editor: Graph requests per minute this config node allows itself (default 140). */
+  graphRequestsPerMinute?: number | string;
+  /** Not in the editor: how many Graph requests may go at once before the rate applies (default 10). */
+  graphBurst?: number | string;
 }
 
 /** Validated settings: everything a token request and an API call need, except the secret. */
@@ -44,7 +73,11 @@ export interface Connection {
   tenantId: string;
   clientId: string;
   region: Region;
-  api: 'siem';
+  api: Api;
+  /**
+   * `siem`: the token's resource. `graph`: the Graph service root the token is for; the token request asks
+   * for the scope `{resource}/.default`.
+   */
   resource: string;
   endpoints: Endpoints;
 }
@@ -97,11 +130,16 @@ export function resolveConnection(settings: ConnectionSettings): Connection {
   const tenantId = validateTenantId(settings.tenantId ?? '');
   const clientId = (settings.clientId ?? '').trim();
   if (clientId === '') throw invalidConfig('clientId is missing: expected the application (client) id of the Azure app registration');
-  const api = settings.api || 'siem';
-  if (api !== 'siem') throw invalidConfig(`api must be "siem", got "${api}"`);
+  // A flow saved before the property existed has no api: it meant the SIEM API.
+  const api = (settings.api || 'siem') as Api;
+  if (!APIS.includes(api)) throw invalidConfig(`api must be "siem" or "graph", got "${settings.api}"`);
   const region = (settings.region || 'eu') as Region;
-  if (!REGIONS.includes(region)) {
-    throw invalidConfig(`region must be one of ${REGIONS.join(', ')}, got "${settings.region}"`);
+  if (api === 'siem' && region === 'us-dod') {
+    throw invalidConfig('region us-dod is for api "graph"; with the SIEM API choose us-gcc-high, whose host serves GCC High and DoD');
+  }
+  const known = api === 'graph' ? REGIONS : SIEM_REGIONS;
+  if (!known.includes(region)) {
+    throw invalidConfig(`region must be one of ${known.join(', ')}, got "${settings.region}"`);
   }
   const endpoints: Endpoints =
     region === 'custom'
@@ -109,15 +147,26 @@ export function resolveConnection(settings: ConnectionSettings): Connection {
           apiBaseUrl: validateBaseUrl('apiBaseUrl', settings.apiBaseUrl),
           authorityUrl: validateBaseUrl('authorityUrl', settings.authorityUrl),
         }
-      : KNOWN[region];
-  const resource = (settings.resource ?? '').trim() || DEFAULT_RESOURCE;
+      : api === 'graph'
+        ? GRAPH[region]
+        : KNOWN[region as Exclude<Region, 'custom' | 'us-dod'>];
+  // Graph's scope is always its own service root: a resource left in from the SIEM API must not carry over.
+  const resource = api === 'graph' ? endpoints.apiBaseUrl : (settings.resource ?? '').trim() || DEFAULT_RESOURCE;
   return { tenantId, clientId, region, api, resource, endpoints };
 }
 
 export function tokenUrl(connection: Connection): string {
-  return `${connection.endpoints.authorityUrl}/${encodeURIComponent(connection.tenantId)}/oauth2/token`;
+  const path = connection.api === 'graph' ? 'oauth2/v2.0/token' : 'oauth2/token';
+  return `${connection.endpoints.authorityUrl}/${encodeURIComponent(connection.tenantId)}/${path}`;
+}
+
+/** The OAuth 2.0 scope of a Graph token: the service root with `/.default` (the app's granted permissions). */
+export function graphScope(connection: Connection): string {
+  return `${connection.resource}/.default`;
 }
 
 export function alertsUrl(connection: Connection): string {
-  return `${connection.endpoints.apiBaseUrl}/api/alerts`;
+  return connection.api === 'graph'
+    ? `${connection.endpoints.apiBaseUrl}/v1.0/security/alerts_v2`
+    : `${connection.endpoints.apiBaseUrl}/api/alerts`;
 }

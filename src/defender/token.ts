@@ -1,6 +1,6 @@
 import { DefenderError } from './errors';
 import { HttpTransport, RequestOptions } from './http';
-import { Connection, tokenUrl } from './regions';
+import { Connection, graphScope, tokenUrl } from './regions';
 import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
 import { serviceErrorText } from './response';
 
@@ -8,6 +8,15 @@ export interface AccessToken {
   value: string;
   /** Epoch ms at which the service stops accepting it. */
   expiresAt: number;
+}
+
+/**
+ * The client-credentials form: the v1 endpoint (SIEM API) names a `resource`; the v2 endpoint (Graph) refuses
+ * `resource` and wants a `scope` ending in `/.default` instead.
+ */
+export function tokenForm(connection: Connection, clientSecret: string): Record<string, string> {
+  const target: Record<string, string> = connection.api === 'graph' ? { scope: graphScope(connection) } : { resource: connection.resource };
+  return { ...target, client_id: connection.clientId, client_secret: clientSecret, grant_type: 'client_credentials' };
 }
 
 /** Seconds as Azure AD v1 sends them: numbers or, usually, strings ("3599"). */
@@ -27,7 +36,7 @@ export function parseTokenResponse(body: unknown, now: number): AccessToken {
   return { value: b.access_token, expiresAt };
 }
 
-/** Asks the Azure AD v1 token endpoint for a client-credentials token. */
+/** Asks Azure AD for a client-credentials token: the v1 endpoint for the SIEM API, the v2 endpoint for Graph. */
 export async function requestToken(
   transport: HttpTransport,
   connection: Connection,
@@ -44,16 +53,7 @@ export async function requestToken(
   try {
     response = await withRetries(
       async () => {
-        const res = await transport.postForm(
-          url,
-          {
-            resource: connection.resource,
-            client_id: connection.clientId,
-            client_secret: clientSecret,
-            grant_type: 'client_credentials',
-          },
-          options,
-        );
+        const res = await transport.postForm(url, tokenForm(connection, clientSecret), options);
         if (res.status === 429 || res.status >= 500) {
           const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
           throw new DefenderError('TOKEN_FAILED', `token request to ${host} failed: HTTP ${res.status}: ${serviceErrorText(res, [clientSecret])}`, {

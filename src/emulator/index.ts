@@ -10,4 +10,5 @@ export {
 } from './server';
 export { FAULT_KINDS } from './faults';
 export { CLOUD_TAGS, DEVICE_TAGS, MACHINE_GROUPS, SEVERITIES } from './generator';
-export { type TokenResponse } from './tokens';
+export { type TokenResponse, type TokenResponseV2 } from './tokens';
+export { graphAlertOf } from './graph';

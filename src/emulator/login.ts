@@ -15,6 +15,10 @@ export type TokenRequestCheck =
   | { ok: true; clientId: string; resource: string }
   | { ok: false; reply: Reply };
 
+export type TokenRequestCheckV2 =
+  | { ok: true; clientId: string; scope: string }
+  | { ok: false; reply: Reply };
+
 /** An Azure AD error body: error, error_description starting with the AADSTS code, error_codes… */
 export function aadError(status: number, error: string, code: number, description: string, nowMs: number): Reply {
   const traceId = randomUUID();
@@ -112,4 +116,48 @@ export function checkTokenRequest(
   const resource = form.get('resource');
   if (!resource) return missing('resource');
   return { ok: true, clientId, resource };
+}
+
+/**
+ * The Microsoft identity platform (v2.0) endpoint's checks for client credentials: the same grant, client
+ * and secret checks as v1, then a `scope` that names a resource with "/.default" instead of a `resource`.
+ */
+export function checkTokenRequestV2(
+  form: URLSearchParams,
+  authorization: string | undefined,
+  tenant: string,
+  expected: ClientCredentials,
+  nowMs: number,
+): TokenRequestCheckV2 {
+  if (form.get('resource') !== null && form.get('scope') === null) {
+    return {
+      ok: false,
+      reply: aadError(400, 'invalid_request', 901002, "The 'resource' request parameter is not supported.", nowMs),
+    };
+  }
+  // v1's checks up to the resource; a placeholder resource stands in so only grant, client and secret count.
+  const v1 = new URLSearchParams(form);
+  v1.set('resource', 'v2-scope-checked-below');
+  const client = checkTokenRequest(v1, authorization, tenant, expected, nowMs);
+  if (!client.ok) return client;
+  const scope = form.get('scope');
+  if (!scope) {
+    return {
+      ok: false,
+      reply: aadError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.", nowMs),
+    };
+  }
+  if (!/^https?:\/\/[^\s/]+(?:\/[^\s]*)?\/\.default$/i.test(scope.trim()) || scope.trim().split(/\s+/).length > 1) {
+    return {
+      ok: false,
+      reply: aadError(
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+        nowMs,
+      ),
+    };
+  }
+  return { ok: true, clientId: client.clientId, scope: scope.trim() };
 }

@@ -32,6 +32,15 @@ interface StoredDetection {
   removed: boolean;
 }
 
+/** A stored detection as the Graph endpoint pages over it: its fixed-width time key and storage order. */
+export interface StoredView {
+  readonly detection: Detection;
+  /** LastProcessedTimeUtc in the fixed-width form (Graph's lastUpdateDateTime). */
+  readonly key: string;
+  /** Breaks ties between equal keys: later stored, newer. */
+  readonly seq: number;
+}
+
 /** One serialised detection, ready to be concatenated into a response body. */
 export interface SerialisedDetection {
   readonly json: string;
@@ -136,6 +145,22 @@ export class DetectionStore {
         e.serialised = { json, bytes: Buffer.byteLength(json) };
       }
       out.push(e.serialised);
+    }
+    return out;
+  }
+
+  /**
+   * The visible detections whose time key lies in [since, until], newest first (ties: last stored first).
+   * The Graph endpoint filters and pages over these itself.
+   */
+  window(since: string, until: string, visibleBy: number): StoredView[] {
+    const entries = this.ordered();
+    const out: StoredView[] = [];
+    if (since > until) return out;
+    for (let i = firstAtOrBefore(entries, until); i < entries.length; i++) {
+      const e = entries[i];
+      if (e.key < since) break;
+      if (e.visibleAt <= visibleBy) out.push(e);
     }
     return out;
   }

@@ -11,10 +11,23 @@ export interface TokenResponse {
   access_token: string;
 }
 
+/** The Microsoft identity platform (v2.0) token response: numbers are numbers, no resource or expires_on. */
+export interface TokenResponseV2 {
+  token_type: 'Bearer';
+  expires_in: number;
+  ext_expires_in: number;
+  access_token: string;
+}
+
 export type TokenState = 'valid' | 'unknown' | 'expired' | 'revoked';
 
 interface IssuedToken {
   readonly expiresAt: number;
+  /** v1: from /oauth2/token for a resource (the SIEM API). v2: from /oauth2/v2.0/token for a scope (Graph). */
+  readonly version: 'v1' | 'v2';
+  readonly tenant: string;
+  /** The aud claim: the resource, or the scope without "/.default". */
+  readonly audience: string;
   revoked: boolean;
 }
 
@@ -61,7 +74,7 @@ export class TokenIssuer {
       jti: randomUUID(),
     };
     const accessToken = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}.${base64url(randomBytes(32))}`;
-    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, revoked: false });
+    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, version: 'v1', tenant, audience: resource, revoked: false });
     return {
       token_type: 'Bearer',
       expires_in: String(this.lifetimeSeconds),
@@ -71,6 +84,36 @@ export class TokenIssuer {
       resource,
       access_token: accessToken,
     };
+  }
+
+  /** A v2.0 token for `scope` ("https://graph.microsoft.com/.default"): aud is the scope's resource. */
+  issueV2(tenant: string, clientId: string, scope: string): TokenResponseV2 {
+    const issuedAt = this.now();
+    const iat = Math.floor(issuedAt / 1000);
+    const exp = iat + this.lifetimeSeconds;
+    const audience = scope.replace(/\/\.default$/i, '');
+    const header = { typ: 'JWT', alg: 'RS256', kid: 'emulator' };
+    const claims = {
+      aud: audience,
+      iss: `https://login.microsoftonline.com/${tenant}/v2.0`,
+      iat,
+      nbf: iat,
+      exp,
+      azp: clientId,
+      tid: tenant,
+      roles: ['SecurityAlert.Read.All'],
+      ver: '2.0',
+      jti: randomUUID(),
+    };
+    const accessToken = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}.${base64url(randomBytes(32))}`;
+    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, version: 'v2', tenant, audience, revoked: false });
+    return { token_type: 'Bearer', expires_in: this.lifetimeSeconds, ext_expires_in: this.lifetimeSeconds, access_token: accessToken };
+  }
+
+  /** Which endpoint issued a token, for which tenant and audience; undefined for a token never issued. */
+  describe(accessToken: string | undefined): { version: 'v1' | 'v2'; tenant: string; audience: string } | undefined {
+    const token = accessToken === undefined ? undefined : this.tokens.get(accessToken);
+    return token && { version: token.version, tenant: token.tenant, audience: token.audience };
   }
 
   check(accessToken: string | undefined): TokenState {

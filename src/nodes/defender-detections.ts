@@ -72,6 +72,7 @@ export = function register(RED: NodeAPI): void {
         maxResponseBytes: s.maxResponseBytes,
         retry: s.retry,
         signal: closing.signal,
+        shape: s.shape,
         onRequest: () => requests++,
         onRetry: (error, delayMs, attempt) => {
           status.retrying(attempt, s.retry.maxRetries);
@@ -82,6 +83,7 @@ export = function register(RED: NodeAPI): void {
       const checkpoint = usesCheckpoint(request.query, s.incremental) ? await loadCheckpoint(key, s.store) : undefined;
       const result = await pullDetections(source, request.query, s.incremental, checkpoint);
 
+      const topic = source.accessor?.topic ?? detectionTopic;
       const id = RED.util.generateId();
       const count = result.detections.length;
       // The input's own properties travel with every detection. Nested ones are copied per message so a
@@ -92,7 +94,7 @@ export = function register(RED: NodeAPI): void {
       for (let index = 0; index < count; index++) {
         const detection = result.detections[index];
         // One send per message: Node-RED deep-clones every message after the first in a send() call.
-        send([{ ...copyBase(), payload: detection, topic: detectionTopic(detection), parts: { id, index, count, type: 'array' } }, null]);
+        send([{ ...copyBase(), payload: detection, topic: topic(detection), parts: { id, index, count, type: 'array' } }, null]);
         if ((index + 1) % SEND_CHUNK === 0) await nextTick();
       }
       // Only now that every detection went out may the checkpoint move past them.

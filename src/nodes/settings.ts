@@ -1,5 +1,6 @@
 import { Duration } from 'luxon';
 import { DefenderError, invalidConfig } from '../defender/errors';
+import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/retry';
@@ -20,6 +21,8 @@ export interface DetectionsNodeProperties {
   requestTimeout?: string | number;
   maxRetries?: string | number;
   maxResponseMB?: string | number;
+  /** Output of a Graph config node: '' or 'siem' (SIEM field names) or 'native' (alerts_v2 as sent). */
+  shape?: string;
   /** Not in the editor: lets tests and impatient users shorten the first backoff. */
   retryBaseDelayMs?: string | number;
 }
@@ -27,7 +30,7 @@ export interface DetectionsNodeProperties {
 /** The properties the editor saves for a defender-detections node, besides name and the config id. */
 export const DETECTIONS_PROPERTIES = [
   'sinceTimeUtc', 'untilTimeUtc', 'ago', 'limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags',
-  'incremental', 'initialAgo', 'overlap', 'store', 'requestTimeout', 'maxRetries', 'maxResponseMB',
+  'incremental', 'initialAgo', 'overlap', 'store', 'requestTimeout', 'maxRetries', 'maxResponseMB', 'shape',
 ] as const satisfies ReadonlyArray<keyof DetectionsNodeProperties>;
 
 export interface DetectionsSettings {
@@ -37,6 +40,8 @@ export interface DetectionsSettings {
   timeoutMs: number;
   maxResponseBytes: number;
   retry: RetryPolicy;
+  /** Graph only: what each message carries. The SIEM API's output is SIEM-shaped whatever this says. */
+  shape: GraphShape;
 }
 
 function numberSetting(name: string, raw: string | number | undefined, fallback: number, check: (n: number) => boolean, expected: string): number {
@@ -75,8 +80,14 @@ export function readSettings(p: DetectionsNodeProperties): DetectionsSettings {
       throw invalidConfig((err as DefenderError).message);
     }
   };
+  // A node saved before the property existed, or left at the default, sends SIEM-shaped detections.
+  const shape = String(p.shape ?? '').trim() || 'siem';
+  if (!(GRAPH_SHAPES as readonly string[]).includes(shape)) {
+    throw invalidConfig(`shape must be "siem" or "native", got "${p.shape}"`);
+  }
   return {
     defaults,
+    shape: shape as GraphShape,
     incremental: incremental
       ? { initialAgo: duration('initialAgo', p.initialAgo, 'PT2H'), overlap: duration('overlap', p.overlap, 'PT5M', true) }
       : undefined,

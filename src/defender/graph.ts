@@ -1,0 +1,283 @@
+import { Duration } from 'luxon';
+import { timeKey } from './checkpoint';
+import { type Detection, type DetectionAccessor, SIEM_ACCESSOR } from './detection';
+import { DefenderError } from './errors';
+import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDeviceFilter, toSiemDetection } from './graph-mapping';
+import type { RateLimiter } from './graph-rate';
+import type { HttpResponse, HttpTransport, RequestOptions } from './http';
+import { alertsUrl, type Connection } from './regions';
+import { parseRetryAfter, withRetries } from './retry';
+import { serviceErrorText } from './response';
+import type { DetectionsSource, SiemClientOptions } from './siem';
+import type { TokenProvider } from './token';
+
+/** `siem`: each alert mapped to the SIEM API's detection fields. `native`: the alerts_v2 object as Graph sent it. */
+export const GRAPH_SHAPES = ['siem', 'native'] as const;
+export type GraphShape = (typeof GRAPH_SHAPES)[number];
+
+export interface GraphClientOptions extends SiemClientOptions {
+  /** Default `siem`. */
+  shape?: GraphShape;
+  /** `$top` of each page (default 1000); with `limit`, the smaller of the two. */
+  pageSize?: number;
+  /** Clock for `ago` and the default window (tests). */
+  now?: () => number;
+}
+
+/** What the Graph clients of one config node share: the rate limit, and what Graph was found to refuse. */
+export interface GraphSession {
+  limiter: RateLimiter;
+  /** Set once Graph refused or ignored `$orderby`: from then on `limit` is applied here, after reading the window. */
+  orderByUnsupported?: boolean;
+}
+
+const SERVICE_SOURCE = 'microsoftDefenderForEndpoint';
+const DEFAULT_PAGE_SIZE = 1000;
+/** The SIEM API answers the last two hours when no time is given; the Graph query does the same. */
+const DEFAULT_WINDOW_MS = 2 * 60 * 60 * 1000;
+
+/** A SIEM API query (the parameters pull.ts sends) as Graph asks it. */
+export interface GraphQuery {
+  /** The `$filter` text. */
+  filter: string;
+  /** The most recent N of the window, as the SIEM API's `limit`. */
+  limit?: number;
+  /** machinegroups and tags, applied to the device evidence here because Graph's $filter cannot reach it. */
+  device: DeviceFilter;
+}
+
+/**
+ * Translates the SIEM API's parameters: the time range becomes bounds on lastUpdateDateTime (both
+ * inclusive, as sinceTimeUtc/untilTimeUtc are), `ago` and the default two hours are counted from `nowMs`,
+ * and only Defender for Endpoint's alerts are asked for, as the SIEM API gave only those.
+ */
+export function graphQuery(params: URLSearchParams, nowMs: number): GraphQuery {
+  const ago = params.get('ago');
+  const since = params.get('sinceTimeUtc')
+    ?? new Date(nowMs - (ago ? Duration.fromISO(ago).toMillis() : DEFAULT_WINDOW_MS)).toISOString();
+  const until = params.get('untilTimeUtc');
+  const clauses = [`serviceSource eq '${SERVICE_SOURCE}'`, `lastUpdateDateTime ge ${since}`];
+  if (until) clauses.push(`lastUpdateDateTime le ${until}`);
+  const limit = params.get('limit');
+  const tags = [params.get('DeviceCreatedMachineTags'), params.get('CloudCreatedMachineTags')].filter((t): t is string => !!t);
+  const groups = params.getAll('machinegroups');
+  return {
+    filter: clauses.join(' and '),
+    ...(limit ? { limit: Number(limit) } : {}),
+    device: { ...(groups.length > 0 ? { machinegroups: groups } : {}), ...(tags.length > 0 ? { tags } : {}) },
+  };
+}
+
+/** The query string of the first request of a query. `$` stays literal; values are %-encoded (no "+"). */
+export function graphRequestQuery(query: GraphQuery, top: number, newestFirst: boolean): string {
+  const parts = [`$filter=${encodeURIComponent(query.filter)}`];
+  if (newestFirst) parts.push(`$orderby=${encodeURIComponent('lastUpdateDateTime desc')}`);
+  parts.push(`$top=${top}`);
+  return parts.join('&');
+}
+
+const MEANING: Record<number, string> = {
+  400: 'bad request: Graph refused the query',
+  401: 'the token is invalid, expired or for another resource',
+  403: 'forbidden: the app needs the SecurityAlert.Read.All application permission, with admin consent',
+  429: 'too many requests (Graph allows about 150 a minute per app and tenant)',
+  500: 'service error',
+};
+
+/** The error of a Graph answer that is not 200, with the same codes as the SIEM API's (HTTP_401, HTTP_429…). */
+export function graphStatusError(response: HttpResponse, secrets: readonly string[] = []): DefenderError {
+  const status = response.status;
+  const meaning = MEANING[status] ?? (status >= 500 ? 'service error' : 'request refused');
+  const text = serviceErrorText(response, secrets);
+  const retryable = status === 429 || status >= 500;
+  const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
+  const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
+  return new DefenderError(`HTTP_${status}`, `Microsoft Graph answered HTTP ${status}: ${meaning}${wait}${text ? ` — the service said: ${text}` : ''}`, {
+    statusCode: status,
+    retryable,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}
+
+function excerpt(body: Buffer, secrets: readonly string[]): string {
+  let text = body.subarray(0, 400).toString('utf8');
+  for (const s of secrets) if (s) text = text.split(s).join('***');
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 120 ? `${flat.slice(0, 120)}…` : flat;
+}
+
+interface GraphPage {
+  alerts: GraphAlert[];
+  nextLink?: string;
+}
+
+/**
+ * A 200 page must be `{"value": [...], "@odata.nextLink"?: "..."}`. A nextLink to another origin is refused:
+ * following it would send the access token there.
+ */
+export function parseGraphPage(response: HttpResponse, origin: string, secrets: readonly string[] = []): GraphPage {
+  const bad = (failure: string): DefenderError =>
+    new DefenderError(
+      'BAD_RESPONSE',
+      `Microsoft Graph answered HTTP ${response.status} (${response.headers['content-type'] || 'no content type'}, ${response.body.length} bytes) with a body that ${failure}; expected a JSON object with a "value" array of alerts. It began: "${excerpt(response.body, secrets)}"`,
+      { statusCode: response.status },
+    );
+  let body: unknown;
+  try {
+    body = JSON.parse(response.body.toString('utf8'));
+  } catch {
+    throw bad('is not JSON');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray((body as { value?: unknown }).value)) {
+    throw bad('has no "value" array');
+  }
+  const page = body as { value: unknown[]; '@odata.nextLink'?: unknown };
+  const alerts = page.value.filter((a): a is GraphAlert => a !== null && typeof a === 'object' && !Array.isArray(a));
+  const next = page['@odata.nextLink'];
+  if (next === undefined || next === null || next === '') return { alerts };
+  let url: URL | undefined;
+  try {
+    url = typeof next === 'string' ? new URL(next) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.origin !== origin) {
+    throw new DefenderError(
+      'BAD_RESPONSE',
+      `Microsoft Graph answered a @odata.nextLink that does not point to ${origin}; it is not followed, so the access token is never sent to another address`,
+      { statusCode: response.status },
+    );
+  }
+  return { alerts, nextLink: url.toString() };
+}
+
+/** Thrown inside the newest-first reading when Graph did not honour `$orderby`. */
+class OrderByNotHonoured extends Error {}
+
+/**
+ * GET /v1.0/security/alerts_v2 behind the same contract as the SIEM API's client: one call answers the
+ * SIEM-style parameters pull.ts sends, with the SIEM API's meaning of `limit` (the *most recent* N of the
+ * window), which pull.ts relies on to page backwards.
+ *
+ * Without `limit` every `@odata.nextLink` page of the window is read. With `limit`, the pages are asked
+ * newest first (`$orderby=lastUpdateDateTime desc`, `$top`) and reading stops after N matching alerts.
+ * Graph documents `$count`, `$filter`, `$skip` and `$top` for alerts_v2 but not `$orderby`; if Graph
+ * refuses it (400/501) or answers out of order, the window is read whole and the newest N are taken here —
+ * slower, never wrong — and the config node remembers not to ask again.
+ */
+export class GraphClient implements DetectionsSource {
+  readonly accessor: DetectionAccessor;
+  private readonly shape: GraphShape;
+  private readonly origin: string;
+  private readonly requestOptions: RequestOptions;
+
+  constructor(
+    private readonly transport: Pick<HttpTransport, 'get'>,
+    private readonly connection: Connection,
+    private readonly tokens: TokenProvider,
+    private readonly session: GraphSession,
+    private readonly options: GraphClientOptions,
+  ) {
+    this.shape = options.shape ?? 'siem';
+    this.accessor = this.shape === 'native' ? GRAPH_NATIVE_ACCESSOR : SIEM_ACCESSOR;
+    this.origin = new URL(connection.endpoints.apiBaseUrl).origin;
+    this.requestOptions = { timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, signal: options.signal };
+  }
+
+  async fetchPage(params: URLSearchParams): Promise<Detection[]> {
+    const query = graphQuery(params, (this.options.now ?? Date.now)());
+    let alerts: GraphAlert[];
+    if (query.limit !== undefined && !this.session.orderByUnsupported) {
+      try {
+        alerts = await this.newestFirst(query, query.limit);
+      } catch (err) {
+        if (!(err instanceof OrderByNotHonoured)) throw err;
+        this.session.orderByUnsupported = true;
+        alerts = await this.wholeWindow(query);
+      }
+    } else {
+      alerts = await this.wholeWindow(query);
+    }
+    return this.shape === 'native' ? alerts : alerts.map(toSiemDetection);
+  }
+
+  private get pageSize(): number {
+    return this.options.pageSize ?? DEFAULT_PAGE_SIZE;
+  }
+
+  private async newestFirst(query: GraphQuery, limit: number): Promise<GraphAlert[]> {
+    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, Math.min(limit, this.pageSize), true)}`;
+    const found: GraphAlert[] = [];
+    let previous: string | undefined;
+    let first = true;
+    while (url) {
+      let page: GraphPage;
+      try {
+        page = await this.getPage(url);
+      } catch (err) {
+        if (first && err instanceof DefenderError && (err.statusCode === 400 || err.statusCode === 501)) throw new OrderByNotHonoured();
+        throw err;
+      }
+      first = false;
+      for (const alert of page.alerts) {
+        const t = timeKey(alert.lastUpdateDateTime);
+        if (t === '') continue;
+        if (previous !== undefined && t > previous) throw new OrderByNotHonoured();
+        previous = t;
+        if (!matchesDeviceFilter(alert, query.device)) continue;
+        found.push(alert);
+        if (found.length >= limit) return found;
+      }
+      url = page.nextLink;
+    }
+    return found;
+  }
+
+  /** Every alert of the window, page after page; with `limit`, the newest N of them (ties in Graph's order). */
+  private async wholeWindow(query: GraphQuery): Promise<GraphAlert[]> {
+    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, this.pageSize, false)}`;
+    const found: GraphAlert[] = [];
+    while (url) {
+      const page = await this.getPage(url);
+      for (const alert of page.alerts) if (matchesDeviceFilter(alert, query.device)) found.push(alert);
+      url = page.nextLink;
+    }
+    if (query.limit === undefined) return found;
+    const keyed = found.map((alert, i) => ({ alert, i, t: timeKey(alert.lastUpdateDateTime) }));
+    keyed.sort((a, b) => (a.t > b.t ? -1 : a.t < b.t ? 1 : a.i - b.i));
+    return keyed.slice(0, query.limit).map((k) => k.alert);
+  }
+
+  /** One page: the rate limit, the token, the 401 refresh and the retries, as the SIEM client does them. */
+  private getPage(url: string): Promise<GraphPage> {
+    return withRetries(
+      async () => {
+        let refreshed = false;
+        for (;;) {
+          await this.session.limiter.take(this.options.signal);
+          const token = await this.tokens.get({ timeoutMs: this.options.timeoutMs, signal: this.options.signal });
+          this.options.onRequest?.();
+          const response = await this.transport.get(url, { Authorization: `Bearer ${token}`, Accept: 'application/json' }, this.requestOptions);
+          if (response.status === 200) return parseGraphPage(response, this.origin, [token]);
+          // A token can be revoked or expire early: one new token, one more try, then the 401 stands.
+          if (response.status === 401 && !refreshed) {
+            this.tokens.invalidate(token);
+            refreshed = true;
+            continue;
+          }
+          if (response.status >= 300 && response.status < 400) {
+            throw new DefenderError(
+              'REDIRECT',
+              `Microsoft Graph answered HTTP ${response.status} redirecting elsewhere; redirects are not followed so the access token is never sent to another address. Check apiBaseUrl and the region`,
+              { statusCode: response.status },
+            );
+          }
+          throw graphStatusError(response, [token]);
+        }
+      },
+      this.options.retry,
+      this.options.signal,
+      this.options.onRetry,
+    );
+  }
+}
