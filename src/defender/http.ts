@@ -1,8 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import axios, { AxiosInstance, isAxiosError } from 'axios';
+import axios, { AxiosInstance, AxiosRequestConfig, isAxiosError } from 'axios';
 import { DefenderError } from './errors';
+import { ProxySettings, proxyFor, TlsSettings, TunnelAgent } from './proxy';
 
 export interface HttpResponse<T = unknown> {
   status: number;
@@ -47,18 +48,35 @@ const NETWORK_CODES = new Set([
  * a host it was not meant for. Errors carry no request details: an HTTP library's error object holds the
  * Authorization header.
  */
+export interface TransportOptions {
+  /** A proxy chosen in the config node (the core `http proxy` node); it wins over the environment. */
+  proxy?: ProxySettings;
+  /** Read https_proxy / http_proxy / no_proxy as the core http request node does (default true). */
+  useEnvironmentProxy?: boolean;
+  /** TLS options from the core `tls-config` node: a custom CA, a client certificate, verification. */
+  tls?: TlsSettings;
+}
+
 export class HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
-  private readonly client: AxiosInstance = axios.create({
-    httpAgent: this.httpAgent,
-    httpsAgent: this.httpsAgent,
-    maxRedirects: 0,
-    validateStatus: () => true,
-    responseType: 'stream',
-    decompress: true,
-    proxy: false,
-  });
+  private readonly httpsAgent: https.Agent;
+  /** One tunnelling agent per proxy, so tunnels are kept alive and reused like direct connections. */
+  private readonly tunnels = new Map<string, TunnelAgent>();
+  private readonly client: AxiosInstance;
+
+  constructor(private readonly options: TransportOptions = {}) {
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, ...options.tls });
+    this.client = axios.create({
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      responseType: 'stream',
+      decompress: true,
+      // Proxies are chosen here, per URL: axios's own reading of the environment would not tunnel https.
+      proxy: false,
+    });
+  }
 
   /** GET; when `reader` hands out a BodyReader for the answer, the body is read through it as it streams. */
   async get<T = unknown>(url: string, headers: Record<string, string>, options: RequestOptions, reader?: ReaderFor<T>): Promise<HttpResponse<T>> {
@@ -79,6 +97,33 @@ export class HttpTransport {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const agent of this.tunnels.values()) agent.destroy();
+    this.tunnels.clear();
+  }
+
+  /** How to reach a URL: directly, through a CONNECT tunnel (https), or as a proxy request (http). */
+  private route(url: string): Pick<AxiosRequestConfig, 'httpsAgent' | 'proxy'> {
+    const target = new URL(url);
+    const proxy = proxyFor(target, this.options.proxy, this.options.useEnvironmentProxy ?? true);
+    if (!proxy) return {};
+    if (target.protocol === 'https:') {
+      let agent = this.tunnels.get(proxy.url);
+      if (!agent) {
+        agent = new TunnelAgent(proxy, { keepAlive: true, maxSockets: 16, ...this.options.tls });
+        this.tunnels.set(proxy.url, agent);
+      }
+      return { httpsAgent: agent };
+    }
+    const p = new URL(proxy.url);
+    const username = proxy.username ?? decodeURIComponent(p.username);
+    return {
+      proxy: {
+        protocol: p.protocol.replace(':', ''),
+        host: p.hostname,
+        port: Number(p.port || (p.protocol === 'https:' ? 443 : 80)),
+        ...(username ? { auth: { username, password: proxy.password ?? decodeURIComponent(p.password) } } : {}),
+      },
+    };
   }
 
   private async request<T = unknown>(
@@ -99,8 +144,8 @@ export class HttpTransport {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const host = safeHost(url);
     try {
-      if (options.signal?.aborted) throw new DefenderError('NETWORK', `request to ${host} cancelled: the node is closing`);
-      const response = await this.client.request<Readable>({ method, url, headers, data, signal: controller.signal });
+      if (options.signal?.aborted) throw new DefenderError('CANCELLED', `request to ${host} cancelled: the node is closing`);
+      const response = await this.client.request<Readable>({ method, url, headers, data, signal: controller.signal, ...this.route(url) });
       const responseHeaders: Record<string, string> = {};
       for (const [k, v] of Object.entries(response.headers)) {
         if (v !== undefined && v !== null) responseHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
@@ -120,11 +165,14 @@ export class HttpTransport {
           retryable: true,
         });
       }
-      if (options.signal?.aborted) throw new DefenderError('NETWORK', `request to ${host} cancelled: the node is closing`);
-      const code = isAxiosError(err) ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
-      const reason = code ?? (err instanceof Error ? err.message : String(err));
+      if (options.signal?.aborted) throw new DefenderError('CANCELLED', `request to ${host} cancelled: the node is closing`);
+      const cause = isAxiosError(err) ? (err.cause as NodeJS.ErrnoException | undefined) ?? err : (err as NodeJS.ErrnoException | undefined);
+      const code = (isAxiosError(err) ? err.code : undefined) ?? cause?.code;
+      const reason = cause?.message || code || String(err);
+      // Only faults of the network are worth another try; a refused proxy login or a TLS certificate the
+      // CA does not vouch for will fail the same way again.
       throw new DefenderError('NETWORK', `network error talking to ${host}: ${reason}`, {
-        retryable: code === undefined || NETWORK_CODES.has(code) || code === 'ERR_CANCELED',
+        retryable: code !== undefined && NETWORK_CODES.has(code),
       });
     } finally {
       clearTimeout(timer);

@@ -1,4 +1,8 @@
-import { HttpTransport } from './http';
+import { invalidConfig } from './errors';
+import { GraphClient, type GraphSession, type GraphShape } from './graph';
+import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './graph-rate';
+import { HttpTransport, TransportOptions } from './http';
+import type { PullSource } from './pull';
 import { Connection, ConnectionSettings, resolveConnection } from './regions';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 import { SiemClient, SiemClientOptions } from './siem';
@@ -8,21 +12,47 @@ export interface TenantOptions {
   tokenTimeoutMs?: number;
   retry?: RetryPolicy;
   now?: () => number;
+  /** Proxy and TLS settings of the config node. */
+  transport?: TransportOptions;
+  /** Graph's rate limit for this app and tenant (default about 150 a minute). */
+  graphRateLimit?: RateLimitSettings;
+}
+
+/** What a pull asks of the config node's client: the SIEM client's options, and the output shape for Graph. */
+export interface DetectionsClientOptions extends SiemClientOptions {
+  /** Graph only; the SIEM API's detections are SIEM-shaped already. Default `siem`. */
+  shape?: GraphShape;
+}
+
+function rateSetting(name: string, raw: number | string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw invalidConfig(`${name} must be a number above 0, got "${raw}"`);
+  return n;
 }
 
 /**
- * Everything one defender-config node holds: the validated connection, its keep-alive transport and its
- * token cache. The secret stays inside the token request closure and is never handed out.
+ * Everything one defender-config node holds: the validated connection, its keep-alive transport, its
+ * token cache and, for Graph, the rate limit its nodes share. The secret stays inside the token request
+ * closure and is never handed out.
  */
 export class Tenant {
   readonly connection: Connection;
   readonly tokens: TokenProvider;
-  private readonly transport = new HttpTransport();
+  /** Graph allows about 150 requests a minute per app and tenant, across all nodes using this config. */
+  readonly graph: GraphSession;
+  private readonly transport: HttpTransport;
   private readonly closing = new AbortController();
 
   constructor(settings: ConnectionSettings, clientSecret: string, options: TenantOptions = {}) {
     this.connection = resolveConnection(settings);
+    this.transport = new HttpTransport(options.transport);
     const now = options.now ?? Date.now;
+    const rate = options.graphRateLimit ?? {
+      perMinute: rateSetting('graphRequestsPerMinute', settings.graphRequestsPerMinute, GRAPH_RATE_LIMIT.perMinute),
+      burst: Math.max(1, Math.floor(rateSetting('graphBurst', settings.graphBurst, GRAPH_RATE_LIMIT.burst))),
+    };
+    this.graph = { limiter: new RateLimiter(rate, now) };
     this.tokens = new TokenProvider(
       (request) =>
         requestToken(this.transport, this.connection, clientSecret, {
@@ -36,7 +66,11 @@ export class Tenant {
     );
   }
 
-  detections(options: SiemClientOptions): SiemClient {
+  /** The client of the configured API: the SIEM API's /api/alerts, or Graph's alerts_v2. */
+  detections(options: DetectionsClientOptions): PullSource {
+    if (this.connection.api === 'graph') {
+      return new GraphClient(this.transport, this.connection, this.tokens, this.graph, options);
+    }
     return new SiemClient(this.transport, this.connection, this.tokens, options);
   }
 

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Detection, DetectionField } from '../defender/detection';
 import { type Fault, type FaultTarget, type ResolvedFault, FaultPlan, faultFromJson, faultToJson } from './faults';
@@ -6,10 +7,11 @@ import { DetectionGenerator, identityFields, orderFields } from './generator';
 import {
   BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendReply, sendTruncated,
 } from './http';
-import { aadError, checkTokenRequest } from './login';
+import { type AlertsV2Request, encodeCursor, graphAlertOf, isAfter, matchesClauses, parseAlertsV2Query } from './graph';
+import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
 import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
-import { DetectionStore } from './store';
+import { DetectionStore, type StoredView } from './store';
 import { formatTicks, instantToTicks, parseDateTime } from './timestamps';
 import { TokenIssuer } from './tokens';
 
@@ -28,10 +30,19 @@ export interface EmulatorOptions {
   initialDetections?: number;
   /** The emulator's clock in epoch ms (default Date.now): "now" of queries, token expiry, visibility. */
   now?: () => number;
+  /**
+   * Graph documents $count, $filter, $skip and $top for alerts_v2, not $orderby. 'supported' (default)
+   * serves `$orderby=lastUpdateDateTime desc|asc`; 'refused' answers 400, as an OData service that does not
+   * allow the option does, so clients can be tested against both.
+   */
+  graphOrderBy?: 'supported' | 'refused';
+  /** The largest page GET alerts_v2 answers, whatever $top asks (default 1000); the rest via @odata.nextLink. */
+  graphMaxPageSize?: number;
 }
 
 export interface RecordedRequest {
-  endpoint: 'token' | 'alerts' | 'redirected' | 'other';
+  /** graph-token and graph-alerts: the Microsoft Graph dialect (v2.0 token, /v1.0/security/alerts_v2). */
+  endpoint: 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'redirected' | 'other';
   method: string;
   path: string;
   query: Array<[string, string]>;
@@ -66,6 +77,8 @@ export interface AddDetectionsOptions {
 
 const TOKEN_PATH = /^\/([^/]+)\/oauth2\/token\/?$/i;
 const ALERTS_PATH = /^\/api\/alerts\/?$/i;
+const TOKEN_V2_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token\/?$/i;
+const GRAPH_ALERTS_PATH = /^\/v1\.0\/security\/alerts_v2\/?$/i;
 const REDIRECTED_PREFIX = '/redirected/';
 const ADMIN_PREFIX = '/emulator/';
 const LATE_ARRIVAL_SHARE = 0.3;
@@ -111,6 +124,10 @@ export class Emulator {
   private baseUrl: string | undefined;
   private streamTimer: NodeJS.Timeout | undefined;
   private counters = { tokenRequests: 0, alertRequests: 0 };
+  private readonly graphOrderBy: 'supported' | 'refused';
+  private readonly graphMaxPageSize: number;
+  /** The alerts_v2 JSON of a stored detection, per tenant: derived once, like the SIEM endpoint's serialised form. */
+  private readonly graphJson = new WeakMap<Detection, Map<string, string>>();
   private log: RecordedRequest[] = [];
 
   constructor(options: EmulatorOptions = {}) {
@@ -121,6 +138,14 @@ export class Emulator {
       throw new RangeError(`tokenLifetimeSeconds must be a positive integer, got ${lifetime}`);
     }
     this.now = options.now ?? Date.now;
+    this.graphOrderBy = options.graphOrderBy ?? 'supported';
+    if (this.graphOrderBy !== 'supported' && this.graphOrderBy !== 'refused') {
+      throw new RangeError(`graphOrderBy must be "supported" or "refused", got ${JSON.stringify(options.graphOrderBy)}`);
+    }
+    this.graphMaxPageSize = options.graphMaxPageSize ?? 1000;
+    if (!(Number.isInteger(this.graphMaxPageSize) && this.graphMaxPageSize > 0)) {
+      throw new RangeError(`graphMaxPageSize must be a positive integer, got ${options.graphMaxPageSize}`);
+    }
     this.random = new SeededRandom(options.seed ?? 1);
     this.generator = new DetectionGenerator(this.random);
     this.tokens = new TokenIssuer(() => this.clock(), lifetime);
@@ -139,6 +164,7 @@ export class Emulator {
     return this.store.all();
   }
 
+  /** Requests to the token endpoints (v1 and v2.0) and to the detections endpoints (SIEM API and Graph). */
   get stats(): { tokenRequests: number; alertRequests: number } {
     return { ...this.counters };
   }
@@ -153,11 +179,16 @@ export class Emulator {
     return this.tokens.all();
   }
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+  /**
+   * Starts serving. With `tls` (a key and certificate, e.g. signed by a test CA) it serves HTTPS, as the
+   * real service does, for tests of proxies and custom certificate authorities.
+   */
+  async listen(port = 0, host = '127.0.0.1', tls?: { key: string | Buffer; cert: string | Buffer }): Promise<string> {
     if (this.server) throw new Error(`the emulator is already listening on ${this.baseUrl}`);
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, err));
-    });
+    };
+    const server: Server = tls ? (createHttpsServer(tls, handler) as unknown as Server) : createServer(handler);
     // Clients often parse a big answer in the same process as the emulator (tests); with Node's 5 s
     // default an idle connection can be closed just as the client reuses it, and the call fails with
     // ECONNRESET. close() destroys these sockets anyway, so a long keep-alive costs nothing.
@@ -177,7 +208,7 @@ export class Emulator {
     this.server = server;
     const address = server.address() as AddressInfo;
     const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
-    this.baseUrl = `http://${shownHost}:${address.port}`;
+    this.baseUrl = `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`;
     return this.baseUrl;
   }
 
@@ -329,6 +360,9 @@ export class Emulator {
     const tokenMatch = TOKEN_PATH.exec(path);
     if (tokenMatch) return this.handleToken(req, res, url, tokenMatch[1]);
     if (ALERTS_PATH.test(path)) return this.handleAlerts(req, res, url);
+    const tokenV2Match = TOKEN_V2_PATH.exec(path);
+    if (tokenV2Match) return this.handleGraphToken(req, res, url, tokenV2Match[1]);
+    if (GRAPH_ALERTS_PATH.test(path)) return this.handleGraphAlerts(req, res, url);
     if (path.startsWith(REDIRECTED_PREFIX)) return this.handleRedirected(req, res, url);
     if (path.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length).replace(/\/$/, ''));
     const record = this.record('other', req, url);
@@ -444,6 +478,131 @@ export class Emulator {
     });
   }
 
+  // ---- Microsoft Graph --------------------------------------------------------------------------------
+
+  /** POST /{tenant}/oauth2/v2.0/token: client credentials with a scope, as Graph clients ask. */
+  private async handleGraphToken(req: IncomingMessage, res: ServerResponse, url: URL, rawTenant: string): Promise<void> {
+    this.counters.tokenRequests += 1;
+    const record = this.record('graph-token', req, url);
+    let tenant: string;
+    try {
+      tenant = decodeURIComponent(rawTenant);
+    } catch {
+      tenant = rawTenant;
+    }
+    let body = '';
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return this.send(res, aadError(413, 'invalid_request', 90020, err.message, this.clock()), record);
+      throw err;
+    }
+    const isForm = (req.headers['content-type'] ?? '').toLowerCase().includes('application/x-www-form-urlencoded');
+    const form = new URLSearchParams(isForm ? body : '');
+    const check = req.method === 'POST'
+      ? checkTokenRequestV2(form, req.headers.authorization, tenant, { clientId: this.clientId, clientSecret: this.clientSecret }, this.clock())
+      : undefined;
+    record.authorized = check?.ok === true;
+    const answer = (): Reply => {
+      if (!check) {
+        return aadError(405, 'invalid_request', 900561, `The endpoint only accepts POST requests. Received a ${req.method ?? 'GET'} request.`, this.clock());
+      }
+      if (!check.ok) return check.reply;
+      return jsonReply(200, this.tokens.issueV2(tenant, check.clientId, check.scope), { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    };
+    const fault = this.faults.take('token');
+    if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer, body);
+    return this.send(res, answer(), record);
+  }
+
+  /** GET /v1.0/security/alerts_v2: the stored detections as alerts_v2 alerts, with OData paging. */
+  private async handleGraphAlerts(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    this.counters.alertRequests += 1;
+    const presented = bearerToken(req.headers.authorization);
+    const record = this.record('graph-alerts', req, url, this.tokens.check(presented) === 'valid' && this.tokens.describe(presented)?.version === 'v2');
+    req.resume();
+    const answer = (): Reply => this.graphAlertsReply(req, url);
+    // The fault switches of the detections API apply to Graph's alerts too.
+    const fault = this.faults.take('alerts');
+    if (fault) return this.applyFault(fault, 'alerts', req, res, url, record, answer);
+    return this.send(res, answer(), record);
+  }
+
+  private graphAlertsReply(req: IncomingMessage, url: URL): Reply {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return apiError(405, 'Request_BadRequest', `alerts_v2 accepts GET only, got ${req.method ?? ''}.`, { Allow: 'GET, HEAD' });
+    }
+    const token = bearerToken(req.headers.authorization);
+    const refusal = this.checkGraphBearer(req.headers.authorization, token);
+    if (refusal) return refusal;
+    let request: AlertsV2Request;
+    try {
+      request = parseAlertsV2Query(url.searchParams, this.graphOrderBy);
+    } catch (err) {
+      if (err instanceof QueryError) return apiError(400, 'BadRequest', err.message);
+      throw err;
+    }
+    const tenant = this.tokens.describe(token)?.tenant ?? '';
+    const order = request.orderBy ?? 'desc';
+    let matching: StoredView[] = this.store.window(request.since, request.until, this.clock()).filter((v) => matchesClauses(v, request.clauses));
+    if (order === 'asc') matching = matching.reverse();
+    let start = 0;
+    if (request.after) {
+      const after = request.after;
+      start = matching.findIndex((v) => isAfter(v, after, order));
+      if (start < 0) start = matching.length;
+    }
+    start += request.skip;
+    const size = Math.min(request.top ?? this.graphMaxPageSize, this.graphMaxPageSize);
+    const page = matching.slice(start, start + size);
+    const base = this.url;
+    const parts = [`"@odata.context":${JSON.stringify(`${base}/v1.0/$metadata#security/alerts_v2`)}`];
+    if (request.count) parts.push(`"@odata.count":${matching.length}`);
+    if (page.length > 0 && start + page.length < matching.length) {
+      const next = new URLSearchParams(request.carried);
+      next.set('$skiptoken', encodeCursor(page[page.length - 1]));
+      // Spaces as %20 and a literal "$", as Graph writes its links.
+      parts.push(`"@odata.nextLink":${JSON.stringify(`${base}/v1.0/security/alerts_v2?${next.toString().replace(/\+/g, '%20').replace(/(^|&)%24/g, '$1$$')}`)}`);
+    }
+    parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant)).join(',')}]`);
+    return { status: 200, headers: { 'Content-Type': 'application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8' }, body: `{${parts.join(',')}}` };
+  }
+
+  private graphAlertJson(detection: Detection, tenant: string): string {
+    let byTenant = this.graphJson.get(detection);
+    if (!byTenant) {
+      byTenant = new Map();
+      this.graphJson.set(detection, byTenant);
+    }
+    let json = byTenant.get(tenant);
+    if (json === undefined) {
+      json = JSON.stringify(graphAlertOf(detection, tenant));
+      byTenant.set(tenant, json);
+    }
+    return json;
+  }
+
+  /** Graph's 401s: no token, a token it did not issue or that expired, or a token for another API (a v1 one). */
+  private checkGraphBearer(authorization: string | undefined, token: string | undefined): Reply | undefined {
+    let message: string;
+    if (authorization === undefined || token === undefined) {
+      message = 'Access token is empty.';
+    } else {
+      const state = this.tokens.check(token);
+      if (state === 'valid') {
+        if (this.tokens.describe(token)?.version === 'v2') return undefined;
+        message = 'Access token validation failure. Invalid audience: this token is for another resource; request one from the v2.0 endpoint with scope https://graph.microsoft.com/.default.';
+      } else {
+        message = {
+          unknown: 'Access token validation failure. Invalid signature.',
+          expired: 'Lifetime validation failed, the token is expired.',
+          revoked: 'Access token has been revoked.',
+        }[state];
+      }
+    }
+    return apiError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"' });
+  }
+
   private async handleRedirected(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const authorized = this.tokens.check(bearerToken(req.headers.authorization)) === 'valid';
     const record = this.record('redirected', req, url, authorized);
@@ -478,7 +637,9 @@ export class Emulator {
       case 'http403':
         return this.send(res, token
           ? aadError(403, 'access_denied', 50020, 'The tenant is not authorized: the tenant does not exist or has been deleted.', now)
-          : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
+          : record.endpoint === 'graph-alerts'
+            ? apiError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
+            : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
       case 'http429':
         return this.send(res, token
           ? aadError(429, 'temporarily_unavailable', 50196, 'Too many requests: the server is throttling this client. Retry after the delay in the Retry-After header.', now)

@@ -10,6 +10,10 @@ export interface DefenderConfigDef extends NodeDef {
   apiBaseUrl?: string;
   authorityUrl?: string;
   resource?: string;
+  /** Id of a core `http proxy` config node, if one is chosen. */
+  proxy?: string;
+  /** Id of a core `tls-config` node, if one is chosen. */
+  tls?: string;
 }
 
 export interface DefenderCredentials {
