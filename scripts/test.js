@@ -17,5 +17,8 @@ const files = [];
   }
 })(dir);
 files.sort();
+// NODE_RED_PATH selects another node-red package (CI's Node-RED 5 column); say which one this run uses.
+const nodeRed = process.env.NODE_RED_PATH ? path.resolve(process.env.NODE_RED_PATH) : path.dirname(require.resolve('node-red/package.json'));
+console.log(`tests on Node.js ${process.version}, Node-RED ${require(path.join(nodeRed, 'package.json')).version} (${path.relative(process.cwd(), nodeRed) || nodeRed})`);
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
 process.exit(result.status === null ? 1 : result.status);

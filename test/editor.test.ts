@@ -30,7 +30,7 @@ describe('editor and runtime agree', () => {
 
   it('the config dialog saves the connection settings and keeps the secret a password credential', () => {
     const html = read('nodes/defender-config.html');
-    assert.deepEqual(new Set(editorDefaults(html)), new Set(['name', 'tenantId', 'clientId', 'region', 'api', 'apiBaseUrl', 'authorityUrl', 'resource']));
+    assert.deepEqual(new Set(editorDefaults(html)), new Set(['name', 'tenantId', 'clientId', 'region', 'api', 'apiBaseUrl', 'authorityUrl', 'resource', 'proxy', 'tls']));
     assert.match(html, /credentials: \{\s*clientSecret: \{ type: "password" \}/);
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
   });

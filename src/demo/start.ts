@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Emulator } from '../emulator';
 
-const root = path.resolve(__dirname, '..', '..', '..');
+// This file runs from <build>/src/demo/, where <build> is dist/ or the folder BUILD_DIR named.
+const build = path.resolve(__dirname, '..', '..');
+const root = path.resolve(build, '..');
 const userDir = process.env.NODE_RED_DEMO_DIR ? path.resolve(process.env.NODE_RED_DEMO_DIR) : path.join(root, '.node-red-demo');
 const port = Number(process.env.PORT || 1880);
 const emulatorPort = Number(process.env.EMULATOR_PORT || 0);
@@ -53,11 +55,29 @@ function demoFlow(emulatorUrl: string): Array<Record<string, unknown>> {
   ];
 }
 
+/**
+ * Installs this very build as the package Node-RED loads. The checkout's package.json names the nodes under
+ * dist/, while this script may run from another build folder (BUILD_DIR, so that people and tests working in
+ * one checkout each see their own nodes): the build folder gets a copy with the nodes map pointing into it.
+ */
+function writePackage(): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+  const nodes = manifest['node-red'].nodes;
+  for (const type of Object.keys(nodes)) nodes[type] = nodes[type].replace(/^dist\//, '');
+  fs.writeFileSync(path.join(build, 'package.json'), JSON.stringify(manifest, null, 2));
+  const examples = path.join(build, 'examples');
+  if (!fs.existsSync(examples)) fs.symlinkSync(path.join(root, 'examples'), examples, 'dir');
+  return build;
+}
+
 /** Keeps the user's edits across restarts; only the emulator's address is brought up to date. */
 function writeUserDir(emulatorUrl: string): void {
   fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
   const link = path.join(userDir, 'node_modules', 'node-red-contrib-defender-detections');
-  if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
+  const target = writePackage();
+  const existing = fs.lstatSync(link, { throwIfNoEntry: false });
+  if (existing?.isSymbolicLink() && fs.readlinkSync(link) !== target) fs.unlinkSync(link);
+  if (!fs.lstatSync(link, { throwIfNoEntry: false })) fs.symlinkSync(target, link, 'dir');
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-demo', private: true, dependencies: {} }, null, 2));
   const flowsFile = path.join(userDir, 'flows.json');
   let flows: Array<Record<string, unknown>> = demoFlow(emulatorUrl);
@@ -83,6 +103,8 @@ function writeUserDir(emulatorUrl: string): void {
   contextStorage: { default: { module: 'localfilesystem' } },
   logging: { console: { level: 'info' } },
   editorTheme: { tours: false },
+  // No consent prompt over the demo (and nothing sent): the user settings dialog can still turn it on.
+  telemetry: { enabled: false },
 };
 `,
   );
@@ -96,7 +118,9 @@ async function main(): Promise<void> {
   console.log(`Defender SIEM API emulator on ${emulatorUrl}`);
   console.log(`Node-RED on http://127.0.0.1:${port} (demo flow deployed; open the debug sidebar)`);
 
-  const nodeRed = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+  // NODE_RED_PATH (the folder of another node-red package) lets CI run the demo on another Node-RED major.
+  const redJs = process.env.NODE_RED_PATH ? path.join(path.resolve(process.env.NODE_RED_PATH), 'red.js') : require.resolve('node-red/red.js');
+  const nodeRed = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
     stdio: 'inherit',
     env: { ...process.env },
   });

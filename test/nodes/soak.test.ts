@@ -7,7 +7,7 @@ import { timeKey } from '../../src/defender/checkpoint';
 import { Detection, detectionKey } from '../../src/defender/detection';
 import type { Emulator, Fault } from '../../src/emulator';
 import { SeededRandom } from '../../src/emulator/random';
-import { helper, loadRig, Message, Rig, startEmulator } from '../fixtures/harness';
+import { helper, loadRig, Message, Rig, requireFromNodeRed, startEmulator } from '../fixtures/harness';
 
 const MINUTE = 60_000;
 const keysOf = (messages: Message[]): string[] => messages.map((m) => detectionKey(m.payload as Detection));
@@ -106,7 +106,7 @@ describe('exactly once under load, faults and restarts', () => {
   it('keeps exactly-once across a restart with a persistent context store', async () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'defender-context-'));
     // The test helper initialises contexts from its settings but never opens the stores: a runtime does.
-    const context = require('@node-red/runtime/lib/nodes/context') as {
+    const context = requireFromNodeRed('@node-red/runtime/lib/nodes/context') as {
       init(settings: unknown): void;
       load(): Promise<void>;
       close(): Promise<void>;

@@ -1,0 +1,208 @@
+/**
+ * The Node-RED editor as a person drives it: palette, workspace, edit dialogs, deploy and the debug
+ * sidebar. Selectors are Node-RED's own; RED.* in the page is read only to learn the ids of what the
+ * mouse made.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+
+/** Where the browser tests leave their screenshots (gitignored; `npm run screenshots` picks the README's). */
+export const SCREENSHOTS = path.resolve(__dirname, '..', '..', '..', 'screenshots');
+
+/** The flags Debian's Chromium needs as root on a closed network (see .ci/run). */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+interface RedGlobal {
+  nodes: {
+    filterNodes(filter: { type?: string }): Array<{ id: string }>;
+    eachConfig(cb: (n: { id: string; type: string }) => void): void;
+    filterLinks(filter: object): Array<{ source: { id: string }; sourcePort: number; target: { id: string } }>;
+    dirty(): boolean;
+  };
+}
+declare const RED: RedGlobal;
+
+export class EditorPage {
+  private constructor(
+    readonly context: BrowserContext,
+    readonly page: Page,
+  ) {}
+
+  /** Opens the editor in a new browser context; `locale` is the browser's language, which the editor follows. */
+  static async open(browser: Browser, url: string, locale = 'en-US'): Promise<EditorPage> {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    // Only this machine: the palette manager's catalogue and anything else out there is refused at once.
+    await page.route(/^(?!https?:\/\/(127\.0\.0\.1|localhost)[:/])/, (route) => route.abort());
+    await page.goto(url);
+    await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 30_000 });
+    return new EditorPage(context, page);
+  }
+
+  paletteNode(type: string): Locator {
+    return this.page.locator(`#red-ui-palette .red-ui-palette-node[data-palette-type="${type}"]`).first();
+  }
+
+  /** The node's group on the workspace. */
+  flowNode(id: string): Locator {
+    return this.page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group[id="${id}"]`);
+  }
+
+  /** Drags a node from the palette to (x, y) of the workspace and answers the new node's id. */
+  async drop(type: string, x: number, y: number): Promise<string> {
+    const before = new Set(await this.page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((n) => n.id), type));
+    const from = this.paletteNode(type);
+    await from.scrollIntoViewIfNeeded();
+    const source = await box(from);
+    const chart = await box(this.page.locator('#red-ui-workspace-chart'));
+    await this.page.mouse.move(source.x + source.width / 2, source.y + source.height / 2);
+    await this.page.mouse.down();
+    await this.page.mouse.move(source.x + source.width / 2 + 20, source.y + source.height / 2 + 5, { steps: 5 });
+    await this.page.mouse.move(chart.x + x, chart.y + y, { steps: 20 });
+    await this.page.mouse.up();
+    const ids = await this.page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((n) => n.id), type);
+    const added = ids.filter((id) => !before.has(id));
+    if (added.length !== 1) throw new Error(`dropping ${type} made ${added.length} nodes`);
+    return added[0];
+  }
+
+  /** Drags a wire from an output port of one node to the input of another. */
+  async wire(from: string, output: number, to: string): Promise<void> {
+    const out = await box(this.flowNode(from).locator('.red-ui-flow-port-output').nth(output));
+    const input = await box(this.flowNode(to).locator('.red-ui-flow-port-input').first());
+    await this.page.mouse.move(out.x + out.width / 2, out.y + out.height / 2);
+    await this.page.mouse.down();
+    await this.page.mouse.move(input.x + input.width / 2, input.y + input.height / 2, { steps: 15 });
+    await this.page.mouse.up();
+  }
+
+  /** The workspace's wires, as `source:port->target`. */
+  links(): Promise<string[]> {
+    return this.page.evaluate(() => RED.nodes.filterLinks({}).map((l) => `${l.source.id}:${l.sourcePort}->${l.target.id}`));
+  }
+
+  /** Double-clicks a node on the workspace and waits for its edit dialog. */
+  async openNode(id: string, field: string): Promise<void> {
+    await this.flowNode(id).locator('rect.red-ui-flow-node').dblclick();
+    await this.page.locator(field).waitFor({ state: 'visible' });
+    await this.settle();
+  }
+
+  /** Waits until the topmost edit tray has stopped sliding in, so a screenshot shows it whole. */
+  async settle(): Promise<void> {
+    const tray = this.page.locator('.red-ui-tray').last();
+    let last = '';
+    for (let i = 0; i < 50; i++) {
+      const now = JSON.stringify(await tray.boundingBox());
+      if (now === last) return;
+      last = now;
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** Scrolls the topmost edit tray back to its first field. */
+  async scrollDialogTop(): Promise<void> {
+    // Whichever box scrolls (Node-RED's tray markup differs between versions): every scrolled ancestor of the fields.
+    await this.page.locator('.red-ui-tray').last().locator('.form-row').first().evaluate((row) => {
+      for (let e: Element | null = row; e; e = e.parentElement) if (e.scrollTop > 0) e.scrollTop = 0;
+    });
+  }
+
+  /** Closes the editor's notifications (deployed, injected…) so they do not cover a screenshot. */
+  async dismissNotifications(): Promise<void> {
+    const notifications = this.page.locator('.red-ui-notification');
+    for (let n = await notifications.count(); n > 0; n = await notifications.count()) {
+      await notifications.first().click({ timeout: 2_000 }).catch(() => undefined);
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** The text of a dialog's label for an input, e.g. `node-input-limit`. */
+  labelOf(inputId: string): Promise<string> {
+    return this.page.locator(`label[for="${inputId}"]`).first().innerText();
+  }
+
+  async deploy(): Promise<void> {
+    await this.page.click('#red-ui-header-button-deploy');
+    await this.page.waitForFunction(() => !RED.nodes.dirty(), undefined, { timeout: 15_000 });
+  }
+
+  /** The ids of the config nodes of a type. */
+  configNodes(type: string): Promise<string[]> {
+    return this.page.evaluate((t) => {
+      const ids: string[] = [];
+      RED.nodes.eachConfig((n) => {
+        if (n.type === t) ids.push(n.id);
+      });
+      return ids;
+    }, type);
+  }
+
+  /** Clicks an inject node's button. */
+  async inject(id: string): Promise<void> {
+    await this.flowNode(id).locator('.red-ui-flow-node-button').click();
+  }
+
+  /** Waits for a node's status text on the workspace to match, and answers it. */
+  async status(id: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+    const label = this.flowNode(id).locator('.red-ui-flow-node-status-label');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = (await label.textContent()) ?? '';
+      if (pattern.test(text)) return text;
+      if (Date.now() > deadline) throw new Error(`status of ${id} is "${text}", expected ${pattern}`);
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** Scrolls the workspace back to its top left corner, where the test put the nodes (an edit tray moves it). */
+  async scrollHome(): Promise<void> {
+    await this.page.locator('#red-ui-workspace-chart').evaluate((chart) => {
+      chart.scrollLeft = 0;
+      chart.scrollTop = 0;
+    });
+  }
+
+  /** Node-RED 4 has a sidebar tab button, Node-RED 5 a panel; both answer to the shortcut ctrl-g d. */
+  async showDebugSidebar(): Promise<void> {
+    await this.page.locator('#red-ui-workspace-chart').focus().catch(() => undefined);
+    await this.page.keyboard.press('Control+g');
+    await this.page.keyboard.press('d');
+    await this.page.locator('.red-ui-debug-content').filter({ visible: true }).first().waitFor({ state: 'visible' });
+  }
+
+  /** The topics of the messages in the debug sidebar, waiting for at least `count`. */
+  async debugTopics(count: number, timeoutMs = 20_000): Promise<string[]> {
+    const topics = this.page.locator('.red-ui-debug-msg .red-ui-debug-msg-topic');
+    await topics.nth(count - 1).waitFor({ state: 'attached', timeout: timeoutMs });
+    return topics.allInnerTexts();
+  }
+
+  async screenshot(name: string): Promise<string> {
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    const file = path.join(SCREENSHOTS, `${name}.png`);
+    await this.dismissNotifications();
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  close(): Promise<void> {
+    return this.context.close();
+  }
+}
+
+async function box(locator: Locator): Promise<{ x: number; y: number; width: number; height: number }> {
+  const b = await locator.boundingBox();
+  if (!b) throw new Error(`${String(locator)} is not on screen`);
+  return b;
+}

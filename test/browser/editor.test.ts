@@ -1,0 +1,209 @@
+/**
+ * The editor as a user meets it, in a real Chromium against a real Node-RED with this build installed
+ * (the `npm start` demo on free ports, an empty flow): find the nodes, build inject → defender detections
+ * → debug with the mouse, create a defender-config that points at the emulator, deploy, test the
+ * connection, pull, and read the detections in the debug sidebar; then the same dialogs in Japanese.
+ * Screenshots go to screenshots/ (gitignored).
+ *
+ * Runs when Chromium is installed (/usr/bin/chromium, or CHROMIUM_PATH); otherwise it is skipped with a
+ * line saying why, unless BROWSER_TESTS=required (CI), which turns a missing Chromium into a failure.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { Demo, startDemo } from './demo';
+import { CHROMIUM_ARGS, EditorPage } from './editor-page';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const REQUIRED = process.env.BROWSER_TESTS === 'required';
+const MISSING = fs.existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+
+const TENANT = '00000000-0000-4000-8000-000000000000';
+const CLIENT_ID = 'emulator-client-id';
+const SECRET = 'emulator-client-secret';
+const TOPIC = /^\[(Informational|Low|Medium|High)\] .+ on .+/;
+
+if (MISSING && !REQUIRED) console.log(`browser tests skipped: ${MISSING}`);
+
+describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSING : false }, () => {
+  if (MISSING) {
+    it('has Chromium to run in', () => assert.fail(`BROWSER_TESTS=required, but there is ${MISSING}`));
+    return;
+  }
+
+  let demo: Demo | undefined;
+  let browser: Browser | undefined;
+  let editor: EditorPage;
+  const ids = { inject: '', detections: '', debug: '', config: '' };
+
+  // The steps build on each other: once one fails, the rest say so instead of failing for the same reason.
+  let failed: string | undefined;
+  const step = (name: string, fn: () => Promise<void>): void => {
+    it(name, { timeout: 60_000 }, async (t) => {
+      if (failed) return t.skip(`an earlier step failed: ${failed}`);
+      try {
+        await fn();
+      } catch (err) {
+        failed = name;
+        if (demo) t.diagnostic(`demo output:\n${demo.output().slice(-3000)}`);
+        throw err;
+      }
+    });
+  };
+
+  before(async () => {
+    demo = await startDemo();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    editor = await EditorPage.open(browser, demo.editorUrl);
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await demo?.stop();
+  });
+
+  step('lists both nodes of the package in the palette manager, and defender detections in the palette', async () => {
+    await editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
+    const page = editor.page;
+    await page.click('#red-ui-header-button-sidemenu');
+    await page.click('#menu-item-edit-palette');
+    const module = page.locator('.red-ui-palette-module-header', { hasText: 'node-red-contrib-defender-detections' }).locator('..');
+    await module.locator('.red-ui-palette-module-set-button').click();
+    const types = await module.locator('.red-ui-palette-module-type').allInnerTexts();
+    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-config', 'defender-detections']);
+    await page.click('.red-ui-tray-toolbar #node-dialog-ok');
+    await page.locator('.red-ui-palette-module-header').first().waitFor({ state: 'detached' });
+  });
+
+  step('drags inject, defender detections and debug onto the workspace and wires them', async () => {
+    ids.inject = await editor.drop('inject', 160, 160);
+    ids.detections = await editor.drop('defender-detections', 380, 160);
+    ids.debug = await editor.drop('debug', 800, 220);
+    await editor.wire(ids.inject, 0, ids.detections);
+    await editor.wire(ids.detections, 0, ids.debug);
+    assert.deepEqual((await editor.links()).sort(), [`${ids.detections}:0->${ids.debug}`, `${ids.inject}:0->${ids.detections}`].sort());
+  });
+
+  step('marks bad values in the detections dialog', async () => {
+    const page = editor.page;
+    await editor.openNode(ids.detections, '#node-input-limit');
+    assert.equal((await editor.labelOf('node-input-limit')).trim(), 'Limit');
+    await page.fill('#node-input-limit', 'abc');
+    await page.locator('#node-input-limit').press('Tab');
+    await page.fill('#node-input-initialAgo', '2 hours');
+    await page.locator('#node-input-initialAgo').press('Tab');
+    assert.match(String(await page.locator('#node-input-limit').getAttribute('class')), /input-error/, 'limit "abc" is not marked');
+    assert.match(String(await page.locator('#node-input-initialAgo').getAttribute('class')), /input-error/, 'initialAgo "2 hours" is not marked');
+    await page.fill('#node-input-limit', '20');
+    await page.locator('#node-input-limit').press('Tab');
+    await page.fill('#node-input-initialAgo', 'PT2H');
+    await page.locator('#node-input-initialAgo').press('Tab');
+    await page.fill('#node-input-machinegroups', 'UKMachines, FranceMachines, Servers');
+    assert.doesNotMatch(String(await page.locator('#node-input-limit').getAttribute('class')), /input-error/);
+    assert.doesNotMatch(String(await page.locator('#node-input-initialAgo').getAttribute('class')), /input-error/);
+  });
+
+  step('creates a defender-config pointing at the emulator; the custom region reveals the URL fields', async () => {
+    const page = editor.page;
+    // Node-RED 4 and 5 name the button that adds a config node differently from Node-RED 3.
+    await page.locator('#node-input-btn-defender-add, #node-input-lookup-defender').first().click();
+    await page.locator('#node-config-input-tenantId').waitFor({ state: 'visible' });
+    await editor.settle();
+    await page.selectOption('#node-config-input-region', 'eu');
+    assert.equal(await page.locator('#node-config-input-apiBaseUrl').isVisible(), false, 'URL fields shown for a known region');
+    await page.selectOption('#node-config-input-region', 'custom');
+    assert.equal(await page.locator('#node-config-input-apiBaseUrl').isVisible(), true, 'URL fields hidden for the custom region');
+    await page.fill('#node-config-input-name', 'Local emulator');
+    await page.fill('#node-config-input-tenantId', TENANT);
+    await page.fill('#node-config-input-clientId', CLIENT_ID);
+    await page.fill('#node-config-input-clientSecret', SECRET);
+    await page.fill('#node-config-input-apiBaseUrl', demo!.emulatorUrl);
+    await page.fill('#node-config-input-authorityUrl', demo!.emulatorUrl);
+    await page.locator('#node-config-input-authorityUrl').press('Tab');
+    await editor.scrollDialogTop();
+    await editor.screenshot('config-dialog');
+    await page.click('#node-config-dialog-ok');
+    await page.locator('#node-config-input-tenantId').waitFor({ state: 'detached' });
+    [ids.config] = await editor.configNodes('defender-config');
+    assert.ok(ids.config, 'no defender-config node was created');
+    assert.equal(await page.locator('#node-input-defender').inputValue(), ids.config, 'the new config node is not selected');
+    await editor.settle();
+    await editor.screenshot('detections-dialog');
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-limit').waitFor({ state: 'detached' });
+    // Unnamed, the node shows what it asks for.
+    const label = await editor.flowNode(ids.detections).locator('.red-ui-flow-node-label-text').textContent();
+    assert.equal(label, 'limit 20 · UKMachines, FranceMachines +1');
+  });
+
+  step('deploys the flow', async () => {
+    await editor.deploy();
+    // The runtime has the nodes: its status dot turns up once the first pull ran, not before.
+    const flows = (await (await fetch(new URL('flows', demo!.editorUrl), { headers: { 'Node-RED-API-Version': 'v2' } })).json()) as {
+      flows: Array<{ id: string; type: string }>;
+    };
+    const types = flows.flows.map((n) => n.type);
+    for (const type of ['inject', 'defender-detections', 'debug', 'defender-config']) assert.ok(types.includes(type), `${type} not deployed`);
+  });
+
+  step('Test connection reports success with the stored secret, and the exact error for a wrong one', async () => {
+    const page = editor.page;
+    await editor.openNode(ids.detections, '#node-input-limit');
+    await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
+    await page.locator('#defender-config-test').waitFor({ state: 'visible' });
+    await editor.settle();
+    // Deployed and left unchanged, the secret field holds Node-RED's placeholder, not the secret.
+    assert.equal(await page.locator('#node-config-input-clientSecret').inputValue(), '__PWRD__');
+    await page.click('#defender-config-test');
+    const result = page.locator('#defender-config-test-result');
+    await page.locator('#defender-config-test-result.defender-config-test-ok').waitFor({ state: 'visible' });
+    assert.match(await result.innerText(), /^Connected: a token was issued and the API answered \(1 detection read\)\.$/);
+    await page.locator('#defender-config-test').scrollIntoViewIfNeeded();
+    await editor.screenshot('test-connection');
+
+    await page.fill('#node-config-input-clientSecret', 'a-wrong-secret-typed-by-hand');
+    await page.click('#defender-config-test');
+    await page.locator('#defender-config-test-result.defender-config-test-failed').waitFor({ state: 'visible' });
+    const failure = await result.innerText();
+    assert.match(failure, /^Failed \(TOKEN_FAILED\): .*AADSTS7000215/);
+    assert.ok(!failure.includes('a-wrong-secret-typed-by-hand'), 'the typed secret is shown back');
+    // Cancel keeps the stored secret: nothing of the test is saved.
+    await page.click('#node-config-dialog-cancel');
+    await page.locator('#defender-config-test').waitFor({ state: 'detached' });
+    await page.click('#node-dialog-cancel');
+    await page.locator('#node-input-limit').waitFor({ state: 'detached' });
+  });
+
+  step('a pull from the inject button shows detections in the debug sidebar', async () => {
+    await editor.showDebugSidebar();
+    await editor.inject(ids.inject);
+    const topics = await editor.debugTopics(1);
+    assert.ok(topics.some((topic) => TOPIC.test(topic)), `no detection topic among ${JSON.stringify(topics.slice(0, 5))}`);
+    await editor.status(ids.detections, /^\d+ new at \d\d:\d\d:\d\d$/);
+    await editor.scrollHome();
+    await editor.screenshot('flow');
+  });
+
+  step('shows the dialogs in Japanese when the browser\'s language is Japanese', async () => {
+    // Node-RED's editor takes its language from the browser (or the user settings), not from the URL.
+    const ja = await EditorPage.open(browser!, demo!.editorUrl, 'ja');
+    try {
+      const page = ja.page;
+      await ja.openNode(ids.detections, '#node-input-limit');
+      assert.equal((await ja.labelOf('node-input-limit')).trim(), '件数の上限');
+      assert.equal((await ja.labelOf('node-input-incremental')).trim(), '新しい検出だけをプルする (差分)');
+      assert.ok((await page.locator('.defender-detections-form h4').allInnerTexts()).includes('差分ポーリング'));
+      await ja.screenshot('ja-detections-dialog');
+      await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
+      await page.locator('#node-config-input-tenantId').waitFor({ state: 'visible' });
+      await ja.settle();
+      assert.equal((await ja.labelOf('node-config-input-tenantId')).trim(), 'テナント ID');
+      assert.equal(await page.locator('#node-config-input-region option:checked').innerText(), 'カスタム URL');
+      assert.equal((await page.locator('#defender-config-test').innerText()).trim(), '接続をテスト');
+      await ja.screenshot('ja-config-dialog');
+    } finally {
+      await ja.close();
+    }
+  });
+});
