@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { Demo, startDemo } from './demo';
+import { Demo, startDemo } from '../fixtures/demo';
 import { CHROMIUM_ARGS, EditorPage } from './editor-page';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -53,7 +53,7 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
   };
 
   before(async () => {
-    demo = await startDemo();
+    demo = await startDemo({ emptyFlow: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
     editor = await EditorPage.open(browser, demo.editorUrl);
   }, { timeout: 120_000 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DETECTION_FIELDS } from '../../src/defender/detection';
 import type { Emulator } from '../../src/emulator';
-import { everythingShown, helper, loadRig, SECRET, startEmulator } from '../fixtures/harness';
+import { everythingShown, helper, loadRig, SECRET, withEmulatorSuite } from '../fixtures/harness';
 
 function alertRequests(emulator: Emulator) {
   return emulator.requests.filter((r) => r.endpoint === 'alerts');
@@ -10,19 +10,7 @@ function alertRequests(emulator: Emulator) {
 
 describe('defender-detections against the emulator', () => {
   let emulator: Emulator;
-
-  before(async () => {
-    await helper.startServer();
-    emulator = await startEmulator({ seed: 7 });
-  });
-  after(async () => {
-    await emulator.close();
-    await helper.stopServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    emulator.reset();
-  });
+  withEmulatorSuite({ seed: 7 }, (e) => (emulator = e));
 
   it('sends one message per detection, oldest first, with payload unchanged, a topic, parts and the input properties', async () => {
     const stored = emulator.addDetections(5, { lastProcessedAt: Date.now() - 30 * 60_000, spreadMs: 20 * 60_000 });

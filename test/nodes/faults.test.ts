@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator';
-import { helper, loadRig, Message, startEmulator, recent } from '../fixtures/harness';
+import { helper, loadRig, Message, recent, withEmulatorSuite } from '../fixtures/harness';
 
 const errorOf = (m: Message | undefined): { code?: string; message?: string } => (m?.error ?? {}) as { code?: string; message?: string };
 const alerts = (emulator: Emulator) => emulator.requests.filter((r) => r.endpoint === 'alerts');
 
 describe('faults', () => {
   let emulator: Emulator;
-
-  before(async () => {
-    await helper.startServer();
-    emulator = await startEmulator({ seed: 5 });
-  });
-  after(async () => {
-    await emulator.close();
-    await helper.stopServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    emulator.reset();
-  });
+  withEmulatorSuite({ seed: 5 }, (e) => (emulator = e));
 
   async function recovers(fault: Parameters<Emulator['injectFault']>[0], props: Record<string, unknown> = {}): Promise<{ waitedMs: number; requests: number }> {
     emulator.addDetections(3, recent());

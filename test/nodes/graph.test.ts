@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Node, NodeAPI } from 'node-red';
 import { DETECTION_FIELDS, type Detection } from '../../src/defender/detection';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
-import { configFlowNode, everythingShown, helper, loadRig, type Message, Probe, recent, SECRET, startEmulator } from '../fixtures/harness';
+import { configFlowNode, everythingShown, helper, loadRig, type Message, Probe, recent, SECRET, startEmulator, withEmulatorSuite } from '../fixtures/harness';
 
 const MINUTE = 60_000;
 const GRAPH = { api: 'graph' };
@@ -69,19 +69,8 @@ async function runSiemFlow(emulator: Emulator, api: 'siem' | 'graph', query: Rec
 describe('defender-detections with api graph', () => {
   let emulator: Emulator;
 
-  before(async () => {
-    await helper.startServer();
-    // Small pages, so every pull of more than three alerts follows @odata.nextLink.
-    emulator = await startEmulator({ seed: 23, graphMaxPageSize: 3 });
-  });
-  after(async () => {
-    await emulator.close();
-    await helper.stopServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    emulator.reset();
-  });
+  // Small pages, so every pull of more than three alerts follows @odata.nextLink.
+  withEmulatorSuite({ seed: 23, graphMaxPageSize: 3 }, (e) => (emulator = e));
 
   it('delivers the same SIEM-shaped detections to the same flow as the SIEM API does, after one switch in the config', async () => {
     emulator.addDetections(24, { lastProcessedAt: Date.now() - MINUTE, spreadMs: 90 * MINUTE });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Checkpoint } from '../../src/defender/checkpoint';
 import type { Emulator } from '../../src/emulator';
-import { helper, loadRig, Message, Rig, startEmulator, recent } from '../fixtures/harness';
+import { helper, loadRig, Message, Rig, recent, withEmulatorSuite } from '../fixtures/harness';
 
 const MINUTE = 60_000;
 const ids = (messages: Message[]): string[] => messages.map((m) => String((m.payload as { FullId: string }).FullId));
@@ -11,19 +11,7 @@ const checkpointOf = (rig: Rig): Checkpoint | undefined => rig.node.context().ge
 
 describe('incremental polling', () => {
   let emulator: Emulator;
-
-  before(async () => {
-    await helper.startServer();
-    emulator = await startEmulator({ seed: 11 });
-  });
-  after(async () => {
-    await emulator.close();
-    await helper.stopServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    emulator.reset();
-  });
+  withEmulatorSuite({ seed: 11 }, (e) => (emulator = e));
 
   it('delivers each detection once across polls, and the new ones later', async () => {
     const first = emulator.addDetections(3, { lastProcessedAt: Date.now() - MINUTE, spreadMs: 30_000 });

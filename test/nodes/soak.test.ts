@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { timeKey } from '../../src/defender/checkpoint';
 import { Detection, detectionKey } from '../../src/defender/detection';
 import type { Emulator, Fault } from '../../src/emulator';
 import { SeededRandom } from '../../src/emulator/random';
-import { helper, loadRig, Message, Rig, requireFromNodeRed, startEmulator } from '../fixtures/harness';
+import { helper, loadRig, Message, Rig, requireFromNodeRed, withEmulatorSuite } from '../fixtures/harness';
 
 const MINUTE = 60_000;
 const keysOf = (messages: Message[]): string[] => messages.map((m) => detectionKey(m.payload as Detection));
@@ -37,18 +37,9 @@ describe('exactly once under load, faults and restarts', () => {
   let emulator: Emulator;
   const leftovers: string[] = [];
 
-  before(async () => {
-    await helper.startServer();
-    emulator = await startEmulator({ seed: 2024 });
-  });
-  after(async () => {
-    await emulator.close();
-    await helper.stopServer();
+  withEmulatorSuite({ seed: 2024 }, (e) => (emulator = e));
+  after(() => {
     for (const dir of leftovers) fs.rmSync(dir, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await helper.unload();
-    emulator.reset();
   });
 
   it('soak: thousands of detections over many pulls with random faults arrive exactly once, checkpoint monotonic', async () => {
