@@ -56,13 +56,13 @@ function shown(c: number): string {
 type Phase = 'start' | 'array' | 'done' | 'not-array' | 'failed';
 type Expect = 'first' | 'value' | 'separator';
 
-const NOTHING: never[] = [];
+const NOTHING: readonly never[] = Object.freeze([]);
 
 /**
  * Splits a top-level JSON array that arrives in pieces (an HTTP body) into its elements, each parsed by
  * JSON.parse, so a 200 MB answer is never held whole: only the element still arriving is kept.
  *
- * Finding where an element ends means following strings and nesting, which costs about a third of what
+ * Finding where an element ends means following strings and nesting, which costs a third to a half of what
  * JSON.parse costs when done byte by byte in JavaScript. So each piece is first guessed: everything from the
  * start of the current element up to the piece's last "}" is handed to JSON.parse as `[…]`. JSON.parse
  * accepts that text only if it is whole elements (a cut inside a string or an object leaves it unbalanced),
@@ -117,7 +117,7 @@ export class JsonArraySplitter<T = unknown> {
   }
 
   /** Takes the next piece of the body; returns the elements it completed, in order. */
-  write(chunk: Buffer): T[] {
+  write(chunk: Buffer): readonly T[] {
     const n = chunk.length;
     if (n === 0) return NOTHING;
     const offset = this.size;
@@ -176,7 +176,7 @@ export class JsonArraySplitter<T = unknown> {
     );
   }
 
-  private fail(failure: string): never[] {
+  private fail(failure: string): readonly never[] {
     this.phase = 'failed';
     this.failure = failure;
     this.parts = [];
@@ -226,11 +226,11 @@ export class JsonArraySplitter<T = unknown> {
     }
   }
 
-  private split(chunk: Buffer, from: number, offset: number): T[] {
+  private split(chunk: Buffer, from: number, offset: number): readonly T[] {
     const n = chunk.length;
-    let out: T[] = NOTHING;
+    let out: T[] | undefined;
     const emit = (values: T[]): void => {
-      if (out === NOTHING) out = values;
+      if (!out) out = values;
       else for (const v of values) out.push(v);
     };
     let i = from;
@@ -284,7 +284,7 @@ export class JsonArraySplitter<T = unknown> {
         if (c === CLOSE_BRACKET) {
           this.phase = 'done';
           this.trailing(chunk, i + 1, offset);
-          return this.phase === 'done' ? out : NOTHING;
+          return this.phase === 'done' ? out ?? NOTHING : NOTHING;
         }
         return this.fail(`is not JSON: ${shown(c)} at byte ${offset + i} where "," or "]" should follow an element`);
       }
@@ -292,7 +292,7 @@ export class JsonArraySplitter<T = unknown> {
         if (this.expect === 'value') return this.fail(`is not JSON: a "," comes just before the closing "]" at byte ${offset + i}`);
         this.phase = 'done';
         this.trailing(chunk, i + 1, offset);
-        return this.phase === 'done' ? out : NOTHING;
+        return this.phase === 'done' ? out ?? NOTHING : NOTHING;
       }
       if (!guessedWrong) {
         if (lastBrace === -2) lastBrace = chunk.lastIndexOf(CLOSE_BRACE);
@@ -318,7 +318,7 @@ export class JsonArraySplitter<T = unknown> {
       this.parts.push(rest);
       this.partsBytes += rest.length;
     }
-    return out;
+    return out ?? NOTHING;
   }
 
   /**

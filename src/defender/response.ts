@@ -45,7 +45,7 @@ export function notADetectionsArray(
   failure: string,
   secrets: readonly string[] = [],
 ): DefenderError {
-  const excerpt = oneLine(redact(response.head.subarray(0, 400).toString("utf8"), secrets), 120);
+  const excerpt = oneLine(redact(response.head.subarray(0, 400).toString('utf8'), secrets), 120);
   return new DefenderError(
     'BAD_RESPONSE',
     `the detections API answered HTTP ${response.status} (${response.contentType || 'no content type'}, ${response.size} bytes) with a body that ${failure}; expected a JSON array of detections. It began: "${excerpt}"`,
