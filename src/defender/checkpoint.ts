@@ -46,10 +46,32 @@ export function detectionTime(d: Detection, accessor: DetectionAccessor = SIEM_A
 }
 
 /** Oldest first, by LastProcessedTimeUtc (or the accessor's time); ties keep the order they arrived in. */
-export function sortOldestFirst(detections: Detection[], accessor: DetectionAccessor = SIEM_ACCESSOR): Detection[] {
-  const keyed = detections.map((d, i) => ({ d, i, t: detectionTime(d, accessor) }));
-  keyed.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.i - b.i));
-  return keyed.map((k) => k.d);
+export function sortOldestFirst(detections: Detection[], accessor: DetectionAccessor = SIEM_ACCESSOR, times?: string[]): Detection[] {
+  const t = times ?? detections.map((d) => detectionTime(d, accessor));
+  const n = detections.length;
+  let ascending = true;
+  let descending = true;
+  for (let i = 1; i < n && (ascending || descending); i++) {
+    if (t[i - 1] > t[i]) ascending = false;
+    else if (t[i - 1] < t[i]) descending = false;
+  }
+  if (ascending) return detections.slice();
+  // The API answers newest first: walking it backwards is the order wanted, in one pass, without a sort
+  // (which would hold the event loop for a large pull). Runs of equal times keep their arrival order.
+  if (descending) {
+    const out: Detection[] = new Array(n);
+    let o = 0;
+    for (let end = n; end > 0; ) {
+      let start = end - 1;
+      while (start > 0 && t[start - 1] === t[end - 1]) start--;
+      for (let i = start; i < end; i++) out[o++] = detections[i];
+      end = start;
+    }
+    return out;
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => (t[a] < t[b] ? -1 : t[a] > t[b] ? 1 : a - b));
+  return order.map((i) => detections[i]);
 }
 
 export function isCheckpoint(value: unknown): value is Checkpoint {
@@ -94,21 +116,22 @@ export function advanceCheckpoint(
   sent: Detection[],
   overlapMs: number,
   accessor: DetectionAccessor = SIEM_ACCESSOR,
+  times?: string[],
 ): Checkpoint | undefined {
+  const t = times ?? sent.map((d) => detectionTime(d, accessor));
   let highest = previous?.highest;
   let highestKey = highest ? timeKey(highest) : '';
-  for (const d of sent) {
-    const t = detectionTime(d, accessor);
-    if (t > highestKey) {
-      highestKey = t;
-      highest = String(accessor.time(d));
+  for (let i = 0; i < sent.length; i++) {
+    if (t[i] > highestKey) {
+      highestKey = t[i];
+      highest = String(accessor.time(sent[i]));
     }
   }
   if (highest === undefined) return undefined;
   const floorKey = timeKey(new Date(keyToMillis(highestKey, 'floor') - overlapMs).toISOString());
   const keys = new Set<string>();
   for (const key of previous?.keys ?? []) if (keyTime(key) >= floorKey) keys.add(key);
-  for (const d of sent) if (detectionTime(d, accessor) >= floorKey) keys.add(accessor.key(d));
+  for (let i = 0; i < sent.length; i++) if (t[i] >= floorKey) keys.add(accessor.key(sent[i]));
   return { version: 1, highest, keys: [...keys] };
 }
 

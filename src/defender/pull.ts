@@ -4,6 +4,10 @@ import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
 import { DetectionQuery, describeQuery, formatTime, hasTimeRange, toSearchParams } from './query';
 import type { DetectionsSource } from './siem';
 
+/** Detections handled between yields to the event loop. */
+const YIELD_EVERY = 5000;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface IncrementalSettings {
   /** How far back the first pull looks. */
   initialAgo: Duration;
@@ -55,8 +59,13 @@ export async function pullDetections(
   if (!usesCheckpoint(query, incremental)) {
     const params = toSearchParams(query);
     const detections = await source.fetchPage(params);
+    const times: string[] = new Array(detections.length);
+    for (let i = 0; i < detections.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
+      times[i] = detectionTime(detections[i], accessor);
+    }
     return {
-      detections: sortOldestFirst(detections, accessor),
+      detections: sortOldestFirst(detections, accessor, times),
       duplicates: 0,
       query: describeQuery(params),
       since: params.get('sinceTimeUtc'),
@@ -74,6 +83,8 @@ export async function pullDetections(
   let until = now;
   const seen = new Set<string>(checkpoint?.keys ?? []);
   const fresh: Detection[] = [];
+  // Each detection's time is read once and serves dedupe, paging, order and the checkpoint.
+  const freshTimes: string[] = [];
   let duplicates = 0;
   let pages = 0;
   let firstParams: URLSearchParams | undefined;
@@ -84,7 +95,13 @@ export async function pullDetections(
     firstParams ??= params;
     const page = await source.fetchPage(params);
     pages++;
-    for (const d of page) {
+    let oldest = '';
+    for (let i = 0; i < page.length; i++) {
+      // A large page is worked through in slices, so flows and the editor get a turn in between.
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
+      const d = page[i];
+      const t = detectionTime(d, accessor);
+      if (t !== '' && (oldest === '' || t < oldest)) oldest = t;
       const key = accessor.key(d);
       if (seen.has(key)) {
         duplicates++;
@@ -92,14 +109,11 @@ export async function pullDetections(
       }
       seen.add(key);
       fresh.push(d);
+      freshTimes.push(t);
     }
     // The API returns the *most recent* `limit` detections of the window, so a full page means older
     // ones may be waiting: ask again with the window's top moved down to the oldest time received.
     if (limit === undefined || page.length < limit) break;
-    const oldest = page.reduce((min, d) => {
-      const t = detectionTime(d, accessor);
-      return t !== '' && (min === '' || t < min) ? t : min;
-    }, '');
     // Rounded up: the API compares at 100 ns, we can only send milliseconds; the repeats this brings
     // back are dropped by the dedupe above.
     const nextUntil = oldest === '' ? until : DateTime.fromMillis(keyToMillis(oldest, 'ceil'), { zone: 'utc' });
@@ -113,13 +127,13 @@ export async function pullDetections(
   }
 
   return {
-    detections: sortOldestFirst(fresh, accessor),
+    detections: sortOldestFirst(fresh, accessor, freshTimes),
     duplicates,
     query: describeQuery(firstParams),
     since: formatTime(since),
     until: formatTime(now),
     pages,
     incremental: true,
-    nextCheckpoint: advanceCheckpoint(checkpoint, fresh, overlapMs, accessor) ?? checkpoint,
+    nextCheckpoint: advanceCheckpoint(checkpoint, fresh, overlapMs, accessor, freshTimes) ?? checkpoint,
   };
 }

@@ -17,6 +17,8 @@ type Done = (err?: Error) => void;
 
 /** Detections sent between yields to the event loop, so the editor and other flows stay responsive. */
 const SEND_CHUNK = 500;
+/** …or sooner, once sending has held the event loop this long (heavy downstream nodes, cold code). */
+const SEND_SLICE_MS = 10;
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -91,11 +93,15 @@ export = function register(RED: NodeAPI): void {
       const base: Record<string, unknown> = { ...msg };
       delete base.payload;
       const copyBase = hasNestedValues(base) ? () => RED.util.cloneMessage(base) as Record<string, unknown> : () => ({ ...base });
+      let sliceStarted = Date.now();
       for (let index = 0; index < count; index++) {
         const detection = result.detections[index];
         // One send per message: Node-RED deep-clones every message after the first in a send() call.
         send([{ ...copyBase(), payload: detection, topic: topic(detection), parts: { id, index, count, type: 'array' } }, null]);
-        if ((index + 1) % SEND_CHUNK === 0) await nextTick();
+        if ((index + 1) % SEND_CHUNK === 0 || ((index & 31) === 31 && Date.now() - sliceStarted > SEND_SLICE_MS)) {
+          await nextTick();
+          sliceStarted = Date.now();
+        }
       }
       // Only now that every detection went out may the checkpoint move past them.
       if (result.incremental && result.nextCheckpoint !== checkpoint) await saveCheckpoint(key, s.store, result.nextCheckpoint);

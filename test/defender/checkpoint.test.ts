@@ -23,6 +23,18 @@ describe('timeKey', () => {
 });
 
 describe('sortOldestFirst', () => {
+  it('reverses a newest-first answer in one pass, keeping equal times in arrival order', () => {
+    const list = [d('e', '2020-01-01T00:00:03Z'), d('c1', '2020-01-01T00:00:02Z'), d('c2', '2020-01-01T00:00:02Z'), d('a', '2020-01-01T00:00:01Z')];
+    assert.deepEqual(sortOldestFirst(list).map((x) => x.FullId), ['a', 'c1', 'c2', 'e']);
+  });
+
+  it('leaves an oldest-first answer as it is, in a new array', () => {
+    const list = [d('a', '2020-01-01T00:00:01Z'), d('b', '2020-01-01T00:00:01Z'), d('c', '2020-01-01T00:00:02Z')];
+    const sorted = sortOldestFirst(list);
+    assert.deepEqual(sorted.map((x) => x.FullId), ['a', 'b', 'c']);
+    assert.notEqual(sorted, list);
+  });
+
   it('orders by LastProcessedTimeUtc at full precision and keeps ties in arrival order', () => {
     const list = [d('c', '2020-01-01T00:00:00.0000003Z'), d('a', '2020-01-01T00:00:00.0000001Z'), d('b1', '2020-01-01T00:00:00.0000002Z'), d('b2', '2020-01-01T00:00:00.0000002Z')];
     assert.deepEqual(sortOldestFirst(list).map((x) => x.FullId), ['a', 'b1', 'b2', 'c']);
