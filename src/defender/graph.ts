@@ -6,8 +6,8 @@ import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDevic
 import type { RateLimiter } from './graph-rate';
 import type { HttpResponse, HttpTransport, RequestOptions } from './http';
 import { alertsUrl, type Connection } from './regions';
-import { parseRetryAfter, withRetries } from './retry';
-import { serviceErrorText } from './response';
+import { withRetries } from './retry';
+import { bodyExcerpt, statusError } from './response';
 import type { DetectionsSource, SiemClientOptions } from './siem';
 import type { TokenProvider } from './token';
 
@@ -76,34 +76,20 @@ export function graphRequestQuery(query: GraphQuery, top: number, newestFirst: b
   return parts.join('&');
 }
 
-const MEANING: Record<number, string> = {
-  400: 'bad request: Graph refused the query',
-  401: 'the token is invalid, expired or for another resource',
-  403: 'forbidden: the app needs the SecurityAlert.Read.All application permission, with admin consent',
-  429: 'too many requests (Graph allows about 150 a minute per app and tenant)',
-  500: 'service error',
+const GRAPH_API = {
+  name: 'Microsoft Graph',
+  meanings: {
+    400: 'bad request: Graph refused the query',
+    401: 'the token is invalid, expired or for another resource',
+    403: 'forbidden: the app needs the SecurityAlert.Read.All application permission, with admin consent',
+    429: 'too many requests (Graph allows about 150 a minute per app and tenant)',
+    500: 'service error',
+  },
 };
 
 /** The error of a Graph answer that is not 200, with the same codes as the SIEM API's (HTTP_401, HTTP_429…). */
 export function graphStatusError(response: HttpResponse, secrets: readonly string[] = []): DefenderError {
-  const status = response.status;
-  const meaning = MEANING[status] ?? (status >= 500 ? 'service error' : 'request refused');
-  const text = serviceErrorText(response, secrets);
-  const retryable = status === 429 || status >= 500;
-  const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
-  const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
-  return new DefenderError(`HTTP_${status}`, `Microsoft Graph answered HTTP ${status}: ${meaning}${wait}${text ? ` — the service said: ${text}` : ''}`, {
-    statusCode: status,
-    retryable,
-    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-  });
-}
-
-function excerpt(body: Buffer, secrets: readonly string[]): string {
-  let text = body.subarray(0, 400).toString('utf8');
-  for (const s of secrets) if (s) text = text.split(s).join('***');
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 120 ? `${flat.slice(0, 120)}…` : flat;
+  return statusError(response, GRAPH_API, secrets);
 }
 
 interface GraphPage {
@@ -119,7 +105,7 @@ export function parseGraphPage(response: HttpResponse, origin: string, secrets: 
   const bad = (failure: string): DefenderError =>
     new DefenderError(
       'BAD_RESPONSE',
-      `Microsoft Graph answered HTTP ${response.status} (${response.headers['content-type'] || 'no content type'}, ${response.body.length} bytes) with a body that ${failure}; expected a JSON object with a "value" array of alerts. It began: "${excerpt(response.body, secrets)}"`,
+      `Microsoft Graph answered HTTP ${response.status} (${response.headers['content-type'] || 'no content type'}, ${response.body.length} bytes) with a body that ${failure}; expected a JSON object with a "value" array of alerts. It began: "${bodyExcerpt(response.body, secrets)}"`,
       { statusCode: response.status },
     );
   let body: unknown;

@@ -1,4 +1,5 @@
 import { DefenderError } from './errors';
+import { parseRetryAfter } from './retry';
 import type { HttpResponse } from './http';
 import type { Detection } from './detection';
 
@@ -40,12 +41,39 @@ export function serviceErrorText(response: HttpResponse, secrets: readonly strin
  * The BAD_RESPONSE of a detections body that is not a JSON array: its status, content type and size, why
  * it was refused (`failure` completes "a body that …") and an excerpt of its first bytes (`head`).
  */
+/** The first bytes of a body as one short line, with `secrets` blanked out before it is shortened. */
+export function bodyExcerpt(head: Buffer, secrets: readonly string[] = []): string {
+  return oneLine(redact(head.subarray(0, 400).toString('utf8'), secrets), 120);
+}
+
+/**
+ * The error of an answer that is not 200: a stable code (HTTP_401, HTTP_429…), what the status means for
+ * this service, how long it asked us to wait, and its own words with `secrets` blanked out.
+ */
+export function statusError(
+  response: HttpResponse,
+  service: { name: string; meanings: Readonly<Record<number, string>> },
+  secrets: readonly string[] = [],
+): DefenderError {
+  const status = response.status;
+  const meaning = service.meanings[status] ?? (status >= 500 ? 'service error' : 'request refused');
+  const text = serviceErrorText(response, secrets);
+  const retryable = status === 429 || status >= 500;
+  const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
+  const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
+  return new DefenderError(`HTTP_${status}`, `${service.name} answered HTTP ${status}: ${meaning}${wait}${text ? ` — the service said: ${text}` : ''}`, {
+    statusCode: status,
+    retryable,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}
+
 export function notADetectionsArray(
   response: { status: number; contentType?: string; size: number; head: Buffer },
   failure: string,
   secrets: readonly string[] = [],
 ): DefenderError {
-  const excerpt = oneLine(redact(response.head.subarray(0, 400).toString('utf8'), secrets), 120);
+  const excerpt = bodyExcerpt(response.head, secrets);
   return new DefenderError(
     'BAD_RESPONSE',
     `the detections API answered HTTP ${response.status} (${response.contentType || 'no content type'}, ${response.size} bytes) with a body that ${failure}; expected a JSON array of detections. It began: "${excerpt}"`,

@@ -1,10 +1,10 @@
 import { DefenderError } from './errors';
 import type { Detection } from './detection';
-import { BodyReader, HttpResponse, HttpTransport, RequestOptions } from './http';
+import { BodyReader, HttpTransport, RequestOptions } from './http';
 import { JsonArraySplitter } from './json-array';
 import { alertsUrl, Connection } from './regions';
-import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
-import { serviceErrorText } from './response';
+import { RetryPolicy, withRetries } from './retry';
+import { statusError } from './response';
 import { TokenProvider } from './token';
 
 /** What a pull needs from the API: one page of detections for a query. */
@@ -12,28 +12,16 @@ export interface DetectionsSource {
   fetchPage(params: URLSearchParams): Promise<Detection[]>;
 }
 
-// The meaning of each status as Microsoft's SIEM API page documents it.
-const MEANING: Record<number, string> = {
-  401: 'malformed request or invalid token',
-  403: 'unauthorized: the domain is not managed by the tenant administrator, or the tenant state is deleted',
-  429: 'too many requests',
-  500: 'service error',
+/** The meaning of each status as Microsoft's SIEM API page documents it. */
+export const SIEM_API = {
+  name: 'detections API',
+  meanings: {
+    401: 'malformed request or invalid token',
+    403: 'unauthorized: the domain is not managed by the tenant administrator, or the tenant state is deleted',
+    429: 'too many requests',
+    500: 'service error',
+  },
 };
-
-/** `secrets` are blanked out of the service's words: a gateway may quote the request, token and all. */
-export function statusError(response: HttpResponse, secrets: readonly string[] = []): DefenderError {
-  const status = response.status;
-  const meaning = MEANING[status] ?? (status >= 500 ? 'service error' : 'request refused');
-  const text = serviceErrorText(response, secrets);
-  const retryable = status === 429 || status >= 500;
-  const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
-  const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
-  return new DefenderError(`HTTP_${status}`, `detections API answered HTTP ${status}: ${meaning}${wait}${text ? ` — the service said: ${text}` : ''}`, {
-    statusCode: status,
-    retryable,
-    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-  });
-}
 
 export interface SiemClientOptions {
   timeoutMs: number;
@@ -102,7 +90,7 @@ export class SiemClient implements DetectionsSource {
               { statusCode: response.status },
             );
           }
-          throw statusError(response, [token]);
+          throw statusError(response, SIEM_API, [token]);
         }
       },
       this.options.retry,

@@ -358,10 +358,10 @@ export class Emulator {
     const url = new URL(`http://emulator.invalid${req.url ?? '/'}`);
     const path = url.pathname;
     const tokenMatch = TOKEN_PATH.exec(path);
-    if (tokenMatch) return this.handleToken(req, res, url, tokenMatch[1]);
+    if (tokenMatch) return this.handleToken(req, res, url, tokenMatch[1], 'v1');
     if (ALERTS_PATH.test(path)) return this.handleAlerts(req, res, url);
     const tokenV2Match = TOKEN_V2_PATH.exec(path);
-    if (tokenV2Match) return this.handleGraphToken(req, res, url, tokenV2Match[1]);
+    if (tokenV2Match) return this.handleToken(req, res, url, tokenV2Match[1], 'v2');
     if (GRAPH_ALERTS_PATH.test(path)) return this.handleGraphAlerts(req, res, url);
     if (path.startsWith(REDIRECTED_PREFIX)) return this.handleRedirected(req, res, url);
     if (path.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length).replace(/\/$/, ''));
@@ -397,9 +397,13 @@ export class Emulator {
     void sendReply(res, apiError(500, 'InternalServerError', `The emulator failed: ${message}`));
   }
 
-  private async handleToken(req: IncomingMessage, res: ServerResponse, url: URL, rawTenant: string): Promise<void> {
+  /**
+   * POST /{tenant}/oauth2/token (Azure AD v1: a resource, as the SIEM API's clients ask) and
+   * POST /{tenant}/oauth2/v2.0/token (v2: a scope, as Graph clients ask).
+   */
+  private async handleToken(req: IncomingMessage, res: ServerResponse, url: URL, rawTenant: string, version: 'v1' | 'v2'): Promise<void> {
     this.counters.tokenRequests += 1;
-    const record = this.record('token', req, url);
+    const record = this.record(version === 'v2' ? 'graph-token' : 'token', req, url);
     let tenant: string;
     try {
       tenant = decodeURIComponent(rawTenant);
@@ -415,17 +419,25 @@ export class Emulator {
     }
     const isForm = (req.headers['content-type'] ?? '').toLowerCase().includes('application/x-www-form-urlencoded');
     const form = new URLSearchParams(isForm ? body : '');
-    const check = req.method === 'POST'
-      ? checkTokenRequest(form, req.headers.authorization, tenant, { clientId: this.clientId, clientSecret: this.clientSecret }, this.clock())
-      : undefined;
-    record.authorized = check?.ok === true;
+    const credentials = { clientId: this.clientId, clientSecret: this.clientSecret };
+    let verdict: { ok: true; issue: () => Reply } | { ok: false; reply: Reply } | undefined;
+    if (req.method === 'POST') {
+      const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+      if (version === 'v2') {
+        const c = checkTokenRequestV2(form, req.headers.authorization, tenant, credentials, this.clock());
+        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope), noStore) } : c;
+      } else {
+        const c = checkTokenRequest(form, req.headers.authorization, tenant, credentials, this.clock());
+        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issue(tenant, c.clientId, c.resource), noStore) } : c;
+      }
+    }
+    record.authorized = verdict?.ok === true;
     // Issued when the answer goes out (after a delay fault, say), so expiry counts from then.
     const answer = (): Reply => {
-      if (!check) {
+      if (!verdict) {
         return aadError(405, 'invalid_request', 900561, `The endpoint only accepts POST requests. Received a ${req.method ?? 'GET'} request.`, this.clock());
       }
-      if (!check.ok) return check.reply;
-      return jsonReply(200, this.tokens.issue(tenant, check.clientId, check.resource), { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+      return verdict.ok ? verdict.issue() : verdict.reply;
     };
     const fault = this.faults.take('token');
     if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer, body);
@@ -479,41 +491,6 @@ export class Emulator {
   }
 
   // ---- Microsoft Graph --------------------------------------------------------------------------------
-
-  /** POST /{tenant}/oauth2/v2.0/token: client credentials with a scope, as Graph clients ask. */
-  private async handleGraphToken(req: IncomingMessage, res: ServerResponse, url: URL, rawTenant: string): Promise<void> {
-    this.counters.tokenRequests += 1;
-    const record = this.record('graph-token', req, url);
-    let tenant: string;
-    try {
-      tenant = decodeURIComponent(rawTenant);
-    } catch {
-      tenant = rawTenant;
-    }
-    let body = '';
-    try {
-      body = await readBody(req);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) return this.send(res, aadError(413, 'invalid_request', 90020, err.message, this.clock()), record);
-      throw err;
-    }
-    const isForm = (req.headers['content-type'] ?? '').toLowerCase().includes('application/x-www-form-urlencoded');
-    const form = new URLSearchParams(isForm ? body : '');
-    const check = req.method === 'POST'
-      ? checkTokenRequestV2(form, req.headers.authorization, tenant, { clientId: this.clientId, clientSecret: this.clientSecret }, this.clock())
-      : undefined;
-    record.authorized = check?.ok === true;
-    const answer = (): Reply => {
-      if (!check) {
-        return aadError(405, 'invalid_request', 900561, `The endpoint only accepts POST requests. Received a ${req.method ?? 'GET'} request.`, this.clock());
-      }
-      if (!check.ok) return check.reply;
-      return jsonReply(200, this.tokens.issueV2(tenant, check.clientId, check.scope), { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-    };
-    const fault = this.faults.take('token');
-    if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer, body);
-    return this.send(res, answer(), record);
-  }
 
   /** GET /v1.0/security/alerts_v2: the stored detections as alerts_v2 alerts, with OData paging. */
   private async handleGraphAlerts(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

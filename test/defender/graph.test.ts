@@ -10,7 +10,6 @@ import { TokenProvider } from '../../src/defender/token';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 const connection = resolveConnection({ tenantId: 'contoso.onmicrosoft.com', clientId: 'app', region: 'eu', api: 'graph' });
-const ALERTS = 'https://graph.microsoft.com/v1.0/security/alerts_v2';
 
 const params = (entries: Record<string, string | string[]>): URLSearchParams => {
   const p = new URLSearchParams();
