@@ -39,7 +39,7 @@ export = function register(RED: NodeAPI): void {
       settings = readSettings(def);
     } catch (err) {
       settingsError = err as DefenderError;
-      status.failed(settingsError.message);
+      status.failed(settingsError.code, settingsError.message);
     }
 
     const context = node.context();
@@ -145,7 +145,7 @@ export = function register(RED: NodeAPI): void {
               ? err
               : new DefenderError('INTERNAL', `unexpected failure: ${err instanceof Error ? err.message : String(err)}`);
           if (error.statusCode !== undefined) msg.statusCode = error.statusCode;
-          status.failed(error.message);
+          status.failed(error.code, error.message, error.statusCode);
           done(error);
         }
       });

@@ -3,7 +3,7 @@ import type { Node } from 'node-red';
 /** Node-RED's translate function; it answers the key itself when no catalog has it. */
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
-/** The node's status dot, telling the truth about the last pull, in the editor's language. */
+/** The node's status dot, telling the truth about the last pull, in the runtime's language. */
 export class PullStatus {
   constructor(
     private readonly node: Node,
@@ -27,9 +27,11 @@ export class PullStatus {
     this.node.status({ fill: 'grey', shape: 'dot', text: this.text('reset', {}, 'checkpoint cleared') });
   }
 
-  failed(reason: string): void {
-    const short = reason.length > 60 ? `${reason.slice(0, 59)}…` : reason;
-    this.node.status({ fill: 'red', shape: 'ring', text: short });
+  /** A short reason in the runtime's language; the whole story is in the message the Catch node gets. */
+  failed(code: string, message: string, statusCode?: number): void {
+    const bucket = !code.startsWith('HTTP_') || ['HTTP_401', 'HTTP_403', 'HTTP_429'].includes(code) ? code : statusCode !== undefined && statusCode >= 500 ? 'HTTP_5xx' : 'HTTP';
+    const short = message.length > 60 ? `${message.slice(0, 59)}…` : message;
+    this.node.status({ fill: 'red', shape: 'ring', text: this.text(`failed.${bucket}`, { status: statusCode ?? '' }, short) });
   }
 
   clear(): void {
