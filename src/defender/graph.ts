@@ -4,9 +4,9 @@ import { type Detection, type DetectionAccessor, SIEM_ACCESSOR } from './detecti
 import { DefenderError } from './errors';
 import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDeviceFilter, toSiemDetection } from './graph-mapping';
 import type { RateLimiter } from './graph-rate';
-import type { HttpResponse, HttpTransport, RequestOptions } from './http';
+import { authorizedGet } from './authorized-get';
+import type { HttpResponse, HttpTransport } from './http';
 import { alertsUrl, type Connection } from './regions';
-import { withRetries } from './retry';
 import { bodyExcerpt, statusError } from './response';
 import type { DetectionsSource, SiemClientOptions } from './siem';
 import type { TokenProvider } from './token';
@@ -155,7 +155,6 @@ export class GraphClient implements DetectionsSource {
   readonly accessor: DetectionAccessor;
   private readonly shape: GraphShape;
   private readonly origin: string;
-  private readonly requestOptions: RequestOptions;
 
   constructor(
     private readonly transport: Pick<HttpTransport, 'get'>,
@@ -167,7 +166,6 @@ export class GraphClient implements DetectionsSource {
     this.shape = options.shape ?? 'siem';
     this.accessor = this.shape === 'native' ? GRAPH_NATIVE_ACCESSOR : SIEM_ACCESSOR;
     this.origin = new URL(connection.endpoints.apiBaseUrl).origin;
-    this.requestOptions = { timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, signal: options.signal };
   }
 
   async fetchPage(params: URLSearchParams): Promise<Detection[]> {
@@ -234,36 +232,15 @@ export class GraphClient implements DetectionsSource {
     return keyed.slice(0, query.limit).map((k) => k.alert);
   }
 
-  /** One page: the rate limit, the token, the 401 refresh and the retries, as the SIEM client does them. */
+  /** One page: the rate limit, then the token, the 401 refresh and the retries, as for the SIEM API. */
   private getPage(url: string): Promise<GraphPage> {
-    return withRetries(
-      async () => {
-        let refreshed = false;
-        for (;;) {
-          await this.session.limiter.take(this.options.signal);
-          const token = await this.tokens.get({ timeoutMs: this.options.timeoutMs, signal: this.options.signal });
-          this.options.onRequest?.();
-          const response = await this.transport.get(url, { Authorization: `Bearer ${token}`, Accept: 'application/json' }, this.requestOptions);
-          if (response.status === 200) return parseGraphPage(response, this.origin, [token]);
-          // A token can be revoked or expire early: one new token, one more try, then the 401 stands.
-          if (response.status === 401 && !refreshed) {
-            this.tokens.invalidate(token);
-            refreshed = true;
-            continue;
-          }
-          if (response.status >= 300 && response.status < 400) {
-            throw new DefenderError(
-              'REDIRECT',
-              `Microsoft Graph answered HTTP ${response.status} redirecting elsewhere; redirects are not followed so the access token is never sent to another address. Check apiBaseUrl and the region`,
-              { statusCode: response.status },
-            );
-          }
-          throw graphStatusError(response, [token]);
-        }
-      },
-      this.options.retry,
-      this.options.signal,
-      this.options.onRetry,
-    );
+    const client = {
+      transport: this.transport,
+      tokens: this.tokens,
+      service: GRAPH_API,
+      options: this.options,
+      beforeEach: () => this.session.limiter.take(this.options.signal),
+    };
+    return authorizedGet(url, client, (response, token) => parseGraphPage(response, this.origin, [token]));
   }
 }

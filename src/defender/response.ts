@@ -50,9 +50,15 @@ export function bodyExcerpt(head: Buffer, secrets: readonly string[] = []): stri
  * The error of an answer that is not 200: a stable code (HTTP_401, HTTP_429…), what the status means for
  * this service, how long it asked us to wait, and its own words with `secrets` blanked out.
  */
+/** A service as its errors name it: "detections API", "Microsoft Graph", and what each status means there. */
+export interface ServiceDescription {
+  name: string;
+  meanings: Readonly<Record<number, string>>;
+}
+
 export function statusError(
   response: HttpResponse,
-  service: { name: string; meanings: Readonly<Record<number, string>> },
+  service: ServiceDescription,
   secrets: readonly string[] = [],
 ): DefenderError {
   const status = response.status;

@@ -1,10 +1,10 @@
 import { DefenderError } from './errors';
 import type { Detection } from './detection';
-import { BodyReader, HttpTransport, RequestOptions } from './http';
+import { authorizedGet } from './authorized-get';
+import type { BodyReader, HttpTransport } from './http';
 import { JsonArraySplitter } from './json-array';
 import { alertsUrl, Connection } from './regions';
-import { RetryPolicy, withRetries } from './retry';
-import { statusError } from './response';
+import type { RetryPolicy } from './retry';
 import { TokenProvider } from './token';
 
 /** What a pull needs from the API: one page of detections for a query. */
@@ -64,38 +64,7 @@ export class SiemClient implements DetectionsSource {
   async fetchPage(params: URLSearchParams): Promise<Detection[]> {
     const query = params.toString();
     const url = `${alertsUrl(this.connection)}${query ? `?${query}` : ''}`;
-    const requestOptions: RequestOptions = {
-      timeoutMs: this.options.timeoutMs,
-      maxResponseBytes: this.options.maxResponseBytes,
-      signal: this.options.signal,
-    };
-    return withRetries(
-      async () => {
-        let refreshed = false;
-        for (;;) {
-          const token = await this.tokens.get({ timeoutMs: this.options.timeoutMs, signal: this.options.signal });
-          this.options.onRequest?.();
-          const response = await this.transport.get(url, { Authorization: `Bearer ${token}`, Accept: 'application/json' }, requestOptions, detectionsReader);
-          if (response.status === 200 && response.read) return response.read;
-          // A token can be revoked or expire early: one new token, one more try, then the 401 stands.
-          if (response.status === 401 && !refreshed) {
-            this.tokens.invalidate(token);
-            refreshed = true;
-            continue;
-          }
-          if (response.status >= 300 && response.status < 400) {
-            throw new DefenderError(
-              'REDIRECT',
-              `detections API answered HTTP ${response.status} redirecting elsewhere; redirects are not followed so the access token is never sent to another address. Check apiBaseUrl and the region`,
-              { statusCode: response.status },
-            );
-          }
-          throw statusError(response, SIEM_API, [token]);
-        }
-      },
-      this.options.retry,
-      this.options.signal,
-      this.options.onRetry,
-    );
+    const client = { transport: this.transport, tokens: this.tokens, service: SIEM_API, options: this.options };
+    return authorizedGet(url, client, (response) => response.read ?? [], detectionsReader);
   }
 }

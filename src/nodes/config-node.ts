@@ -1,15 +1,10 @@
 import type { Node, NodeDef } from 'node-red';
 import type { DefenderError } from '../defender/errors';
+import type { ConnectionSettings } from '../defender/regions';
 import type { Tenant } from '../defender/tenant';
 
-export interface DefenderConfigDef extends NodeDef {
-  tenantId: string;
-  clientId: string;
-  region: string;
-  api?: string;
-  apiBaseUrl?: string;
-  authorityUrl?: string;
-  resource?: string;
+/** A defender-config node as the editor saves it: the connection settings, plus the network config nodes. */
+export interface DefenderConfigDef extends NodeDef, ConnectionSettings {
   /** Id of a core `http proxy` config node, if one is chosen. */
   proxy?: string;
   /** Id of a core `tls-config` node, if one is chosen. */

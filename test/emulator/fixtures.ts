@@ -2,6 +2,7 @@
  * Shared fixtures of the emulator tests: a clock the test moves by hand, and small clients for the token
  * and detections endpoints that speak plain HTTP through the global fetch.
  */
+import { after, before, beforeEach } from 'node:test';
 import { Emulator, type EmulatorOptions } from '../../src/emulator';
 
 export const CLIENT_ID = '35e0f735-5fe4-4693-9e68-3de80f1d3745';
@@ -24,6 +25,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const emulator = new Emulator({ clientId: CLIENT_ID, clientSecret: SECRET, ...options });
   await emulator.listen();
   return emulator;
+}
+
+/**
+ * The hooks of a describe block: one emulator on the hand-moved clock for the block, back to T0 and
+ * emptied before each test (before that block's own beforeEach hooks run).
+ */
+export function withClockedEmulator(clock: ManualClock, options: EmulatorOptions, ready: (emulator: Emulator) => void): void {
+  let emulator: Emulator | undefined;
+  before(async () => {
+    emulator = await startEmulator({ now: clock.now, ...options });
+    ready(emulator);
+  });
+  after(() => emulator?.close());
+  beforeEach(() => {
+    clock.ms = T0;
+    emulator?.reset();
+  });
 }
 
 export function tokenForm(overrides: Record<string, string | undefined> = {}): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Detection } from '../../src/defender/detection';
 import { Emulator } from '../../src/emulator';
-import { CLIENT_ID, ManualClock, SECRET, T0, TENANT, accessToken, startEmulator } from './fixtures';
+import { CLIENT_ID, ManualClock, SECRET, T0, TENANT, accessToken, startEmulator, withClockedEmulator } from './fixtures';
 
 const MINUTE = 60_000;
 const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
@@ -58,14 +58,7 @@ const evidence = (a: Alert, type: string): Array<Record<string, unknown>> => a.e
 describe('the Graph v2.0 token endpoint', () => {
   const clock = new ManualClock();
   let emulator: Emulator;
-  before(async () => {
-    emulator = await startEmulator({ now: clock.now });
-  });
-  after(() => emulator.close());
-  beforeEach(() => {
-    clock.ms = T0;
-    emulator.reset();
-  });
+  withClockedEmulator(clock, {}, (e) => (emulator = e));
 
   it('answers client credentials with a scope with a v2.0 token: numbers as numbers, no resource, no expires_on', async () => {
     const res = await graphToken(emulator.url);
@@ -110,13 +103,8 @@ describe('GET /v1.0/security/alerts_v2', () => {
   let emulator: Emulator;
   let token: string;
   let stored: Detection[];
-  before(async () => {
-    emulator = await startEmulator({ now: clock.now, seed: 11, graphMaxPageSize: 4 });
-  });
-  after(() => emulator.close());
+  withClockedEmulator(clock, { seed: 11, graphMaxPageSize: 4 }, (e) => (emulator = e));
   beforeEach(async () => {
-    clock.ms = T0;
-    emulator.reset();
     stored = emulator.addDetections(10, { lastProcessedAt: T0 - 10 * MINUTE, spreadMs: 60 * MINUTE });
     token = await graphAccessToken(emulator.url);
   });

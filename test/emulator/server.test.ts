@@ -4,8 +4,7 @@ import { DETECTION_FIELDS } from '../../src/defender/detection';
 import { Emulator } from '../../src/emulator';
 import {
   CLIENT_ID, ManualClock, RESOURCE, SECRET, T0, TENANT, accessToken, adminCall, errorOf, fullIds, getAlerts,
-  requestToken, rows, startEmulator,
-} from './fixtures';
+  requestToken, rows, startEmulator, withClockedEmulator } from './fixtures';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -16,15 +15,7 @@ const at7 = (ms: number): string => `${iso(ms).slice(0, 23)}0000Z`;
 describe('the token endpoint', () => {
   const clock = new ManualClock();
   let emulator: Emulator;
-
-  before(async () => {
-    emulator = await startEmulator({ now: clock.now });
-  });
-  after(() => emulator.close());
-  beforeEach(() => {
-    clock.ms = T0;
-    emulator.reset();
-  });
+  withClockedEmulator(clock, {}, (e) => (emulator = e));
 
   it('answers client credentials with an Azure AD v1 token whose numbers are strings', async () => {
     const res = await requestToken(emulator.url);
@@ -176,14 +167,8 @@ describe('query parameters of GET /api/alerts', () => {
   const clock = new ManualClock();
   let emulator: Emulator;
   let token: string;
-
-  before(async () => {
-    emulator = await startEmulator({ now: clock.now });
-  });
-  after(() => emulator.close());
+  withClockedEmulator(clock, {}, (e) => (emulator = e));
   beforeEach(async () => {
-    clock.ms = T0;
-    emulator.reset();
     token = await accessToken(emulator.url);
   });
 
@@ -330,14 +315,8 @@ describe('visibility, late arrivals and updates', () => {
   const clock = new ManualClock();
   let emulator: Emulator;
   let token: string;
-
-  before(async () => {
-    emulator = await startEmulator({ now: clock.now });
-  });
-  after(() => emulator.close());
+  withClockedEmulator(clock, {}, (e) => (emulator = e));
   beforeEach(async () => {
-    clock.ms = T0;
-    emulator.reset();
     token = await accessToken(emulator.url);
   });
 
@@ -404,14 +383,8 @@ describe('faults', () => {
   const clock = new ManualClock();
   let emulator: Emulator;
   let token: string;
-
-  before(async () => {
-    emulator = await startEmulator({ now: clock.now });
-  });
-  after(() => emulator.close());
+  withClockedEmulator(clock, {}, (e) => (emulator = e));
   beforeEach(async () => {
-    clock.ms = T0;
-    emulator.reset();
     emulator.addDetections(6, { spreadMs: 30 * MINUTE });
     token = await accessToken(emulator.url);
   });

@@ -7,7 +7,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { NodeAPI } from 'node-red';
 import configNode from '../../src/nodes/defender-config';
 import type { Emulator } from '../../src/emulator';
-import { CLIENT_ID, configFlowNode, helper, SECRET, startEmulator, TENANT } from '../fixtures/harness';
+import { configFlowNode, helper, SECRET, startEmulator } from '../fixtures/harness';
 
 interface Answer {
   status: number;
@@ -24,17 +24,8 @@ function post(id: string, body: Record<string, unknown>): Promise<Answer> {
 
 /** What the dialog sends: every connection field as it stands, and the secret field's value. */
 function dialog(emulator: Emulator, values: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    tenantId: TENANT,
-    clientId: CLIENT_ID,
-    region: 'custom',
-    api: 'siem',
-    apiBaseUrl: emulator.url,
-    authorityUrl: emulator.url,
-    resource: '',
-    clientSecret: SECRET,
-    ...values,
-  };
+  const { id, type, name, ...connection } = configFlowNode(emulator);
+  return { ...connection, resource: '', clientSecret: SECRET, ...values };
 }
 
 describe('defender-config Test connection', () => {
