@@ -38,6 +38,12 @@ describe('pullDetections', () => {
     assert.equal(result.nextCheckpoint, undefined);
   });
 
+  it('sends an explicit query’s answer oldest first, whatever order the service used', async () => {
+    const source = new ListSource([det('b', at(20)), det('a', at(40)), det('c', at(5))]);
+    const result = await pullDetections(source, parseQuery({ ago: 'PT1H' }), settings, undefined, NOW);
+    assert.deepEqual(result.detections.map((d) => d.FullId), ['a', 'b', 'c']);
+  });
+
   it('starts the first incremental pull initialAgo back with a pinned until', async () => {
     const source = new ListSource([det('a', at(130)), det('b', at(60)), det('c', at(30))]);
     const result = await pullDetections(source, {}, settings, undefined, NOW);
