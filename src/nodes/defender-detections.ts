@@ -5,7 +5,7 @@ import { DefenderError, invalidConfig } from '../defender/errors';
 import { pullDetections, usesCheckpoint } from '../defender/pull';
 import type { DefenderConfigNode } from './config-node';
 import { readPullRequest } from './input';
-import { DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
+import { ContextDefault, contextQuery, DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
 import { PullStatus } from './status';
 
 interface DetectionsDef extends NodeDef, DetectionsNodeProperties {
@@ -36,7 +36,7 @@ export = function register(RED: NodeAPI): void {
     let settings: DetectionsSettings | undefined;
     let settingsError: DefenderError | undefined;
     try {
-      settings = readSettings(def);
+      settings = readSettings(def, (name) => RED.util.getSetting(node, name));
     } catch (err) {
       settingsError = err as DefenderError;
       status.failed(settingsError.code, settingsError.message);
@@ -56,12 +56,27 @@ export = function register(RED: NodeAPI): void {
         Promise.all(keys.filter((k) => k === CHECKPOINT_KEY || k.startsWith(`${CHECKPOINT_KEY}_`)).map((k) => saveCheckpoint(k, store, undefined))),
       ).then(() => undefined);
 
+    /** The defaults the node takes from flow or global context, read afresh for each message. */
+    const readContext = (from: ContextDefault, msg: NodeMessageInFlow): Promise<{ from: ContextDefault; value: unknown }> =>
+      new Promise((resolve, reject) => {
+        const fail = (err: unknown): void =>
+          reject(invalidConfig(`${from.key} is to come from ${from.scope} context "${from.name}", which cannot be read: ${err instanceof Error ? err.message : String(err)}`));
+        try {
+          RED.util.evaluateNodeProperty(from.name, from.scope, node, msg, (err, value: unknown) => (err ? fail(err) : resolve({ from, value })));
+        } catch (err) {
+          fail(err);
+        }
+      });
+
     async function pull(msg: NodeMessageInFlow, send: Send): Promise<number | 'reset'> {
       if (settingsError || !settings) throw settingsError ?? invalidConfig('the node has no settings');
       if (!config) throw invalidConfig('no defender-config node is selected: open the node and choose or create one');
       if (!config.tenant) throw config.configError ?? invalidConfig('the defender-config node is not valid');
       const s = settings;
-      const request = readPullRequest(msg, s.defaults, s.timeoutMs);
+      const defaults = s.contextDefaults.length
+        ? { ...s.defaults, ...contextQuery(await Promise.all(s.contextDefaults.map((from) => readContext(from, msg)))) }
+        : s.defaults;
+      const request = readPullRequest(msg, defaults, s.timeoutMs);
       if (request.reset) {
         await clearCheckpoints(s.store);
         if (!request.hasMessageQuery) return 'reset';

@@ -14,6 +14,11 @@ export interface DetectionsNodeProperties {
   machinegroups?: string;
   DeviceCreatedMachineTags?: string;
   CloudCreatedMachineTags?: string;
+  /** Where each of those four comes from (the editor's TypedInput): absent means the field itself. */
+  limitType?: string;
+  machinegroupsType?: string;
+  DeviceCreatedMachineTagsType?: string;
+  CloudCreatedMachineTagsType?: string;
   incremental?: boolean | string;
   initialAgo?: string;
   overlap?: string;
@@ -30,11 +35,27 @@ export interface DetectionsNodeProperties {
 /** The properties the editor saves for a defender-detections node, besides name and the config id. */
 export const DETECTIONS_PROPERTIES = [
   'sinceTimeUtc', 'untilTimeUtc', 'ago', 'limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags',
+  'limitType', 'machinegroupsType', 'DeviceCreatedMachineTagsType', 'CloudCreatedMachineTagsType',
   'incremental', 'initialAgo', 'overlap', 'store', 'requestTimeout', 'maxRetries', 'maxResponseMB', 'shape',
 ] as const satisfies ReadonlyArray<keyof DetectionsNodeProperties>;
 
+/** The query defaults that may come from an environment variable or a flow or global context value. */
+export const SOURCED_DEFAULTS = ['limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags'] as const;
+export type SourcedDefault = (typeof SOURCED_DEFAULTS)[number];
+
+/** A default read from flow or global context for every message, so a change there applies to the next pull. */
+export interface ContextDefault {
+  key: SourcedDefault;
+  scope: 'flow' | 'global';
+  /** The context key as typed, with an optional `#:(store)::` prefix. */
+  name: string;
+}
+
 export interface DetectionsSettings {
+  /** The defaults known at deploy: the fields themselves and environment variables. */
   defaults: DetectionQuery;
+  /** Defaults still to be read from context, one per message. */
+  contextDefaults: ContextDefault[];
   incremental?: IncrementalSettings;
   store?: string;
   timeoutMs: number;
@@ -51,25 +72,65 @@ function numberSetting(name: string, raw: string | number | undefined, fallback:
   return n;
 }
 
+/** machinegroups as the editor saves it ("A, B") or as a context value may hold it (["A", "B"]). */
+function groupList(value: unknown): unknown {
+  return typeof value === 'string' ? value.split(',').map((g) => g.trim()).filter((g) => g !== '') : value;
+}
+
+/** One sourced default, parsed like a message's value; an error names where the value came from. */
+function parseSourced(key: SourcedDefault, value: unknown, from: string): DetectionQuery {
+  try {
+    return parseQuery({ [key]: key === 'machinegroups' ? groupList(value) : value });
+  } catch (err) {
+    throw invalidConfig(`${from}: ${(err as DefenderError).message}`);
+  }
+}
+
+/** Reads an environment variable the way Node-RED does (flow, group and global env first); undefined when not set. */
+export type EnvReader = (name: string) => unknown;
+
 /**
  * Reads and validates the node's properties once, at deploy. Properties saved by an older version
- * (or never set) fall back to the defaults that keep the documented behaviour.
+ * (or never set) fall back to the defaults that keep the documented behaviour. Defaults taken from an
+ * environment variable are read here; those taken from flow or global context are left for each message.
  */
-export function readSettings(p: DetectionsNodeProperties): DetectionsSettings {
+export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (name) => process.env[name]): DetectionsSettings {
   const incremental = p.incremental === undefined || p.incremental === true || p.incremental === 'true';
   let defaults: DetectionQuery;
   try {
     // In incremental mode the node picks the window itself: the editor greys the time fields out, and
     // values left in them from before must not turn every pull into a fixed window.
-    defaults = checkQuery(parseQuery({
+    defaults = parseQuery({
       sinceTimeUtc: incremental ? undefined : p.sinceTimeUtc,
       untilTimeUtc: incremental ? undefined : p.untilTimeUtc,
       ago: incremental ? undefined : p.ago,
-      limit: p.limit,
-      machinegroups: (p.machinegroups ?? '').split(',').map((g) => g.trim()).filter((g) => g !== ''),
-      DeviceCreatedMachineTags: p.DeviceCreatedMachineTags,
-      CloudCreatedMachineTags: p.CloudCreatedMachineTags,
-    }));
+    });
+  } catch (err) {
+    throw invalidConfig(`node default: ${(err as DefenderError).message}`);
+  }
+  const contextDefaults: ContextDefault[] = [];
+  for (const key of SOURCED_DEFAULTS) {
+    const source = String(p[`${key}Type`] ?? '').trim() || (key === 'limit' ? 'num' : 'str');
+    const raw = p[key];
+    const name = String(raw ?? '').trim();
+    if (source === 'str' || source === 'num') {
+      Object.assign(defaults, parseSourced(key, raw, 'node default'));
+    } else if (source === 'env') {
+      // The TypedInput's env type holds the bare name (Node-RED itself replaces a "${NAME}" before the node sees it).
+      if (name === '') throw invalidConfig(`${key}: enter the name of the environment variable to read it from`);
+      const value = readEnv(name);
+      // A misspelt name must not silently widen the query to every device group.
+      if (value === undefined) throw invalidConfig(`${key} is to come from the environment variable ${name}, which is not set`);
+      Object.assign(defaults, parseSourced(key, value, `${key} from the environment variable ${name}`));
+    } else if (source === 'flow' || source === 'global') {
+      if (name === '') throw invalidConfig(`${key}: enter the ${source} context key to read it from`);
+      contextDefaults.push({ key, scope: source, name });
+    } else {
+      throw invalidConfig(`${key}Type must be str, num, env, flow or global, got "${source}"`);
+    }
+  }
+  try {
+    checkQuery(defaults);
   } catch (err) {
     throw invalidConfig(`node default: ${(err as DefenderError).message}`);
   }
@@ -87,6 +148,7 @@ export function readSettings(p: DetectionsNodeProperties): DetectionsSettings {
   }
   return {
     defaults,
+    contextDefaults,
     shape: shape as GraphShape,
     incremental: incremental
       ? { initialAgo: duration('initialAgo', p.initialAgo, 'PT2H'), overlap: duration('overlap', p.overlap, 'PT5M', true) }
@@ -100,4 +162,21 @@ export function readSettings(p: DetectionsNodeProperties): DetectionsSettings {
       baseDelayMs: numberSetting('retryBaseDelayMs', p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'a number of milliseconds'),
     },
   };
+}
+
+/**
+ * The defaults read from flow or global context for one message, checked like the node's own fields. A key
+ * that is not set is refused rather than left out: a misspelt key must not widen the query to every device
+ * group. An empty string or list means "no value", as an empty field does.
+ */
+export function contextQuery(values: ReadonlyArray<{ from: ContextDefault; value: unknown }>): DetectionQuery {
+  const query: DetectionQuery = {};
+  for (const { from, value } of values) {
+    const where = `${from.scope} context "${from.name}"`;
+    if (value === undefined) {
+      throw invalidConfig(`${from.key} is to come from ${where}, which is not set: set it (an empty string means no ${from.key}) or choose another source in the node`);
+    }
+    Object.assign(query, parseSourced(from.key, value, `${from.key} from ${where}`));
+  }
+  return query;
 }

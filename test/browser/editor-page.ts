@@ -98,6 +98,20 @@ export class EditorPage {
     await this.settle();
   }
 
+  /**
+   * The text box of a TypedInput field: Node-RED hides the original `#node-input-<property>` (which keeps the value
+   * and the validation mark) and shows its own input next to it.
+   */
+  typedInput(property: string): Locator {
+    return this.page.locator(`#node-input-${property} + .red-ui-typedInput-container input.red-ui-typedInput-input`);
+  }
+
+  /** Picks where a TypedInput field's value comes from (num, str, env, flow, global) in its menu. */
+  async chooseSource(property: string, type: string): Promise<void> {
+    await this.page.locator(`#node-input-${property} + .red-ui-typedInput-container button.red-ui-typedInput-type-select`).click();
+    await this.page.locator(`.red-ui-typedInput-options a[value="${type}"]`).filter({ visible: true }).click();
+  }
+
   /** Waits until the topmost edit tray has stopped sliding in, so a screenshot shows it whole. */
   async settle(): Promise<void> {
     const tray = this.page.locator('.red-ui-tray').last();

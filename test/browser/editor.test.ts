@@ -87,21 +87,44 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
 
   step('marks bad values in the detections dialog', async () => {
     const page = editor.page;
-    await editor.openNode(ids.detections, '#node-input-limit');
+    const limit = editor.typedInput('limit');
+    const limitMarked = async () => /input-error/.test(String(await page.locator('#node-input-limit').getAttribute('class')));
+    await editor.openNode(ids.detections, '#node-input-initialAgo');
     assert.equal((await editor.labelOf('node-input-limit')).trim(), 'Limit');
-    await page.fill('#node-input-limit', 'abc');
-    await page.locator('#node-input-limit').press('Tab');
+    await limit.fill('abc');
+    await limit.press('Tab');
     await page.fill('#node-input-initialAgo', '2 hours');
     await page.locator('#node-input-initialAgo').press('Tab');
-    assert.match(String(await page.locator('#node-input-limit').getAttribute('class')), /input-error/, 'limit "abc" is not marked');
+    assert.ok(await limitMarked(), 'limit "abc" is not marked');
     assert.match(String(await page.locator('#node-input-initialAgo').getAttribute('class')), /input-error/, 'initialAgo "2 hours" is not marked');
-    await page.fill('#node-input-limit', '20');
-    await page.locator('#node-input-limit').press('Tab');
+    await limit.fill('20');
+    await limit.press('Tab');
     await page.fill('#node-input-initialAgo', 'PT2H');
     await page.locator('#node-input-initialAgo').press('Tab');
-    await page.fill('#node-input-machinegroups', 'UKMachines, FranceMachines, Servers');
-    assert.doesNotMatch(String(await page.locator('#node-input-limit').getAttribute('class')), /input-error/);
+    await editor.typedInput('machinegroups').fill('UKMachines, FranceMachines, Servers');
+    assert.ok(!(await limitMarked()), 'limit 20 is marked');
     assert.doesNotMatch(String(await page.locator('#node-input-initialAgo').getAttribute('class')), /input-error/);
+  });
+
+  step('takes limit from flow context when chosen in the field\'s menu, and needs a key then', async () => {
+    const page = editor.page;
+    const limit = editor.typedInput('limit');
+    const limitMarked = async () => /input-error/.test(String(await page.locator('#node-input-limit').getAttribute('class')));
+    await editor.chooseSource('limit', 'flow');
+    assert.equal(await page.locator('#node-input-limitType').inputValue(), 'flow');
+    await limit.fill('');
+    await limit.press('Tab');
+    assert.ok(await limitMarked(), 'an empty flow key is not marked');
+    await limit.fill('maxAlerts');
+    await limit.press('Tab');
+    assert.ok(!(await limitMarked()), 'a flow key is marked as an error');
+    await editor.screenshot('typed-input');
+    // Back to a number: the flow is deployed and pulled below, and flow.maxAlerts is not set there.
+    await editor.chooseSource('limit', 'num');
+    await limit.fill('20');
+    await limit.press('Tab');
+    assert.equal(await page.locator('#node-input-limitType').inputValue(), 'num');
+    assert.ok(!(await limitMarked()), 'limit 20 is marked');
   });
 
   step('creates a defender-config pointing at the emulator; the custom region reveals the URL fields', async () => {
@@ -149,7 +172,7 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
 
   step('Test connection reports success with the stored secret, and the exact error for a wrong one', async () => {
     const page = editor.page;
-    await editor.openNode(ids.detections, '#node-input-limit');
+    await editor.openNode(ids.detections, '#node-input-initialAgo');
     await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
     await page.locator('#defender-config-test').waitFor({ state: 'visible' });
     await editor.settle();
@@ -190,7 +213,7 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     const ja = await EditorPage.open(browser!, demo!.editorUrl, 'ja');
     try {
       const page = ja.page;
-      await ja.openNode(ids.detections, '#node-input-limit');
+      await ja.openNode(ids.detections, '#node-input-initialAgo');
       assert.equal((await ja.labelOf('node-input-limit')).trim(), '件数の上限');
       assert.equal((await ja.labelOf('node-input-incremental')).trim(), '新しい検出だけをプルする (差分)');
       assert.ok((await page.locator('.defender-detections-form h4').allInnerTexts()).includes('差分ポーリング'));
