@@ -6,11 +6,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { MESSAGES } from '../src/defender/messages';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
 import { DETECTIONS_PROPERTIES, readSettings } from '../src/nodes/settings';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
+
+const RUNTIME = 'defender-detections.runtime.';
+
+/** A catalog as "a.b.c" → text. */
+function flatten(o: unknown, prefix = ''): Record<string, string> {
+  if (typeof o === 'string') return { [prefix.slice(0, -1)]: o };
+  return Object.assign({}, ...Object.entries(o as object).map(([k, v]) => flatten(v, `${prefix}${k}.`)));
+}
 
 /** The keys of the `defaults: { … }` object of a node's registerType call. */
 function editorDefaults(html: string): string[] {
@@ -36,12 +45,21 @@ describe('editor and runtime agree', () => {
   });
 
   it('has the same message keys in English and Japanese', () => {
-    const flatten = (o: unknown, prefix = ''): string[] =>
-      o && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => flatten(v, `${prefix}${k}.`)) : [prefix];
     for (const file of ['defender-config.json', 'defender-detections.json']) {
-      const en = flatten(JSON.parse(read(`nodes/locales/en-US/${file}`)));
-      const ja = flatten(JSON.parse(read(`nodes/locales/ja/${file}`)));
+      const en = Object.keys(flatten(JSON.parse(read(`nodes/locales/en-US/${file}`))));
+      // The runtime's error texts are in English in messages.ts, translated under `runtime` (next test).
+      const ja = Object.keys(flatten(JSON.parse(read(`nodes/locales/ja/${file}`)))).filter((k) => !k.startsWith(RUNTIME));
       assert.deepEqual(ja.sort(), en.sort(), file);
+    }
+  });
+
+  it('translates every runtime error text into Japanese with the same placeholders', () => {
+    const ja = flatten(JSON.parse(read('nodes/locales/ja/defender-detections.json')));
+    const translated = Object.keys(ja).filter((k) => k.startsWith(RUNTIME)).map((k) => k.slice(RUNTIME.length));
+    assert.deepEqual(translated.sort(), Object.keys(MESSAGES).sort());
+    const placeholders = (text: string) => (text.match(/__\w+?__/g) ?? []).sort();
+    for (const [id, english] of Object.entries(MESSAGES)) {
+      assert.deepEqual(placeholders(ja[RUNTIME + id]), placeholders(english), id);
     }
   });
 });

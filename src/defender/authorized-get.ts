@@ -1,5 +1,6 @@
 import { DefenderError } from './errors';
 import type { HttpResponse, HttpTransport, ReaderFor } from './http';
+import { message } from './messages';
 import { ServiceDescription, statusError } from './response';
 import { withRetries } from './retry';
 import type { SiemClientOptions } from './siem';
@@ -44,11 +45,7 @@ export function authorizedGet<T, R = unknown>(
           continue;
         }
         if (response.status >= 300 && response.status < 400) {
-          throw new DefenderError(
-            'REDIRECT',
-            `${service.name} answered HTTP ${response.status} redirecting elsewhere; redirects are not followed so the access token is never sent to another address. Check apiBaseUrl and the region`,
-            { statusCode: response.status },
-          );
+          throw new DefenderError('REDIRECT', message('http.redirect', { service: service.name, status: response.status }), { statusCode: response.status });
         }
         throw statusError(response, service, [token]);
       }

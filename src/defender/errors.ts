@@ -1,3 +1,5 @@
+import { Message, render, Translate } from './messages';
+
 /** Stable codes a Catch node can switch on (msg.error.code). */
 export type ErrorCode =
   | 'INVALID_QUERY'
@@ -26,6 +28,8 @@ export type ErrorCode =
  */
 export class DefenderError extends Error {
   readonly code: ErrorCode;
+  /** The message as an id and values, so it can be said in another language (see messages.ts). */
+  readonly text?: Message;
   readonly statusCode?: number;
   /** Whether trying the same request again may succeed (429, 5xx, network faults, timeouts). */
   readonly retryable: boolean;
@@ -34,12 +38,13 @@ export class DefenderError extends Error {
 
   constructor(
     code: ErrorCode,
-    message: string,
+    message: Message | string,
     options: { statusCode?: number; retryable?: boolean; retryAfterMs?: number } = {},
   ) {
-    super(message);
+    super(typeof message === 'string' ? message : render(message));
     this.name = 'DefenderError';
     this.code = code;
+    if (typeof message !== 'string') this.text = message;
     this.retryable = options.retryable ?? false;
     if (options.statusCode !== undefined) this.statusCode = options.statusCode;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
@@ -49,12 +54,24 @@ export class DefenderError extends Error {
   override toString(): string {
     return this.message;
   }
+
+  /** The same error with its message said through `translate` where it knows the text. */
+  translated(translate: Translate): DefenderError {
+    if (!this.text) return this;
+    const options = { statusCode: this.statusCode, retryable: this.retryable, retryAfterMs: this.retryAfterMs };
+    return new DefenderError(this.code, render(this.text, translate), options);
+  }
+
+  /** The same text and status under another code (a query error met in the node's settings). */
+  withCode(code: ErrorCode): DefenderError {
+    return new DefenderError(code, this.text ?? this.message, { statusCode: this.statusCode, retryable: this.retryable, retryAfterMs: this.retryAfterMs });
+  }
 }
 
-export function invalidQuery(message: string): DefenderError {
+export function invalidQuery(message: Message): DefenderError {
   return new DefenderError('INVALID_QUERY', message);
 }
 
-export function invalidConfig(message: string): DefenderError {
+export function invalidConfig(message: Message): DefenderError {
   return new DefenderError('INVALID_CONFIG', message);
 }

@@ -6,8 +6,9 @@ import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDevic
 import type { RateLimiter } from './graph-rate';
 import { authorizedGet } from './authorized-get';
 import type { HttpResponse, HttpTransport } from './http';
+import { message, type MessageId } from './messages';
 import { alertsUrl, type Connection } from './regions';
-import { bodyExcerpt, statusError } from './response';
+import { bodyExcerpt, type ServiceDescription, statusError } from './response';
 import type { DetectionsSource, SiemClientOptions } from './siem';
 import type { TokenProvider } from './token';
 
@@ -76,14 +77,14 @@ export function graphRequestQuery(query: GraphQuery, top: number, newestFirst: b
   return parts.join('&');
 }
 
-const GRAPH_API = {
-  name: 'Microsoft Graph',
+const GRAPH_API: ServiceDescription = {
+  name: message('service.graph'),
   meanings: {
-    400: 'bad request: Graph refused the query',
-    401: 'the token is invalid, expired or for another resource',
-    403: 'forbidden: the app needs the SecurityAlert.Read.All application permission, with admin consent',
-    429: 'too many requests (Graph allows about 150 a minute per app and tenant)',
-    500: 'service error',
+    400: message('meaning.graph-400'),
+    401: message('meaning.graph-401'),
+    403: message('meaning.graph-403'),
+    429: message('meaning.graph-429'),
+    500: message('meaning.service-error'),
   },
 };
 
@@ -102,20 +103,26 @@ interface GraphPage {
  * following it would send the access token there.
  */
 export function parseGraphPage(response: HttpResponse, origin: string, secrets: readonly string[] = []): GraphPage {
-  const bad = (failure: string): DefenderError =>
+  const bad = (failure: MessageId): DefenderError =>
     new DefenderError(
       'BAD_RESPONSE',
-      `Microsoft Graph answered HTTP ${response.status} (${response.headers['content-type'] || 'no content type'}, ${response.body.length} bytes) with a body that ${failure}; expected a JSON object with a "value" array of alerts. It began: "${bodyExcerpt(response.body, secrets)}"`,
+      message('body.not-alerts', {
+        status: response.status,
+        type: response.headers['content-type'] || message('http.no-content-type'),
+        size: response.body.length,
+        failure: message(failure),
+        excerpt: bodyExcerpt(response.body, secrets),
+      }),
       { statusCode: response.status },
     );
   let body: unknown;
   try {
     body = JSON.parse(response.body.toString('utf8'));
   } catch {
-    throw bad('is not JSON');
+    throw bad('failure.not-json');
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray((body as { value?: unknown }).value)) {
-    throw bad('has no "value" array');
+    throw bad('failure.no-value');
   }
   const page = body as { value: unknown[]; '@odata.nextLink'?: unknown };
   const alerts = page.value.filter((a): a is GraphAlert => a !== null && typeof a === 'object' && !Array.isArray(a));
@@ -128,11 +135,7 @@ export function parseGraphPage(response: HttpResponse, origin: string, secrets: 
     url = undefined;
   }
   if (!url || url.origin !== origin) {
-    throw new DefenderError(
-      'BAD_RESPONSE',
-      `Microsoft Graph answered a @odata.nextLink that does not point to ${origin}; it is not followed, so the access token is never sent to another address`,
-      { statusCode: response.status },
-    );
+    throw new DefenderError('BAD_RESPONSE', message('body.foreign-next-link', { origin }), { statusCode: response.status });
   }
   return { alerts, nextLink: url.toString() };
 }

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import axios, { AxiosInstance, AxiosRequestConfig, isAxiosError } from 'axios';
 import { DefenderError } from './errors';
+import { message } from './messages';
 import { ProxySettings, proxyFor, TlsSettings, TunnelAgent } from './proxy';
 
 export interface HttpResponse<T = unknown> {
@@ -144,7 +145,7 @@ export class HttpTransport {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const host = safeHost(url);
     try {
-      if (options.signal?.aborted) throw new DefenderError('CANCELLED', `request to ${host} cancelled: the node is closing`);
+      if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('http.cancelled', { host }));
       const response = await this.client.request<Readable>({ method, url, headers, data, signal: controller.signal, ...this.route(url) });
       const responseHeaders: Record<string, string> = {};
       for (const [k, v] of Object.entries(response.headers)) {
@@ -161,17 +162,17 @@ export class HttpTransport {
     } catch (err) {
       if (err instanceof DefenderError) throw err;
       if (timedOut) {
-        throw new DefenderError('TIMEOUT', `no complete answer from ${host} within ${options.timeoutMs / 1000} s`, {
+        throw new DefenderError('TIMEOUT', message('http.timeout', { host, seconds: options.timeoutMs / 1000 }), {
           retryable: true,
         });
       }
-      if (options.signal?.aborted) throw new DefenderError('CANCELLED', `request to ${host} cancelled: the node is closing`);
+      if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('http.cancelled', { host }));
       const cause = isAxiosError(err) ? (err.cause as NodeJS.ErrnoException | undefined) ?? err : (err as NodeJS.ErrnoException | undefined);
       const code = (isAxiosError(err) ? err.code : undefined) ?? cause?.code;
       const reason = cause?.message || code || String(err);
       // Only faults of the network are worth another try; a refused proxy login or a TLS certificate the
       // CA does not vouch for will fail the same way again.
-      throw new DefenderError('NETWORK', `network error talking to ${host}: ${reason}`, {
+      throw new DefenderError('NETWORK', message('http.network', { host, reason }), {
         retryable: code !== undefined && NETWORK_CODES.has(code),
       });
     } finally {
@@ -194,7 +195,7 @@ const EMPTY = Buffer.alloc(0);
 /** Hands the body to `take` piece by piece, refusing it as soon as it outgrows the cap; returns its size. */
 async function readBody(stream: Readable, headers: Record<string, string>, maxBytes: number, host: string, take: (chunk: Buffer) => void): Promise<number> {
   const tooLarge = (): DefenderError =>
-    new DefenderError('TOO_LARGE', `the answer from ${host} is larger than the ${formatBytes(maxBytes)} limit (maxResponseMB); narrow the query or raise the limit`);
+    new DefenderError('TOO_LARGE', message('http.too-large', { host, limit: formatBytes(maxBytes) }));
   const declared = Number(headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     stream.destroy();

@@ -1,5 +1,6 @@
 import type { DefenderError } from './errors';
 import { notADetectionsArray } from './response';
+import { Message, message, MessageValue } from './messages';
 
 /** What the error message says about the answer whose body is split. */
 export interface JsonArrayAnswer {
@@ -49,8 +50,8 @@ function endsInsideCharacter(bytes: Buffer): boolean {
   return true;
 }
 
-function shown(c: number): string {
-  return c >= 0x20 && c < 0x7f ? `"${String.fromCharCode(c)}"` : `byte 0x${c.toString(16).padStart(2, '0')}`;
+function shown(c: number): MessageValue {
+  return c >= 0x20 && c < 0x7f ? `"${String.fromCharCode(c)}"` : message('failure.byte', { hex: c.toString(16).padStart(2, '0') });
 }
 
 type Phase = 'start' | 'array' | 'done' | 'not-array' | 'failed';
@@ -76,7 +77,7 @@ const NOTHING: readonly never[] = Object.freeze([]);
  */
 export class JsonArraySplitter<T = unknown> {
   private phase: Phase = 'start';
-  private failure = '';
+  private failure: Message = message('failure.not-json');
   private size = 0;
   private head: Buffer = Buffer.alloc(0);
   private bomSeen = 0;
@@ -149,9 +150,9 @@ export class JsonArraySplitter<T = unknown> {
       case 'failed':
         throw this.error(this.failure);
       case 'start':
-        throw this.error(this.size === 0 ? 'is empty' : 'holds nothing but whitespace');
+        throw this.error(message(this.size === 0 ? 'failure.empty' : 'failure.blank'));
       case 'array':
-        throw this.error('is cut short: it ends before the array is closed with "]"');
+        throw this.error(message('failure.cut-short'));
       case 'not-array': {
         const complete = this.notArrayBytes <= NOT_ARRAY_BYTES;
         let json = false;
@@ -163,12 +164,12 @@ export class JsonArraySplitter<T = unknown> {
             // not JSON at all
           }
         }
-        throw this.error(json ? 'is JSON but not an array' : complete ? 'is not JSON' : 'is not a JSON array');
+        throw this.error(message(json ? 'failure.not-array' : complete ? 'failure.not-json' : 'failure.not-json-array'));
       }
     }
   }
 
-  private error(failure: string): DefenderError {
+  private error(failure: Message): DefenderError {
     return notADetectionsArray(
       { status: this.answer.status, contentType: this.answer.contentType, size: this.size, head: this.head },
       failure,
@@ -176,7 +177,7 @@ export class JsonArraySplitter<T = unknown> {
     );
   }
 
-  private fail(failure: string): readonly never[] {
+  private fail(failure: Message): readonly never[] {
     this.phase = 'failed';
     this.failure = failure;
     this.parts = [];
@@ -220,7 +221,7 @@ export class JsonArraySplitter<T = unknown> {
   private trailing(chunk: Buffer, from: number, offset: number): void {
     for (let i = from; i < chunk.length; i++) {
       if (!isWhitespace(chunk[i])) {
-        this.fail(`is not JSON: ${shown(chunk[i])} follows the closing "]" of the array at byte ${offset + i}`);
+        this.fail(message('failure.after-end', { char: shown(chunk[i]), at: offset + i }));
         return;
       }
     }
@@ -265,7 +266,7 @@ export class JsonArraySplitter<T = unknown> {
         try {
           emit([JSON.parse(text) as T]);
         } catch {
-          return this.fail(`is not JSON: the element that starts at byte ${at} is malformed`);
+          return this.fail(message('failure.bad-element', { at }));
         }
         i = end;
         continue;
@@ -286,10 +287,10 @@ export class JsonArraySplitter<T = unknown> {
           this.trailing(chunk, i + 1, offset);
           return this.phase === 'done' ? out ?? NOTHING : NOTHING;
         }
-        return this.fail(`is not JSON: ${shown(c)} at byte ${offset + i} where "," or "]" should follow an element`);
+        return this.fail(message('failure.no-separator', { char: shown(c), at: offset + i }));
       }
       if (c === CLOSE_BRACKET) {
-        if (this.expect === 'value') return this.fail(`is not JSON: a "," comes just before the closing "]" at byte ${offset + i}`);
+        if (this.expect === 'value') return this.fail(message('failure.trailing-comma', { at: offset + i }));
         this.phase = 'done';
         this.trailing(chunk, i + 1, offset);
         return this.phase === 'done' ? out ?? NOTHING : NOTHING;
@@ -309,7 +310,7 @@ export class JsonArraySplitter<T = unknown> {
         }
       }
       if (!this.beginValue(c, i, offset)) {
-        return this.fail(`is not JSON: ${shown(c)} at byte ${offset + i} where an element should begin`);
+        return this.fail(message('failure.no-element', { char: shown(c), at: offset + i }));
       }
       i++;
     }

@@ -1,5 +1,6 @@
 import { DateTime, Duration } from 'luxon';
 import { invalidQuery } from './errors';
+import { message } from './messages';
 
 /** The query parameters of GET /api/alerts, validated and normalised. All are optional. */
 export interface DetectionQuery {
@@ -48,9 +49,7 @@ export function parseTime(name: string, value: unknown): DateTime {
   else if (value instanceof Date) time = DateTime.fromJSDate(value, { zone: 'utc' });
   else if (typeof value === 'number' && Number.isFinite(value)) time = DateTime.fromMillis(value, { zone: 'utc' });
   if (!time || !time.isValid) {
-    throw invalidQuery(
-      `${name} must be an ISO 8601 date-time such as 2016-09-12T00:00:00.000Z (no zone means UTC), a Date or epoch milliseconds, got ${describe(value)}`,
-    );
+    throw invalidQuery(message('query.bad-time', { name, value: describe(value) }));
   }
   return time;
 }
@@ -60,7 +59,7 @@ export function parseDuration(name: string, value: unknown, allowZero = false): 
   const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
   const duration = text ? Duration.fromISO(text) : undefined;
   if (!duration || !duration.isValid || duration.toMillis() < 0 || (!allowZero && duration.toMillis() === 0)) {
-    throw invalidQuery(`${name} must be an ISO 8601 duration such as PT10M, PT2H or P1D, got ${describe(value)}`);
+    throw invalidQuery(message('query.bad-duration', { name, value: describe(value) }));
   }
   return duration;
 }
@@ -68,7 +67,7 @@ export function parseDuration(name: string, value: unknown, allowZero = false): 
 function parseLimit(value: unknown): number {
   const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-    throw invalidQuery(`limit must be a positive integer, got ${describe(value)}`);
+    throw invalidQuery(message('query.bad-limit', { value: describe(value) }));
   }
   return n;
 }
@@ -78,7 +77,7 @@ function parseGroups(value: unknown): string[] {
   return list.map((group, i) => {
     if (typeof group !== 'string' || group.trim() === '') {
       const where = Array.isArray(value) ? `machinegroups[${i}]` : 'machinegroups';
-      throw invalidQuery(`${where} must be a non-empty string (a device group name), got ${describe(group)}`);
+      throw invalidQuery(message('query.bad-group', { name: where, value: describe(group) }));
     }
     return group.trim();
   });
@@ -87,7 +86,7 @@ function parseGroups(value: unknown): string[] {
 function parseTag(name: string, value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value !== 'string' || value.trim() === '') {
-    throw invalidQuery(`${name} must be a device tag (a non-empty string), got ${describe(value)}`);
+    throw invalidQuery(message('query.bad-tag', { name, value: describe(value) }));
   }
   return value.trim();
 }
@@ -105,7 +104,7 @@ export function parseQuery(input: Record<string, unknown>): DetectionQuery {
   for (const [rawKey, value] of Object.entries(input)) {
     const key = KEY_BY_LOWER.get(rawKey.toLowerCase());
     if (!key) {
-      throw invalidQuery(`unknown query parameter "${rawKey}": the known parameters are ${QUERY_KEYS.join(', ')}`);
+      throw invalidQuery(message('query.unknown-key', { key: rawKey, known: QUERY_KEYS.join(', ') }));
     }
     if (isAbsent(value) || (Array.isArray(value) && value.length === 0)) continue;
     switch (key) {
@@ -150,12 +149,10 @@ export function mergeQuery(defaults: DetectionQuery, message: DetectionQuery): D
 /** Rules that span parameters. */
 export function checkQuery(query: DetectionQuery): DetectionQuery {
   if (query.ago && (query.sinceTimeUtc || query.untilTimeUtc)) {
-    throw invalidQuery('ago cannot be combined with sinceTimeUtc or untilTimeUtc: give either a duration or a time range');
+    throw invalidQuery(message('query.ago-with-range'));
   }
   if (query.sinceTimeUtc && query.untilTimeUtc && query.sinceTimeUtc > query.untilTimeUtc) {
-    throw invalidQuery(
-      `sinceTimeUtc (${formatTime(query.sinceTimeUtc)}) is after untilTimeUtc (${formatTime(query.untilTimeUtc)}): expected since ≤ until`,
-    );
+    throw invalidQuery(message('query.since-after-until', { since: formatTime(query.sinceTimeUtc), until: formatTime(query.untilTimeUtc) }));
   }
   return query;
 }

@@ -1,4 +1,5 @@
 import { invalidConfig } from './errors';
+import { message } from './messages';
 
 export const REGIONS = ['eu', 'us', 'uk', 'us-gcc', 'us-gcc-high', 'us-dod', 'custom'] as const;
 export type Region = (typeof REGIONS)[number];
@@ -91,11 +92,9 @@ const DNS_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
  */
 export function validateTenantId(tenantId: string): string {
   const value = tenantId.trim();
-  if (value === '') throw invalidConfig('tenantId is missing: expected a GUID or a verified domain such as contoso.onmicrosoft.com');
+  if (value === '') throw invalidConfig(message('config.tenant-missing'));
   if (/[/?#%@\\\s]/.test(value) || value.includes('..') || !(GUID.test(value) || DNS_NAME.test(value))) {
-    throw invalidConfig(
-      `tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com, got "${value}"`,
-    );
+    throw invalidConfig(message('config.tenant-invalid', { value }));
   }
   return value;
 }
@@ -108,20 +107,20 @@ function isLoopbackHost(hostname: string): boolean {
 /** https everywhere, plain http only to this machine (the local emulator). */
 export function validateBaseUrl(name: string, raw: string | undefined): string {
   const value = (raw ?? '').trim();
-  if (value === '') throw invalidConfig(`${name} is missing: expected a URL such as https://example.com`);
+  if (value === '') throw invalidConfig(message('config.url-missing', { name }));
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw invalidConfig(`${name} must be an absolute URL such as https://example.com, got "${value}"`);
+    throw invalidConfig(message('config.url-not-absolute', { name, value }));
   }
-  if (url.username || url.password) throw invalidConfig(`${name} must not contain a user name or password`);
-  if (url.search || url.hash) throw invalidConfig(`${name} must not contain a query or fragment, got "${value}"`);
+  if (url.username || url.password) throw invalidConfig(message('config.url-credentials', { name }));
+  if (url.search || url.hash) throw invalidConfig(message('config.url-query', { name, value }));
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw invalidConfig(`${name} must use https:// (http:// is allowed only to localhost or 127.0.0.1), got "${value}"`);
+    throw invalidConfig(message('config.url-not-https', { name, value }));
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw invalidConfig(`${name} must be an http(s) URL, got "${value}"`);
+    throw invalidConfig(message('config.url-not-http', { name, value }));
   }
   return url.toString().replace(/\/+$/, '');
 }
@@ -129,17 +128,17 @@ export function validateBaseUrl(name: string, raw: string | undefined): string {
 export function resolveConnection(settings: ConnectionSettings): Connection {
   const tenantId = validateTenantId(settings.tenantId ?? '');
   const clientId = (settings.clientId ?? '').trim();
-  if (clientId === '') throw invalidConfig('clientId is missing: expected the application (client) id of the Azure app registration');
+  if (clientId === '') throw invalidConfig(message('config.client-missing'));
   // A flow saved before the property existed has no api: it meant the SIEM API.
   const api = (settings.api || 'siem') as Api;
-  if (!APIS.includes(api)) throw invalidConfig(`api must be "siem" or "graph", got "${settings.api}"`);
+  if (!APIS.includes(api)) throw invalidConfig(message('config.bad-api', { value: String(settings.api) }));
   const region = (settings.region || 'eu') as Region;
   if (api === 'siem' && region === 'us-dod') {
-    throw invalidConfig('region us-dod is for api "graph"; with the SIEM API choose us-gcc-high, whose host serves GCC High and DoD');
+    throw invalidConfig(message('config.dod-siem'));
   }
   const known = api === 'graph' ? REGIONS : SIEM_REGIONS;
   if (!known.includes(region)) {
-    throw invalidConfig(`region must be one of ${known.join(', ')}, got "${settings.region}"`);
+    throw invalidConfig(message('config.bad-region', { known: known.join(', '), value: String(settings.region) }));
   }
   const endpoints: Endpoints =
     region === 'custom'

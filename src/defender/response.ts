@@ -1,4 +1,5 @@
 import { DefenderError } from './errors';
+import { Message, message } from './messages';
 import { parseRetryAfter } from './retry';
 import type { HttpResponse } from './http';
 import type { Detection } from './detection';
@@ -37,54 +38,56 @@ export function serviceErrorText(response: HttpResponse, secrets: readonly strin
   return oneLine(redact(text, secrets), 300);
 }
 
-/**
- * The BAD_RESPONSE of a detections body that is not a JSON array: its status, content type and size, why
- * it was refused (`failure` completes "a body that …") and an excerpt of its first bytes (`head`).
- */
 /** The first bytes of a body as one short line, with `secrets` blanked out before it is shortened. */
 export function bodyExcerpt(head: Buffer, secrets: readonly string[] = []): string {
   return oneLine(redact(head.subarray(0, 400).toString('utf8'), secrets), 120);
+}
+
+/** A service as its errors name it: "detections API", "Microsoft Graph", and what each status means there. */
+export interface ServiceDescription {
+  name: Message;
+  meanings: Readonly<Record<number, Message>>;
 }
 
 /**
  * The error of an answer that is not 200: a stable code (HTTP_401, HTTP_429…), what the status means for
  * this service, how long it asked us to wait, and its own words with `secrets` blanked out.
  */
-/** A service as its errors name it: "detections API", "Microsoft Graph", and what each status means there. */
-export interface ServiceDescription {
-  name: string;
-  meanings: Readonly<Record<number, string>>;
-}
-
 export function statusError(
   response: HttpResponse,
   service: ServiceDescription,
   secrets: readonly string[] = [],
 ): DefenderError {
   const status = response.status;
-  const meaning = service.meanings[status] ?? (status >= 500 ? 'service error' : 'request refused');
+  const meaning = service.meanings[status] ?? message(status >= 500 ? 'meaning.service-error' : 'meaning.refused');
   const text = serviceErrorText(response, secrets);
   const retryable = status === 429 || status >= 500;
   const retryAfterMs = retryable ? parseRetryAfter(response.headers['retry-after']) : undefined;
-  const wait = retryAfterMs !== undefined ? ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)` : '';
-  return new DefenderError(`HTTP_${status}`, `${service.name} answered HTTP ${status}: ${meaning}${wait}${text ? ` — the service said: ${text}` : ''}`, {
+  const waited = retryAfterMs !== undefined;
+  const id = text ? (waited ? 'http.status-wait-said' : 'http.status-said') : waited ? 'http.status-wait' : 'http.status';
+  const seconds = waited ? Math.round(retryAfterMs / 1000) : '';
+  return new DefenderError(`HTTP_${status}`, message(id, { service: service.name, status, meaning, seconds, text }), {
     statusCode: status,
     retryable,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   });
 }
 
+/**
+ * The BAD_RESPONSE of a detections body that is not a JSON array: its status, content type and size, why
+ * it was refused (`failure` completes "a body that …") and an excerpt of its first bytes (`head`).
+ */
 export function notADetectionsArray(
   response: { status: number; contentType?: string; size: number; head: Buffer },
-  failure: string,
+  failure: Message,
   secrets: readonly string[] = [],
 ): DefenderError {
+  const type = response.contentType || message('http.no-content-type');
   const excerpt = bodyExcerpt(response.head, secrets);
-  return new DefenderError(
-    'BAD_RESPONSE',
-    `the detections API answered HTTP ${response.status} (${response.contentType || 'no content type'}, ${response.size} bytes) with a body that ${failure}; expected a JSON array of detections. It began: "${excerpt}"`,
-    { statusCode: response.status, retryable: false },
-  );
+  return new DefenderError('BAD_RESPONSE', message('body.not-detections', { status: response.status, type, size: response.size, failure, excerpt }), {
+    statusCode: response.status,
+    retryable: false,
+  });
 }
 
 /**
@@ -92,11 +95,11 @@ export function notADetectionsArray(
  * For a body already in memory; the transport parses detections as they stream in (json-array.ts).
  */
 export function parseDetections(response: HttpResponse, secrets: readonly string[] = []): Detection[] {
-  let failure = 'is not JSON';
+  let failure = message('failure.not-json');
   try {
     const parsed: unknown = JSON.parse(response.body.toString('utf8'));
     if (Array.isArray(parsed)) return parsed as Detection[];
-    failure = `is JSON but not an array`;
+    failure = message('failure.not-array');
   } catch {
     // fall through to the error below
   }

@@ -1,4 +1,5 @@
 import { DefenderError } from './errors';
+import { message } from './messages';
 
 export interface RetryPolicy {
   /** Further attempts after the first; 0 turns retries off. */
@@ -34,14 +35,14 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
+    if (signal?.aborted) return reject(new DefenderError('CANCELLED', message('cancelled')));
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
+      reject(new DefenderError('CANCELLED', message('cancelled')));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

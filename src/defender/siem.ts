@@ -3,6 +3,8 @@ import type { Detection } from './detection';
 import { authorizedGet } from './authorized-get';
 import type { BodyReader, HttpTransport } from './http';
 import { JsonArraySplitter } from './json-array';
+import { message } from './messages';
+import type { ServiceDescription } from './response';
 import { alertsUrl, Connection } from './regions';
 import type { RetryPolicy } from './retry';
 import { TokenProvider } from './token';
@@ -13,13 +15,13 @@ export interface DetectionsSource {
 }
 
 /** The meaning of each status as Microsoft's SIEM API page documents it. */
-export const SIEM_API = {
-  name: 'detections API',
+export const SIEM_API: ServiceDescription = {
+  name: message('service.siem'),
   meanings: {
-    401: 'malformed request or invalid token',
-    403: 'unauthorized: the domain is not managed by the tenant administrator, or the tenant state is deleted',
-    429: 'too many requests',
-    500: 'service error',
+    401: message('meaning.siem-401'),
+    403: message('meaning.siem-403'),
+    429: message('meaning.too-many'),
+    500: message('meaning.service-error'),
   },
 };
 

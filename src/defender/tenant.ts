@@ -1,4 +1,5 @@
 import { invalidConfig } from './errors';
+import { message } from './messages';
 import { GraphClient, type GraphSession, type GraphShape } from './graph';
 import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './graph-rate';
 import { HttpTransport, TransportOptions } from './http';
@@ -27,7 +28,7 @@ export interface DetectionsClientOptions extends SiemClientOptions {
 function rateSetting(name: string, raw: number | string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw invalidConfig(`${name} must be a number above 0, got "${raw}"`);
+  if (!Number.isFinite(n) || n <= 0) throw invalidConfig(message('config.not-positive', { name, value: String(raw) }));
   return n;
 }
 

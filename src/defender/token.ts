@@ -1,4 +1,5 @@
 import { DefenderError } from './errors';
+import { message } from './messages';
 import { HttpTransport, RequestOptions } from './http';
 import { Connection, graphScope, tokenUrl } from './regions';
 import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
@@ -28,7 +29,7 @@ function seconds(value: unknown): number | undefined {
 export function parseTokenResponse(body: unknown, now: number): AccessToken {
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof b.access_token !== 'string' || b.access_token === '') {
-    throw new DefenderError('TOKEN_FAILED', 'the token endpoint answered without an access_token');
+    throw new DefenderError('TOKEN_FAILED', message('token.no-access-token'));
   }
   const expiresOn = seconds(b.expires_on);
   const expiresIn = seconds(b.expires_in);
@@ -44,7 +45,7 @@ export async function requestToken(
   options: RequestOptions & { retry: RetryPolicy; now?: () => number },
 ): Promise<AccessToken> {
   if (!clientSecret) {
-    throw new DefenderError('INVALID_CONFIG', 'clientSecret is missing: enter the application secret in the defender-config node');
+    throw new DefenderError('INVALID_CONFIG', message('config.secret-missing'));
   }
   const now = options.now ?? Date.now;
   const url = tokenUrl(connection);
@@ -56,7 +57,7 @@ export async function requestToken(
         const res = await transport.postForm(url, tokenForm(connection, clientSecret), options);
         if (res.status === 429 || res.status >= 500) {
           const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-          throw new DefenderError('TOKEN_FAILED', `token request to ${host} failed: HTTP ${res.status}: ${serviceErrorText(res, [clientSecret])}`, {
+          throw new DefenderError('TOKEN_FAILED', message('token.http-said', { host, status: res.status, text: serviceErrorText(res, [clientSecret]) }), {
             statusCode: res.status,
             retryable: true,
             ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
@@ -71,24 +72,22 @@ export async function requestToken(
     // The token endpoint had its retries here; the detections request that asked for the token must not
     // retry the whole token dance again (retries would multiply).
     if (err instanceof DefenderError && err.retryable) {
-      const message = err.code === 'TOKEN_FAILED' ? err.message : `token request to ${host} failed: ${err.message}`;
-      throw new DefenderError(err.code === 'TIMEOUT' ? 'TIMEOUT' : 'TOKEN_FAILED', message, { statusCode: err.statusCode });
+      const text = err.code === 'TOKEN_FAILED' ? (err.text ?? err.message) : message('token.failed', { host, detail: err.text ?? err.message });
+      throw new DefenderError(err.code === 'TIMEOUT' ? 'TIMEOUT' : 'TOKEN_FAILED', text, { statusCode: err.statusCode });
     }
     throw err;
   }
   const text = serviceErrorText(response, [clientSecret]);
   if (response.status !== 200) {
-    throw new DefenderError(
-      'TOKEN_FAILED',
-      `token request to ${host} failed: HTTP ${response.status}${text ? `: ${text}` : ''}. Check tenantId, clientId and the client secret`,
-      { statusCode: response.status },
-    );
+    throw new DefenderError('TOKEN_FAILED', message(text ? 'token.refused-said' : 'token.refused', { host, status: response.status, text }), {
+      statusCode: response.status,
+    });
   }
   let body: unknown;
   try {
     body = JSON.parse(response.body.toString('utf8'));
   } catch {
-    throw new DefenderError('TOKEN_FAILED', `the token endpoint answered HTTP 200 with a body that is not JSON (${response.headers['content-type'] ?? 'no content type'})`, {
+    throw new DefenderError('TOKEN_FAILED', message('token.not-json', { type: response.headers['content-type'] ?? message('http.no-content-type') }), {
       statusCode: 200,
     });
   }
@@ -151,9 +150,9 @@ export class TokenProvider {
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
+  if (signal.aborted) return Promise.reject(new DefenderError('CANCELLED', message('cancelled')));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new DefenderError('CANCELLED', 'cancelled: the node is closing'));
+    const onAbort = (): void => reject(new DefenderError('CANCELLED', message('cancelled')));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {

@@ -1,12 +1,14 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI } from 'node-red';
 import { DefenderError } from '../defender/errors';
+import { message } from '../defender/messages';
 import type { ConnectionSettings } from '../defender/regions';
 import { DEFAULT_RETRY_POLICY } from '../defender/retry';
 import type { TransportOptions } from '../defender/http';
 import type { TlsSettings } from '../defender/proxy';
 import { Tenant } from '../defender/tenant';
 import type { DefenderConfigDef, DefenderConfigNode, DefenderCredentials } from './config-node';
+import { runtimeTranslate } from './language';
 
 /** What the editor sends for a password credential the user left as it was. */
 const UNCHANGED_PASSWORD = '__PWRD__';
@@ -24,6 +26,7 @@ function text(value: unknown): string {
 }
 
 export = function register(RED: NodeAPI): void {
+  const translate = runtimeTranslate(RED);
   function DefenderConfig(this: DefenderConfigNode, def: DefenderConfigDef): void {
     RED.nodes.createNode(this, def);
     try {
@@ -41,7 +44,7 @@ export = function register(RED: NodeAPI): void {
   function transportOptions(proxyId: string | undefined, tlsId: string | undefined): TransportOptions {
     const options: TransportOptions = {};
     const proxyNode = proxyId ? (RED.nodes.getNode(proxyId) as (Node<{ username?: string; password?: string }> & { url?: string; noproxy?: string[] }) | null) : null;
-    if (proxyId && !proxyNode) throw new DefenderError('INVALID_CONFIG', 'the chosen http proxy node is missing: choose it again or clear the field');
+    if (proxyId && !proxyNode) throw new DefenderError('INVALID_CONFIG', message('config.proxy-missing'));
     if (proxyNode?.url) {
       options.proxy = {
         url: proxyNode.url,
@@ -50,7 +53,7 @@ export = function register(RED: NodeAPI): void {
       };
     }
     const tlsNode = tlsId ? (RED.nodes.getNode(tlsId) as (Node & { addTLSOptions(opts: Record<string, unknown>): void }) | null) : null;
-    if (tlsId && !tlsNode) throw new DefenderError('INVALID_CONFIG', 'the chosen tls-config node is missing: choose it again or clear the field');
+    if (tlsId && !tlsNode) throw new DefenderError('INVALID_CONFIG', message('config.tls-missing'));
     if (tlsNode) {
       const tls: Record<string, unknown> = {};
       tlsNode.addTLSOptions(tls);
@@ -87,10 +90,12 @@ export = function register(RED: NodeAPI): void {
       const page = await tenant.detections({ timeoutMs: TEST_TIMEOUT_MS, maxResponseBytes: 16 * 1024 * 1024, retry }).fetchPage(new URLSearchParams({ limit: '1' }));
       return { ok: true, detections: page.length };
     } catch (err) {
-      const error = err instanceof DefenderError ? err : new DefenderError('INTERNAL', `unexpected failure: ${err instanceof Error ? err.message : String(err)}`);
+      const error = (
+        err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: err instanceof Error ? err.message : String(err) }))
+      ).translated(translate);
       // The library keeps the secret out of its errors; this answer goes to a browser, so make sure.
-      const message = error.message.split(secret).join('***');
-      return { ok: false, code: error.code, message, ...(error.statusCode !== undefined ? { statusCode: error.statusCode } : {}) };
+      const shown = error.message.split(secret).join('***');
+      return { ok: false, code: error.code, message: shown, ...(error.statusCode !== undefined ? { statusCode: error.statusCode } : {}) };
     } finally {
       tenant?.close();
     }

@@ -2,9 +2,11 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/checkpoint';
 import { detectionTopic } from '../defender/detection';
 import { DefenderError, invalidConfig } from '../defender/errors';
+import { message } from '../defender/messages';
 import { pullDetections, usesCheckpoint } from '../defender/pull';
 import type { DefenderConfigNode } from './config-node';
 import { readPullRequest } from './input';
+import { runtimeTranslate } from './language';
 import { ContextDefault, contextQuery, DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
 import { PullStatus } from './status';
 
@@ -31,6 +33,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new PullStatus(node, (key, vars) => RED._(key, vars));
+    const translate = runtimeTranslate(RED);
     const config = RED.nodes.getNode(def.defender) as DefenderConfigNode | null;
     const closing = new AbortController();
     let settings: DetectionsSettings | undefined;
@@ -39,7 +42,7 @@ export = function register(RED: NodeAPI): void {
       settings = readSettings(def, (name) => RED.util.getSetting(node, name));
     } catch (err) {
       settingsError = err as DefenderError;
-      status.failed(settingsError.code, settingsError.message);
+      status.failed(settingsError.code, settingsError.translated(translate).message);
     }
 
     const context = node.context();
@@ -60,7 +63,11 @@ export = function register(RED: NodeAPI): void {
     const readContext = (from: ContextDefault, msg: NodeMessageInFlow): Promise<{ from: ContextDefault; value: unknown }> =>
       new Promise((resolve, reject) => {
         const fail = (err: unknown): void =>
-          reject(invalidConfig(`${from.key} is to come from ${from.scope} context "${from.name}", which cannot be read: ${err instanceof Error ? err.message : String(err)}`));
+          reject(
+            invalidConfig(
+              message('settings.context-unreadable', { key: from.key, scope: from.scope, name: from.name, reason: err instanceof Error ? err.message : String(err) }),
+            ),
+          );
         try {
           RED.util.evaluateNodeProperty(from.name, from.scope, node, msg, (err, value: unknown) => (err ? fail(err) : resolve({ from, value })));
         } catch (err) {
@@ -69,9 +76,9 @@ export = function register(RED: NodeAPI): void {
       });
 
     async function pull(msg: NodeMessageInFlow, send: Send): Promise<number | 'reset'> {
-      if (settingsError || !settings) throw settingsError ?? invalidConfig('the node has no settings');
-      if (!config) throw invalidConfig('no defender-config node is selected: open the node and choose or create one');
-      if (!config.tenant) throw config.configError ?? invalidConfig('the defender-config node is not valid');
+      if (settingsError || !settings) throw settingsError ?? invalidConfig(message('settings.none'));
+      if (!config) throw invalidConfig(message('settings.no-config'));
+      if (!config.tenant) throw config.configError ?? invalidConfig(message('settings.config-invalid'));
       const s = settings;
       const defaults = s.contextDefaults.length
         ? { ...s.defaults, ...contextQuery(await Promise.all(s.contextDefaults.map((from) => readContext(from, msg)))) }
@@ -155,10 +162,10 @@ export = function register(RED: NodeAPI): void {
           else status.done(outcome);
           done();
         } catch (err) {
-          const error =
-            err instanceof DefenderError
-              ? err
-              : new DefenderError('INTERNAL', `unexpected failure: ${err instanceof Error ? err.message : String(err)}`);
+          // Said in the runtime's language, as the status is; the code stays the same for a Catch node's switch.
+          const error = (
+            err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: err instanceof Error ? err.message : String(err) }))
+          ).translated(translate);
           if (error.statusCode !== undefined) msg.statusCode = error.statusCode;
           status.failed(error.code, error.message, error.statusCode);
           done(error);

@@ -1,4 +1,5 @@
 import { invalidQuery } from '../defender/errors';
+import { message } from '../defender/messages';
 import { DetectionQuery, mergeQuery, parseQuery } from '../defender/query';
 
 /** What one input message asks for, validated in one place before anything is sent. */
@@ -25,7 +26,7 @@ export function readPullRequest(msg: Record<string, unknown>, defaults: Detectio
   if (msg.query !== undefined) {
     if (!isPlainObject(msg.query)) {
       const got = Array.isArray(msg.query) ? 'an array' : msg.query === null ? 'null' : typeof msg.query;
-      throw invalidQuery(`msg.query must be an object of query parameters such as {"limit": 20}, got ${got}`);
+      throw invalidQuery(message('input.query-not-object', { got }));
     }
     fromMessage = parseQuery(msg.query);
   } else if (isPlainObject(msg.payload)) {
@@ -37,11 +38,11 @@ export function readPullRequest(msg: Record<string, unknown>, defaults: Detectio
   if (raw !== undefined && raw !== null && raw !== '') {
     timeoutMs = Number(raw);
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw invalidQuery(`msg.requestTimeout must be a number of milliseconds above 0, got ${JSON.stringify(raw)}`);
+      throw invalidQuery(message('input.bad-timeout', { value: JSON.stringify(raw) }));
     }
   }
   if (msg.reset !== undefined && typeof msg.reset !== 'boolean') {
-    throw invalidQuery(`msg.reset must be true (clear the checkpoint) or false, got ${JSON.stringify(msg.reset)}`);
+    throw invalidQuery(message('input.bad-reset', { value: JSON.stringify(msg.reset) }));
   }
   return {
     query: mergeQuery(defaults, fromMessage),

@@ -1,5 +1,6 @@
 import { Duration } from 'luxon';
 import { DefenderError, invalidConfig } from '../defender/errors';
+import { Message, message, MessageId } from '../defender/messages';
 import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
@@ -65,12 +66,20 @@ export interface DetectionsSettings {
   shape: GraphShape;
 }
 
-function numberSetting(name: string, raw: string | number | undefined, fallback: number, check: (n: number) => boolean, expected: string): number {
+function numberSetting(raw: string | number | undefined, fallback: number, check: (n: number) => boolean, refused: MessageId): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || !check(n)) throw invalidConfig(`${name} must be ${expected}, got "${raw}"`);
+  if (!Number.isFinite(n) || !check(n)) throw invalidConfig(message(refused, { value: String(raw) }));
   return n;
 }
+
+/** An error met in a value that came `from` somewhere, as INVALID_CONFIG that says where. */
+function fromError(from: Message, err: unknown): DefenderError {
+  const detail = err instanceof DefenderError ? (err.text ?? err.message) : String(err);
+  return invalidConfig(message('settings.from', { from, detail }));
+}
+
+const NODE_DEFAULT = message('settings.node-default');
 
 /** machinegroups as the editor saves it ("A, B") or as a context value may hold it (["A", "B"]). */
 function groupList(value: unknown): unknown {
@@ -78,11 +87,11 @@ function groupList(value: unknown): unknown {
 }
 
 /** One sourced default, parsed like a message's value; an error names where the value came from. */
-function parseSourced(key: SourcedDefault, value: unknown, from: string): DetectionQuery {
+function parseSourced(key: SourcedDefault, value: unknown, from: Message): DetectionQuery {
   try {
     return parseQuery({ [key]: key === 'machinegroups' ? groupList(value) : value });
   } catch (err) {
-    throw invalidConfig(`${from}: ${(err as DefenderError).message}`);
+    throw fromError(from, err);
   }
 }
 
@@ -106,7 +115,7 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
       ago: incremental ? undefined : p.ago,
     });
   } catch (err) {
-    throw invalidConfig(`node default: ${(err as DefenderError).message}`);
+    throw fromError(NODE_DEFAULT, err);
   }
   const contextDefaults: ContextDefault[] = [];
   for (const key of SOURCED_DEFAULTS) {
@@ -114,37 +123,37 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
     const raw = p[key];
     const name = String(raw ?? '').trim();
     if (source === 'str' || source === 'num') {
-      Object.assign(defaults, parseSourced(key, raw, 'node default'));
+      Object.assign(defaults, parseSourced(key, raw, NODE_DEFAULT));
     } else if (source === 'env') {
       // The TypedInput's env type holds the bare name (Node-RED itself replaces a "${NAME}" before the node sees it).
-      if (name === '') throw invalidConfig(`${key}: enter the name of the environment variable to read it from`);
+      if (name === '') throw invalidConfig(message('settings.env-name-missing', { key }));
       const value = readEnv(name);
       // A misspelt name must not silently widen the query to every device group.
-      if (value === undefined) throw invalidConfig(`${key} is to come from the environment variable ${name}, which is not set`);
-      Object.assign(defaults, parseSourced(key, value, `${key} from the environment variable ${name}`));
+      if (value === undefined) throw invalidConfig(message('settings.env-not-set', { key, name }));
+      Object.assign(defaults, parseSourced(key, value, message('settings.from-env', { key, name })));
     } else if (source === 'flow' || source === 'global') {
-      if (name === '') throw invalidConfig(`${key}: enter the ${source} context key to read it from`);
+      if (name === '') throw invalidConfig(message('settings.context-key-missing', { key, scope: source }));
       contextDefaults.push({ key, scope: source, name });
     } else {
-      throw invalidConfig(`${key}Type must be str, num, env, flow or global, got "${source}"`);
+      throw invalidConfig(message('settings.bad-source', { key, value: source }));
     }
   }
   try {
     checkQuery(defaults);
   } catch (err) {
-    throw invalidConfig(`node default: ${(err as DefenderError).message}`);
+    throw fromError(NODE_DEFAULT, err);
   }
   const duration = (name: string, raw: string | undefined, fallback: string, allowZero = false): Duration => {
     try {
       return parseDuration(name, raw === undefined || raw === '' ? fallback : raw, allowZero);
     } catch (err) {
-      throw invalidConfig((err as DefenderError).message);
+      throw (err as DefenderError).withCode('INVALID_CONFIG');
     }
   };
   // A node saved before the property existed, or left at the default, sends SIEM-shaped detections.
   const shape = String(p.shape ?? '').trim() || 'siem';
   if (!(GRAPH_SHAPES as readonly string[]).includes(shape)) {
-    throw invalidConfig(`shape must be "siem" or "native", got "${p.shape}"`);
+    throw invalidConfig(message('settings.bad-shape', { value: String(p.shape) }));
   }
   return {
     defaults,
@@ -154,12 +163,12 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
       ? { initialAgo: duration('initialAgo', p.initialAgo, 'PT2H'), overlap: duration('overlap', p.overlap, 'PT5M', true) }
       : undefined,
     store: p.store ? p.store.trim() || undefined : undefined,
-    timeoutMs: numberSetting('requestTimeout', p.requestTimeout, 60, (n) => n > 0, 'a number of seconds above 0') * 1000,
-    maxResponseBytes: numberSetting('maxResponseMB', p.maxResponseMB, 256, (n) => n > 0, 'a number of megabytes above 0') * 1024 * 1024,
+    timeoutMs: numberSetting(p.requestTimeout, 60, (n) => n > 0, 'settings.bad-timeout') * 1000,
+    maxResponseBytes: numberSetting(p.maxResponseMB, 256, (n) => n > 0, 'settings.bad-max-response') * 1024 * 1024,
     retry: {
       ...DEFAULT_RETRY_POLICY,
-      maxRetries: numberSetting('maxRetries', p.maxRetries, DEFAULT_RETRY_POLICY.maxRetries, (n) => Number.isInteger(n) && n >= 0 && n <= 10, 'a whole number from 0 to 10'),
-      baseDelayMs: numberSetting('retryBaseDelayMs', p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'a number of milliseconds'),
+      maxRetries: numberSetting(p.maxRetries, DEFAULT_RETRY_POLICY.maxRetries, (n) => Number.isInteger(n) && n >= 0 && n <= 10, 'settings.bad-retries'),
+      baseDelayMs: numberSetting(p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
     },
   };
 }
@@ -172,11 +181,9 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
 export function contextQuery(values: ReadonlyArray<{ from: ContextDefault; value: unknown }>): DetectionQuery {
   const query: DetectionQuery = {};
   for (const { from, value } of values) {
-    const where = `${from.scope} context "${from.name}"`;
-    if (value === undefined) {
-      throw invalidConfig(`${from.key} is to come from ${where}, which is not set: set it (an empty string means no ${from.key}) or choose another source in the node`);
-    }
-    Object.assign(query, parseSourced(from.key, value, `${from.key} from ${where}`));
+    const names = { key: from.key, scope: from.scope, name: from.name };
+    if (value === undefined) throw invalidConfig(message('settings.context-not-set', names));
+    Object.assign(query, parseSourced(from.key, value, message('settings.from-context', names)));
   }
   return query;
 }

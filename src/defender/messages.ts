@@ -1,0 +1,151 @@
+/**
+ * Every text a DefenderError can carry, in English, by id. An error keeps its id and values besides the
+ * English text, so the Node-RED nodes can say it in the runtime's language: the translations are in
+ * nodes/locales/<lang>/defender-detections.json under `defender-detections.runtime.<id>`, with the same
+ * `__name__` placeholders. English lives only here; a test checks that each catalog has every id.
+ */
+export const MESSAGES = {
+  // Query parameters (msg.query, msg.payload or the node's defaults)
+  'query.bad-time':
+    '__name__ must be an ISO 8601 date-time such as 2016-09-12T00:00:00.000Z (no zone means UTC), a Date or epoch milliseconds, got __value__',
+  'query.bad-duration': '__name__ must be an ISO 8601 duration such as PT10M, PT2H or P1D, got __value__',
+  'query.bad-limit': 'limit must be a positive integer, got __value__',
+  'query.bad-group': '__name__ must be a non-empty string (a device group name), got __value__',
+  'query.bad-tag': '__name__ must be a device tag (a non-empty string), got __value__',
+  'query.unknown-key': 'unknown query parameter "__key__": the known parameters are __known__',
+  'query.ago-with-range': 'ago cannot be combined with sinceTimeUtc or untilTimeUtc: give either a duration or a time range',
+  'query.since-after-until': 'sinceTimeUtc (__since__) is after untilTimeUtc (__until__): expected since ≤ until',
+
+  // The input message besides the query
+  'input.query-not-object': 'msg.query must be an object of query parameters such as {"limit": 20}, got __got__',
+  'input.bad-timeout': 'msg.requestTimeout must be a number of milliseconds above 0, got __value__',
+  'input.bad-reset': 'msg.reset must be true (clear the checkpoint) or false, got __value__',
+
+  // The detections node's own settings
+  'settings.from': '__from__: __detail__',
+  'settings.node-default': 'node default',
+  'settings.from-env': '__key__ from the environment variable __name__',
+  'settings.from-context': '__key__ from __scope__ context "__name__"',
+  'settings.env-name-missing': '__key__: enter the name of the environment variable to read it from',
+  'settings.env-not-set': '__key__ is to come from the environment variable __name__, which is not set',
+  'settings.context-key-missing': '__key__: enter the __scope__ context key to read it from',
+  'settings.context-not-set':
+    '__key__ is to come from __scope__ context "__name__", which is not set: set it (an empty string means no __key__) or choose another source in the node',
+  'settings.context-unreadable': '__key__ is to come from __scope__ context "__name__", which cannot be read: __reason__',
+  'settings.bad-source': '__key__Type must be str, num, env, flow or global, got "__value__"',
+  'settings.bad-shape': 'shape must be "siem" or "native", got "__value__"',
+  'settings.bad-timeout': 'requestTimeout must be a number of seconds above 0, got "__value__"',
+  'settings.bad-max-response': 'maxResponseMB must be a number of megabytes above 0, got "__value__"',
+  'settings.bad-retries': 'maxRetries must be a whole number from 0 to 10, got "__value__"',
+  'settings.bad-retry-delay': 'retryBaseDelayMs must be a number of milliseconds, got "__value__"',
+  'settings.none': 'the node has no settings',
+  'settings.no-config': 'no defender-config node is selected: open the node and choose or create one',
+  'settings.config-invalid': 'the defender-config node is not valid',
+
+  // The defender-config node
+  'config.tenant-missing': 'tenantId is missing: expected a GUID or a verified domain such as contoso.onmicrosoft.com',
+  'config.tenant-invalid': 'tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com, got "__value__"',
+  'config.client-missing': 'clientId is missing: expected the application (client) id of the Azure app registration',
+  'config.secret-missing': 'clientSecret is missing: enter the application secret in the defender-config node',
+  'config.bad-api': 'api must be "siem" or "graph", got "__value__"',
+  'config.dod-siem': 'region us-dod is for api "graph"; with the SIEM API choose us-gcc-high, whose host serves GCC High and DoD',
+  'config.bad-region': 'region must be one of __known__, got "__value__"',
+  'config.url-missing': '__name__ is missing: expected a URL such as https://example.com',
+  'config.url-not-absolute': '__name__ must be an absolute URL such as https://example.com, got "__value__"',
+  'config.url-credentials': '__name__ must not contain a user name or password',
+  'config.url-query': '__name__ must not contain a query or fragment, got "__value__"',
+  'config.url-not-https': '__name__ must use https:// (http:// is allowed only to localhost or 127.0.0.1), got "__value__"',
+  'config.url-not-http': '__name__ must be an http(s) URL, got "__value__"',
+  'config.not-positive': '__name__ must be a number above 0, got "__value__"',
+  'config.proxy-missing': 'the chosen http proxy node is missing: choose it again or clear the field',
+  'config.tls-missing': 'the chosen tls-config node is missing: choose it again or clear the field',
+
+  // Tokens
+  'token.no-access-token': 'the token endpoint answered without an access_token',
+  'token.http-said': 'token request to __host__ failed: HTTP __status__: __text__',
+  'token.failed': 'token request to __host__ failed: __detail__',
+  'token.refused': 'token request to __host__ failed: HTTP __status__. Check tenantId, clientId and the client secret',
+  'token.refused-said': 'token request to __host__ failed: HTTP __status__: __text__. Check tenantId, clientId and the client secret',
+  'token.not-json': 'the token endpoint answered HTTP 200 with a body that is not JSON (__type__)',
+
+  // Requests and answers
+  'http.cancelled': 'request to __host__ cancelled: the node is closing',
+  'http.timeout': 'no complete answer from __host__ within __seconds__ s',
+  'http.network': 'network error talking to __host__: __reason__',
+  'http.too-large': 'the answer from __host__ is larger than the __limit__ limit (maxResponseMB); narrow the query or raise the limit',
+  'http.redirect':
+    '__service__ answered HTTP __status__ redirecting elsewhere; redirects are not followed so the access token is never sent to another address. Check apiBaseUrl and the region',
+  'http.status': '__service__ answered HTTP __status__: __meaning__',
+  'http.status-wait': '__service__ answered HTTP __status__: __meaning__ (Retry-After __seconds__ s)',
+  'http.status-said': '__service__ answered HTTP __status__: __meaning__ — the service said: __text__',
+  'http.status-wait-said': '__service__ answered HTTP __status__: __meaning__ (Retry-After __seconds__ s) — the service said: __text__',
+  'http.no-content-type': 'no content type',
+
+  // The services, as errors name them
+  'service.siem': 'detections API',
+  'service.graph': 'Microsoft Graph',
+
+  // What an HTTP status means for each service (the SIEM API's are the seed's own words)
+  'meaning.service-error': 'service error',
+  'meaning.refused': 'request refused',
+  'meaning.siem-401': 'malformed request or invalid token',
+  'meaning.siem-403': 'unauthorized: the domain is not managed by the tenant administrator, or the tenant state is deleted',
+  'meaning.too-many': 'too many requests',
+  'meaning.graph-400': 'bad request: Graph refused the query',
+  'meaning.graph-401': 'the token is invalid, expired or for another resource',
+  'meaning.graph-403': 'forbidden: the app needs the SecurityAlert.Read.All application permission, with admin consent',
+  'meaning.graph-429': 'too many requests (Graph allows about 150 a minute per app and tenant)',
+
+  // Bodies that are not what was asked for
+  'body.not-detections':
+    'the detections API answered HTTP __status__ (__type__, __size__ bytes) with a body that __failure__; expected a JSON array of detections. It began: "__excerpt__"',
+  'body.not-alerts':
+    'Microsoft Graph answered HTTP __status__ (__type__, __size__ bytes) with a body that __failure__; expected a JSON object with a "value" array of alerts. It began: "__excerpt__"',
+  'body.foreign-next-link':
+    'Microsoft Graph answered a @odata.nextLink that does not point to __origin__; it is not followed, so the access token is never sent to another address',
+  'failure.not-json': 'is not JSON',
+  'failure.not-json-array': 'is not a JSON array',
+  'failure.empty': 'is empty',
+  'failure.blank': 'holds nothing but whitespace',
+  'failure.cut-short': 'is cut short: it ends before the array is closed with "]"',
+  'failure.byte': 'byte 0x__hex__',
+  'failure.not-array': 'is JSON but not an array',
+  'failure.no-value': 'has no "value" array',
+  'failure.after-end': 'is not JSON: __char__ follows the closing "]" of the array at byte __at__',
+  'failure.bad-element': 'is not JSON: the element that starts at byte __at__ is malformed',
+  'failure.no-separator': 'is not JSON: __char__ at byte __at__ where "," or "]" should follow an element',
+  'failure.trailing-comma': 'is not JSON: a "," comes just before the closing "]" at byte __at__',
+  'failure.no-element': 'is not JSON: __char__ at byte __at__ where an element should begin',
+
+  // Anything else
+  'cancelled': 'cancelled: the node is closing',
+  'unexpected': 'unexpected failure: __reason__',
+} as const;
+
+export type MessageId = keyof typeof MESSAGES;
+export type MessageValue = string | number | Message;
+
+/** A text as an id and the values of its placeholders; a value may itself be a text. */
+export interface Message {
+  readonly id: MessageId;
+  readonly vars: Readonly<Record<string, MessageValue>>;
+}
+
+export function message(id: MessageId, vars: Record<string, MessageValue> = {}): Message {
+  return { id, vars };
+}
+
+/** The text of an id in another language, with its values filled in; undefined when it has none. */
+export type Translate = (id: MessageId, vars: Record<string, string | number>) => string | undefined;
+
+/** Fills `__name__` placeholders, the syntax of Node-RED's catalogs. */
+export function fill(template: string, vars: Readonly<Record<string, string | number>>): string {
+  return template.replace(/__(\w+?)__/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+}
+
+/** The text in English, or through `translate` where it knows the id (nested texts first). */
+export function render(text: Message, translate?: Translate): string {
+  const vars: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(text.vars)) vars[name] = typeof value === 'object' ? render(value, translate) : value;
+  return translate?.(text.id, vars) ?? fill(MESSAGES[text.id], vars);
+}

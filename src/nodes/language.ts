@@ -1,0 +1,18 @@
+import type { NodeAPI } from 'node-red';
+import type { Translate } from '../defender/messages';
+
+/** The detections node's catalog, where the runtime's error texts are translated (both nodes use it). */
+const CATALOG = 'node-red-contrib-defender-detections/defender-detections:defender-detections.runtime.';
+
+/**
+ * The library's error texts in the runtime's language (Node-RED's `lang` setting or the process locale).
+ * An id the catalog lacks, as English always does, is left to the library's English.
+ */
+export function runtimeTranslate(RED: NodeAPI): Translate {
+  return (id, vars) => {
+    const key = `${CATALOG}${id}`;
+    const out: unknown = RED._(key, vars);
+    // On a miss i18next answers the key, without its namespace.
+    return typeof out === 'string' && out !== key && out !== key.slice(key.indexOf(':') + 1) ? out : undefined;
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Error texts in the runtime's language: Node-RED's own i18n (the one the runtime uses, set to Japanese as
+ * `lang: 'ja'` in settings.js or LANG=ja_JP would) reading the node set's catalogs, and the nodes'
+ * translate function on top of it. The node-red-node-test-helper runtime cannot show this: its RED._
+ * answers every key unchanged, so the node tests see English.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import type { NodeAPI } from 'node-red';
+import { DefenderError } from '../../src/defender/errors';
+import type { MessageId } from '../../src/defender/messages';
+import { parseQuery } from '../../src/defender/query';
+import { statusError } from '../../src/defender/response';
+import { SIEM_API } from '../../src/defender/siem';
+import { runtimeTranslate } from '../../src/nodes/language';
+import { readSettings } from '../../src/nodes/settings';
+import { requireFromNodeRed } from '../fixtures/harness';
+
+interface I18n {
+  init(settings: { lang: string }): Promise<void>;
+  registerMessageCatalog(namespace: string, dir: string, file: string): Promise<void>;
+  _(key: string, vars?: Record<string, unknown>): string;
+}
+
+const NAMESPACE = 'node-red-contrib-defender-detections/defender-detections';
+
+function caught(fn: () => unknown): DefenderError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DefenderError) return err;
+    throw err;
+  }
+  assert.fail('no error was thrown');
+}
+
+describe('error texts in Japanese through Node-RED’s i18n', () => {
+  let translate: ReturnType<typeof runtimeTranslate>;
+  before(async () => {
+    const { i18n } = requireFromNodeRed('@node-red/util') as { i18n: I18n };
+    await i18n.init({ lang: 'ja' });
+    // The build copies nodes/locales next to the node files, where Node-RED finds them.
+    await i18n.registerMessageCatalog(NAMESPACE, path.join(__dirname, '..', '..', 'src', 'nodes', 'locales'), 'defender-detections.json');
+    // What a node module's RED._ does: a key without a namespace belongs to the node set's own catalog.
+    const RED = { _: (key: string, vars?: Record<string, unknown>) => i18n._(key.includes(':') ? key : `${NAMESPACE}:${key}`, vars) };
+    translate = runtimeTranslate(RED as unknown as NodeAPI);
+  });
+
+  it('says a refused query parameter in Japanese, with the value given', () => {
+    const error = caught(() => parseQuery({ limit: 'abc' }));
+    assert.equal(error.message, 'limit must be a positive integer, got "abc"');
+    const ja = error.translated(translate);
+    assert.equal(ja.message, 'limit には正の整数を指定してください (指定値: "abc")');
+    assert.equal(ja.code, 'INVALID_QUERY');
+  });
+
+  it('translates the parts of a nested text too (where a default came from)', () => {
+    const error = caught(() => readSettings({ limit: 'MAX', limitType: 'env' }, () => '0'));
+    assert.equal(error.message, 'limit from the environment variable MAX: limit must be a positive integer, got "0"');
+    assert.equal(error.translated(translate).message, '環境変数 MAX から取得した limit: limit には正の整数を指定してください (指定値: "0")');
+  });
+
+  it('keeps the service’s own words and the status as they were, even when they look like placeholders', () => {
+    const body = Buffer.from(JSON.stringify({ error: { message: 'quota __value__ reached $& $1' } }));
+    const error = statusError({ status: 429, headers: { 'retry-after': '30' }, body }, SIEM_API);
+    const ja = error.translated(translate);
+    assert.equal(ja.message, '検出 API が HTTP 429 を返しました: 要求が多すぎます (Retry-After 30 秒) — サービスからのメッセージ: quota __value__ reached $& $1');
+    assert.deepEqual([ja.code, ja.statusCode, ja.retryable, ja.retryAfterMs], ['HTTP_429', 429, true, 30_000]);
+  });
+
+  it('answers nothing for a text the catalog lacks, so the English stands', () => {
+    assert.equal(translate('no.such-text' as MessageId, {}), undefined);
+    assert.equal(translate('query.bad-limit', { value: '"x"' }), 'limit には正の整数を指定してください (指定値: "x")');
+  });
+
+  it('leaves an error without an id as it is', () => {
+    const error = new DefenderError('INVALID_CONFIG', 'said only in English');
+    assert.equal(error.translated(translate), error);
+  });
+});
