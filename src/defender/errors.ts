@@ -59,7 +59,11 @@ export class DefenderError extends Error {
   translated(translate: Translate): DefenderError {
     if (!this.text) return this;
     const options = { statusCode: this.statusCode, retryable: this.retryable, retryAfterMs: this.retryAfterMs };
-    return new DefenderError(this.code, render(this.text, translate), options);
+    const out = new DefenderError(this.code, render(this.text, translate), options);
+    // The stack of where the error arose, not of this translation (a bug report needs the former).
+    const frames = this.stack?.indexOf('\n    at ') ?? -1;
+    if (frames >= 0) out.stack = `${out.name}: ${out.message}${this.stack?.slice(frames)}`;
+    return out;
   }
 
   /** The same text and status under another code (a query error met in the node's settings). */

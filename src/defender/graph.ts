@@ -6,7 +6,7 @@ import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDevic
 import type { RateLimiter } from './graph-rate';
 import { authorizedGet } from './authorized-get';
 import type { HttpResponse, HttpTransport } from './http';
-import { message, type MessageId } from './messages';
+import { message } from './messages';
 import { alertsUrl, type Connection } from './regions';
 import { bodyExcerpt, type ServiceDescription, statusError } from './response';
 import type { DetectionsSource, SiemClientOptions } from './siem';
@@ -103,7 +103,7 @@ interface GraphPage {
  * following it would send the access token there.
  */
 export function parseGraphPage(response: HttpResponse, origin: string, secrets: readonly string[] = []): GraphPage {
-  const bad = (failure: MessageId): DefenderError =>
+  const bad = (failure: 'failure.not-json' | 'failure.no-value'): DefenderError =>
     new DefenderError(
       'BAD_RESPONSE',
       message('body.not-alerts', {

@@ -24,10 +24,11 @@ export const MESSAGES = {
   // The detections node's own settings
   'settings.from': '__from__: __detail__',
   'settings.node-default': 'node default',
-  'settings.from-env': '__key__ from the environment variable __name__',
   'settings.from-context': '__key__ from __scope__ context "__name__"',
   'settings.env-name-missing': '__key__: enter the name of the environment variable to read it from',
   'settings.env-not-set': '__key__ is to come from the environment variable __name__, which is not set',
+  'settings.env-bad-value':
+    'the environment variable __name__ does not hold a valid __key__; the help panel says what __key__ takes (the value is not shown here: environment variables may hold secrets)',
   'settings.context-key-missing': '__key__: enter the __scope__ context key to read it from',
   'settings.context-not-set':
     '__key__ is to come from __scope__ context "__name__", which is not set: set it (an empty string means no __key__) or choose another source in the node',
@@ -131,8 +132,14 @@ export interface Message {
   readonly vars: Readonly<Record<string, MessageValue>>;
 }
 
-export function message(id: MessageId, vars: Record<string, MessageValue> = {}): Message {
-  return { id, vars };
+/** The placeholder names of a template: "__host__ … __status__" gives "host" | "status". */
+type Placeholders<T extends string> = T extends `${string}__${infer Name}__${infer Rest}` ? Name | Placeholders<Rest> : never;
+
+/** The values a text needs: one per placeholder, checked by the compiler at every call. */
+export type MessageVars<I extends MessageId> = { readonly [Name in Placeholders<(typeof MESSAGES)[I]>]: MessageValue };
+
+export function message<I extends MessageId>(id: I, ...vars: [Placeholders<(typeof MESSAGES)[I]>] extends [never] ? [] : [MessageVars<I>]): Message {
+  return { id, vars: vars[0] ?? {} };
 }
 
 /** The text of an id in another language, with its values filled in; undefined when it has none. */

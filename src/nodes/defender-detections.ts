@@ -80,14 +80,15 @@ export = function register(RED: NodeAPI): void {
       if (!config) throw invalidConfig(message('settings.no-config'));
       if (!config.tenant) throw config.configError ?? invalidConfig(message('settings.config-invalid'));
       const s = settings;
-      const defaults = s.contextDefaults.length
-        ? { ...s.defaults, ...contextQuery(await Promise.all(s.contextDefaults.map((from) => readContext(from, msg)))) }
-        : s.defaults;
-      const request = readPullRequest(msg, defaults, s.timeoutMs);
+      const request = readPullRequest(msg, s.defaults, s.timeoutMs);
       if (request.reset) {
         await clearCheckpoints(s.store);
         if (!request.hasMessageQuery) return 'reset';
       }
+      // Context is read only for what the message leaves to the node: an unset key must not stand in the
+      // way of a message that gives the value itself.
+      const pending = s.contextDefaults.filter((from) => request.messageQuery[from.key] === undefined);
+      const query = pending.length ? { ...request.query, ...contextQuery(await Promise.all(pending.map((from) => readContext(from, msg)))) } : request.query;
 
       const started = Date.now();
       let requests = 0;
@@ -103,9 +104,9 @@ export = function register(RED: NodeAPI): void {
           node.debug(`retry ${attempt}/${s.retry.maxRetries} in ${Math.round(delayMs)} ms after ${error.code}`);
         },
       });
-      const key = checkpointKey(request.query);
-      const checkpoint = usesCheckpoint(request.query, s.incremental) ? await loadCheckpoint(key, s.store) : undefined;
-      const result = await pullDetections(source, request.query, s.incremental, checkpoint);
+      const key = checkpointKey(query);
+      const checkpoint = usesCheckpoint(query, s.incremental) ? await loadCheckpoint(key, s.store) : undefined;
+      const result = await pullDetections(source, query, s.incremental, checkpoint);
 
       const topic = source.accessor?.topic ?? detectionTopic;
       const id = RED.util.generateId();

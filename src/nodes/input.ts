@@ -7,6 +7,8 @@ export interface PullRequest {
   query: DetectionQuery;
   /** Whether the message itself gave query parameters (a bare reset pulls nothing). */
   hasMessageQuery: boolean;
+  /** The parameters the message itself gave: they need no default from context. */
+  messageQuery: DetectionQuery;
   timeoutMs: number;
   reset: boolean;
 }
@@ -47,6 +49,7 @@ export function readPullRequest(msg: Record<string, unknown>, defaults: Detectio
   return {
     query: mergeQuery(defaults, fromMessage),
     hasMessageQuery: Object.keys(fromMessage).length > 0,
+    messageQuery: fromMessage,
     timeoutMs,
     reset: msg.reset === true,
   };

@@ -1,6 +1,6 @@
 import { Duration } from 'luxon';
 import { DefenderError, invalidConfig } from '../defender/errors';
-import { Message, message, MessageId } from '../defender/messages';
+import { Message, message } from '../defender/messages';
 import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
@@ -66,7 +66,9 @@ export interface DetectionsSettings {
   shape: GraphShape;
 }
 
-function numberSetting(raw: string | number | undefined, fallback: number, check: (n: number) => boolean, refused: MessageId): number {
+type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
+
+function numberSetting(raw: string | number | undefined, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || !check(n)) throw invalidConfig(message(refused, { value: String(raw) }));
@@ -87,11 +89,11 @@ function groupList(value: unknown): unknown {
 }
 
 /** One sourced default, parsed like a message's value; an error names where the value came from. */
-function parseSourced(key: SourcedDefault, value: unknown, from: Message): DetectionQuery {
+function parseSourced(key: SourcedDefault, value: unknown, refused: (err: unknown) => DefenderError): DetectionQuery {
   try {
     return parseQuery({ [key]: key === 'machinegroups' ? groupList(value) : value });
   } catch (err) {
-    throw fromError(from, err);
+    throw refused(err);
   }
 }
 
@@ -123,14 +125,15 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
     const raw = p[key];
     const name = String(raw ?? '').trim();
     if (source === 'str' || source === 'num') {
-      Object.assign(defaults, parseSourced(key, raw, NODE_DEFAULT));
+      Object.assign(defaults, parseSourced(key, raw, (err) => fromError(NODE_DEFAULT, err)));
     } else if (source === 'env') {
       // The TypedInput's env type holds the bare name (Node-RED itself replaces a "${NAME}" before the node sees it).
       if (name === '') throw invalidConfig(message('settings.env-name-missing', { key }));
       const value = readEnv(name);
       // A misspelt name must not silently widen the query to every device group.
       if (value === undefined) throw invalidConfig(message('settings.env-not-set', { key, name }));
-      Object.assign(defaults, parseSourced(key, value, message('settings.from-env', { key, name })));
+      // The value is not repeated in the error: a variable chosen by mistake may hold a secret.
+      Object.assign(defaults, parseSourced(key, value, () => invalidConfig(message('settings.env-bad-value', { key, name }))));
     } else if (source === 'flow' || source === 'global') {
       if (name === '') throw invalidConfig(message('settings.context-key-missing', { key, scope: source }));
       contextDefaults.push({ key, scope: source, name });
@@ -175,15 +178,16 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
 
 /**
  * The defaults read from flow or global context for one message, checked like the node's own fields. A key
- * that is not set is refused rather than left out: a misspelt key must not widen the query to every device
- * group. An empty string or list means "no value", as an empty field does.
+ * that is not set (or null) is refused rather than left out: a misspelt key must not widen the query to every
+ * device group. An empty string or list means "no value", as an empty field does.
  */
 export function contextQuery(values: ReadonlyArray<{ from: ContextDefault; value: unknown }>): DetectionQuery {
   const query: DetectionQuery = {};
   for (const { from, value } of values) {
     const names = { key: from.key, scope: from.scope, name: from.name };
-    if (value === undefined) throw invalidConfig(message('settings.context-not-set', names));
-    Object.assign(query, parseSourced(from.key, value, message('settings.from-context', names)));
+    // null counts as not set: flow.set('groups', msg.missing) must not widen the query either.
+    if (value === undefined || value === null) throw invalidConfig(message('settings.context-not-set', names));
+    Object.assign(query, parseSourced(from.key, value, (err) => fromError(message('settings.from-context', names), err)));
   }
   return query;
 }

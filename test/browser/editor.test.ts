@@ -160,6 +160,33 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     assert.equal(label, 'limit 20 · UKMachines, FranceMachines +1');
   });
 
+  step('another node checked while this dialog is open is judged by its own fields', async () => {
+    const page = editor.page;
+    const second = await editor.drop('defender-detections', 380, 320);
+    // Its own dialog: the same config node, limit from flow.maxAlerts.
+    await editor.openNode(second, '#node-input-initialAgo');
+    await page.selectOption('#node-input-defender', ids.config);
+    await editor.chooseSource('limit', 'flow');
+    await editor.typedInput('limit').fill('maxAlerts');
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+    // With the first node's dialog open (limit a number there), check the second again, as the editor does
+    // for the users of a config node or after an import.
+    await editor.openNode(ids.detections, '#node-input-initialAgo');
+    const valid = await page.evaluate((id) => {
+      const RED = (window as unknown as { RED: { nodes: { node(id: string): { valid: boolean } }; editor: { validateNode(n: unknown): void } } }).RED;
+      const node = RED.nodes.node(id);
+      RED.editor.validateNode(node);
+      return node.valid;
+    }, second);
+    await page.click('#node-dialog-cancel');
+    await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+    assert.equal(valid, true, 'the second node was checked against the first node\'s dialog');
+    await editor.flowNode(second).locator('rect.red-ui-flow-node').click();
+    await page.keyboard.press('Delete');
+    await editor.flowNode(second).waitFor({ state: 'detached' });
+  });
+
   step('deploys the flow', async () => {
     await editor.deploy();
     // The runtime has the nodes: its status dot turns up once the first pull ran, not before.

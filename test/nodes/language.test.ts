@@ -14,7 +14,7 @@ import { parseQuery } from '../../src/defender/query';
 import { statusError } from '../../src/defender/response';
 import { SIEM_API } from '../../src/defender/siem';
 import { runtimeTranslate } from '../../src/nodes/language';
-import { readSettings } from '../../src/nodes/settings';
+import { contextQuery } from '../../src/nodes/settings';
 import { requireFromNodeRed } from '../fixtures/harness';
 
 interface I18n {
@@ -56,9 +56,17 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
   });
 
   it('translates the parts of a nested text too (where a default came from)', () => {
-    const error = caught(() => readSettings({ limit: 'MAX', limitType: 'env' }, () => '0'));
-    assert.equal(error.message, 'limit from the environment variable MAX: limit must be a positive integer, got "0"');
-    assert.equal(error.translated(translate).message, '環境変数 MAX から取得した limit: limit には正の整数を指定してください (指定値: "0")');
+    const error = caught(() => contextQuery([{ from: { key: 'limit', scope: 'flow', name: 'max' }, value: 0 }]));
+    assert.equal(error.message, 'limit from flow context "max": limit must be a positive integer, got 0');
+    assert.equal(error.translated(translate).message, 'flow コンテキスト "max" から取得した limit: limit には正の整数を指定してください (指定値: 0)');
+  });
+
+  it('keeps the stack of where the error arose', () => {
+    const error = caught(() => parseQuery({ ago: 'soon' }));
+    const ja = error.translated(translate);
+    assert.equal(ja.stack?.split('\n')[0], `DefenderError: ${ja.message}`);
+    assert.equal(ja.stack?.split('\n').slice(1).join('\n'), error.stack?.split('\n').slice(1).join('\n'));
+    assert.match(ja.stack ?? '', /parseDuration/);
   });
 
   it('keeps the service’s own words and the status as they were, even when they look like placeholders', () => {

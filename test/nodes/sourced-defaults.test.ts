@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator';
 import { readSettings } from '../../src/nodes/settings';
-import { loadRig, withEmulatorSuite } from '../fixtures/harness';
+import { everythingShown, loadRig, withEmulatorSuite } from '../fixtures/harness';
 
 type Context = { set(key: string, value: unknown): void };
 const flowOf = (node: unknown): Context => (node as { context(): { flow: Context } }).context().flow;
@@ -97,11 +97,62 @@ describe('query defaults from env, flow and global', () => {
 
   it('refuses an environment variable that is not set, for every message', async () => {
     const rig = await loadRig(emulator, { machinegroups: 'NO_SUCH_DEFENDER_GROUPS', machinegroupsType: 'env' });
+    for (let i = 0; i < 2; i++) {
+      const { error } = await rig.pull();
+      const e = error?.error as { code: string; message: string };
+      assert.equal(e.code, 'INVALID_CONFIG');
+      assert.equal(e.message, 'machinegroups is to come from the environment variable NO_SUCH_DEFENDER_GROUPS, which is not set');
+    }
+    assert.equal(emulator.requests.length, 0);
+  });
+
+  it('does not repeat an invalid value read from an environment variable: it may be a secret chosen by mistake', async () => {
+    const rig = await loadRig(emulator, { limit: 'API_SECRET', limitType: 'env' }, { tabEnv: [{ name: 'API_SECRET', value: 's3cr3t-value', type: 'str' }] });
     const { error } = await rig.pull();
     const e = error?.error as { code: string; message: string };
     assert.equal(e.code, 'INVALID_CONFIG');
-    assert.equal(e.message, 'machinegroups is to come from the environment variable NO_SUCH_DEFENDER_GROUPS, which is not set');
+    assert.match(e.message, /^the environment variable API_SECRET does not hold a valid limit/);
+    assert.ok(!everythingShown(rig).includes('s3cr3t-value'), 'the variable’s value was shown');
+  });
+
+  it('refuses a context value of null like an unset key', async () => {
+    const rig = await loadRig(emulator, { machinegroups: 'groups', machinegroupsType: 'flow' });
+    flowOf(rig.node).set('groups', null);
+    const { error } = await rig.pull();
+    assert.match((error?.error as { message: string }).message, /machinegroups is to come from flow context "groups", which is not set/);
     assert.equal(emulator.requests.length, 0);
+  });
+
+  it('reads no context for what the message gives itself, nor for a bare reset', async () => {
+    const rig = await loadRig(emulator, { machinegroups: 'unset', machinegroupsType: 'flow' });
+    const reset = await rig.pull({ reset: true });
+    assert.equal(reset.error, undefined);
+    assert.equal(rig.statuses.at(-1)?.text, 'checkpoint cleared');
+    const given = await rig.pull({ query: { machinegroups: 'FranceMachines' } });
+    assert.equal(given.error, undefined);
+    assert.deepEqual(sent(), [[['machinegroups', 'FranceMachines']]]);
+  });
+
+  it('reports a context key that cannot be read as INVALID_CONFIG with the reason', async () => {
+    // A key that refers to the message, malformed: Node-RED throws while reading it.
+    const rig = await loadRig(emulator, { limit: 'max[msg.', limitType: 'flow' });
+    const { error } = await rig.pull();
+    const e = error?.error as { code: string; message: string };
+    assert.equal(e.code, 'INVALID_CONFIG');
+    assert.match(e.message, /^limit is to come from flow context "max\[msg\.", which cannot be read: ./);
+    assert.equal(emulator.requests.length, 0);
+  });
+
+  it('keeps one checkpoint per device-group filter taken from context', async () => {
+    const rig = await loadRig(emulator, { machinegroups: 'groups', machinegroupsType: 'flow' });
+    emulator.addDetections(1, { machineGroup: 'UKMachines', lastProcessedAt: Date.now() - 5_000 });
+    flowOf(rig.node).set('groups', 'UKMachines');
+    assert.equal((await rig.pull()).detections.length, 1);
+    // Older than UKMachines' checkpoint: a checkpoint shared across filters would skip it.
+    emulator.addDetections(1, { machineGroup: 'FranceMachines', lastProcessedAt: Date.now() - 60 * 60_000 });
+    flowOf(rig.node).set('groups', 'FranceMachines');
+    const { detections } = await rig.pull();
+    assert.deepEqual(detections.map((m) => (m.payload as { MachineGroup: string }).MachineGroup), ['FranceMachines']);
   });
 });
 
@@ -126,7 +177,7 @@ describe('readSettings with sourced defaults', () => {
   const refused: Array<[string, Parameters<typeof readSettings>[0], RegExp]> = [
     ['an empty context key', { machinegroups: ' ', machinegroupsType: 'flow' }, /^machinegroups: enter the flow context key to read it from$/],
     ['an empty variable name', { limit: '', limitType: 'env' }, /^limit: enter the name of the environment variable/],
-    ['a bad value in a variable', { limit: 'N', limitType: 'env' }, /^limit from the environment variable N: limit must be a positive integer, got "0"$/],
+    ['a bad value in a variable', { limit: 'N', limitType: 'env' }, /^the environment variable N does not hold a valid limit; .*\(the value is not shown here/],
     ['an unknown source', { limit: '5', limitType: 'jsonata' }, /^limitType must be str, num, env, flow or global, got "jsonata"$/],
   ];
   for (const [what, props, pattern] of refused) {
