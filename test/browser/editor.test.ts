@@ -170,6 +170,8 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     await editor.typedInput('limit').fill('maxAlerts');
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+    // Unnamed, its label says where the limit comes from.
+    assert.equal(await editor.flowNode(second).locator('.red-ui-flow-node-label-text').textContent(), 'limit flow.maxAlerts');
     // With the first node's dialog open (limit a number there), check the second again, as the editor does
     // for the users of a config node or after an import.
     await editor.openNode(ids.detections, '#node-input-initialAgo');
