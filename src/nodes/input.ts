@@ -27,7 +27,8 @@ export function readPullRequest(msg: Record<string, unknown>, defaults: Detectio
   let fromMessage: DetectionQuery = {};
   if (msg.query !== undefined) {
     if (!isPlainObject(msg.query)) {
-      const got = Array.isArray(msg.query) ? 'an array' : msg.query === null ? 'null' : typeof msg.query;
+      // JavaScript's own type names (string, number…) are the same in every language; "an array" is not.
+      const got = Array.isArray(msg.query) ? message('input.an-array') : msg.query === null ? 'null' : typeof msg.query;
       throw invalidQuery(message('input.query-not-object', { got }));
     }
     fromMessage = parseQuery(msg.query);

@@ -13,6 +13,7 @@ import type { MessageId } from '../../src/defender/messages';
 import { parseQuery } from '../../src/defender/query';
 import { statusError } from '../../src/defender/response';
 import { SIEM_API } from '../../src/defender/siem';
+import { readPullRequest } from '../../src/nodes/input';
 import { runtimeTranslate } from '../../src/nodes/language';
 import { contextQuery } from '../../src/nodes/settings';
 import { requireFromNodeRed } from '../fixtures/harness';
@@ -59,6 +60,12 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
     const error = caught(() => contextQuery([{ from: { key: 'limit', scope: 'flow', name: 'max' }, value: 0 }]));
     assert.equal(error.message, 'limit from flow context "max": limit must be a positive integer, got 0');
     assert.equal(error.translated(translate).message, 'flow コンテキスト "max" から取得した limit: limit には正の整数を指定してください (指定値: 0)');
+  });
+
+  it('names the kind of a wrong msg.query in the same language', () => {
+    const error = caught(() => readPullRequest({ query: ['limit', 5] }, {}, 1000));
+    assert.equal(error.message, 'msg.query must be an object of query parameters such as {"limit": 20}, got an array');
+    assert.equal(error.translated(translate).message, 'msg.query には {"limit": 20} のようなクエリ パラメーターのオブジェクトを指定してください (指定値: 配列)');
   });
 
   it('keeps the stack of where the error arose', () => {
