@@ -163,56 +163,57 @@ function download(url: string, bearer: string, agent: http.Agent): Promise<Buffe
   });
 }
 
-async function floor(config: PullConfig): Promise<PullResult> {
+/** The floors' common run: a warm-up download, then one measured download of the whole window. */
+async function measureFloor(
+  config: PullConfig,
+  download: (bearer: string, agent: http.Agent, limit?: number) => Promise<{ objects: number; bytes: number }>,
+): Promise<PullResult> {
   const bearer = await token(config);
   const agent = new http.Agent({ keepAlive: true });
-  const once = async (limit?: number): Promise<{ objects: number; bytes: number }> => {
+  await download(bearer, agent, WARM_UP);
+  const measurement = new Measurement();
+  measurement.start();
+  const { objects, bytes } = await download(bearer, agent);
+  const sample = await measurement.stop();
+  agent.destroy();
+  return { variant: config.variant, count: config.count, received: objects, bodyBytes: bytes, sample };
+}
+
+function floor(config: PullConfig): Promise<PullResult> {
+  return measureFloor(config, async (bearer, agent, limit) => {
     const body = await download(alertsUrl(config, limit), bearer, agent);
     const parsed = JSON.parse(body.toString('utf8')) as Array<Record<string, unknown>>;
     let objects = 0;
     for (const d of parsed) if (d && typeof d === 'object') objects++;
     return { objects, bytes: body.length };
-  };
-  await once(WARM_UP);
-  const measurement = new Measurement();
-  measurement.start();
-  const { objects, bytes } = await once();
-  const sample = await measurement.stop();
-  agent.destroy();
-  return { variant: 'floor', count: config.count, received: objects, bodyBytes: bytes, sample };
+  });
 }
 
 /** The floor with the product's own parser: the body split and parsed as it streams in, no Node-RED. */
-async function floorStreamed(config: PullConfig): Promise<PullResult> {
-  const bearer = await token(config);
-  const agent = new http.Agent({ keepAlive: true });
-  const once = (limit?: number): Promise<{ objects: number; bytes: number }> =>
-    new Promise((resolve, reject) => {
-      const req = http.get(alertsUrl(config, limit), { agent, headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/json' } }, (res) => {
-        const splitter = new JsonArraySplitter<Record<string, unknown>>({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] });
-        const detections: Array<Record<string, unknown>> = [];
-        res.on('data', (chunk: Buffer) => {
-          for (const d of splitter.write(chunk)) detections.push(d);
+function floorStreamed(config: PullConfig): Promise<PullResult> {
+  return measureFloor(
+    config,
+    (bearer, agent, limit) =>
+      new Promise((resolve, reject) => {
+        const req = http.get(alertsUrl(config, limit), { agent, headers: { Authorization: `Bearer ${bearer}`, Accept: 'application/json' } }, (res) => {
+          const splitter = new JsonArraySplitter<Record<string, unknown>>({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] });
+          const detections: Array<Record<string, unknown>> = [];
+          res.on('data', (chunk: Buffer) => {
+            for (const d of splitter.write(chunk)) detections.push(d);
+          });
+          res.on('end', () => {
+            try {
+              splitter.end();
+              resolve({ objects: detections.length, bytes: splitter.bytes });
+            } catch (err) {
+              reject(err);
+            }
+          });
+          res.on('error', reject);
         });
-        res.on('end', () => {
-          try {
-            splitter.end();
-            resolve({ objects: detections.length, bytes: splitter.bytes });
-          } catch (err) {
-            reject(err);
-          }
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-    });
-  await once(WARM_UP);
-  const measurement = new Measurement();
-  measurement.start();
-  const { objects, bytes } = await once();
-  const sample = await measurement.stop();
-  agent.destroy();
-  return { variant: 'floor-streamed', count: config.count, received: objects, bodyBytes: bytes, sample };
+        req.on('error', reject);
+      }),
+  );
 }
 
 async function main(): Promise<void> {

@@ -35,7 +35,7 @@ function bodyText(body: Reply['body']): string {
 }
 
 /** Resolves when the response can take more data, or when the client has gone. */
-function drained(res: ServerResponse): Promise<void> {
+export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);

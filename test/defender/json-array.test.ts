@@ -9,9 +9,9 @@ import { JsonArrayAnswer, JsonArraySplitter } from '../../src/defender/json-arra
 import { resolveConnection } from '../../src/defender/regions';
 import { SiemClient } from '../../src/defender/siem';
 import { TokenProvider } from '../../src/defender/token';
+import { drained, JSON_TYPE } from '../../src/emulator/http';
 import { SeededRandom } from '../../src/emulator/random';
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Feeds the pieces to a splitter; returns every element and the elements each piece completed. */
 function split(pieces: Buffer[], answer: JsonArrayAnswer = { status: 200, contentType: JSON_TYPE }): { values: unknown[]; perPiece: unknown[][] } {
@@ -264,17 +264,7 @@ describe('SiemClient reads detections as the answer streams', () => {
       while (!res.destroyed && sent < 50 * 1024 * 1024) {
         const ok = res.write(`${element},`);
         sent += element.length + 1;
-        if (!ok) {
-          await new Promise<void>((resolve) => {
-            const go = (): void => {
-              res.off('drain', go);
-              res.off('close', go);
-              resolve();
-            };
-            res.on('drain', go);
-            res.on('close', go);
-          });
-        }
+        if (!ok) await drained(res);
       }
       res.end();
     };
