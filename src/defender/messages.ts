@@ -19,6 +19,9 @@ export const MESSAGES = {
   // The input message besides the query
   'input.query-not-object': 'msg.query must be an object of query parameters such as {"limit": 20}, got __got__',
   'input.an-array': 'an array',
+  'input.a-date': 'a Date',
+  'input.a-buffer': 'a Buffer',
+  'input.an-instance': 'an instance of __name__',
   'input.bad-timeout': 'msg.requestTimeout must be a number of milliseconds above 0, got __value__',
   'input.bad-reset': 'msg.reset must be true (clear the checkpoint) or false, got __value__',
 

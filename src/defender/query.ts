@@ -1,6 +1,7 @@
 import { DateTime, Duration } from 'luxon';
 import { invalidQuery } from './errors';
 import { message } from './messages';
+import { isDate } from './realm';
 
 /** The query parameters of GET /api/alerts, validated and normalised. All are optional. */
 export interface DetectionQuery {
@@ -29,7 +30,7 @@ const KEY_BY_LOWER = new Map<string, QueryKey>(QUERY_KEYS.map((k) => [k.toLowerC
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value}"`;
-  if (value instanceof Date) return `Date(${String(value)})`;
+  if (isDate(value)) return `Date(${String(value)})`;
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
@@ -42,11 +43,11 @@ export function formatTime(time: DateTime): string {
   return time.toUTC().toISO({ suppressMilliseconds: false, includeOffset: true }) as string;
 }
 
-/** An ISO 8601 string (no zone means UTC), a Date, or epoch milliseconds. */
+/** An ISO 8601 string (no zone means UTC), a Date (of any realm), or epoch milliseconds. */
 export function parseTime(name: string, value: unknown): DateTime {
   let time: DateTime | undefined;
   if (typeof value === 'string' && value.trim() !== '') time = DateTime.fromISO(value.trim(), { zone: 'utc' });
-  else if (value instanceof Date) time = DateTime.fromJSDate(value, { zone: 'utc' });
+  else if (isDate(value)) time = DateTime.fromJSDate(value, { zone: 'utc' });
   else if (typeof value === 'number' && Number.isFinite(value)) time = DateTime.fromMillis(value, { zone: 'utc' });
   if (!time || !time.isValid) {
     throw invalidQuery(message('query.bad-time', { name, value: describe(value) }));

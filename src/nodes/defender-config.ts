@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { Node, NodeAPI } from 'node-red';
 import { DefenderError } from '../defender/errors';
 import { message } from '../defender/messages';
+import { reasonOf } from '../defender/realm';
 import type { ConnectionSettings } from '../defender/regions';
 import { DEFAULT_RETRY_POLICY } from '../defender/retry';
 import type { TransportOptions } from '../defender/http';
@@ -91,7 +92,7 @@ export = function register(RED: NodeAPI): void {
       return { ok: true, detections: page.length };
     } catch (err) {
       const error = (
-        err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: err instanceof Error ? err.message : String(err) }))
+        err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: reasonOf(err) }))
       ).translated(translate);
       // The library keeps the secret out of its errors; this answer goes to a browser, so make sure.
       const shown = error.message.split(secret).join('***');
@@ -106,7 +107,7 @@ export = function register(RED: NodeAPI): void {
     testConnection(String(req.params.id), body).then(
       (result) => res.json(result),
       (err: unknown) => {
-        RED.log.warn(`defender-config: the connection test failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`);
+        RED.log.warn(`defender-config: the connection test failed unexpectedly: ${reasonOf(err)}`);
         res.status(500).json({ ok: false, code: 'INTERNAL', message: 'the connection test failed unexpectedly; see the Node-RED log' });
       },
     );

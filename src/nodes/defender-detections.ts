@@ -3,6 +3,7 @@ import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defe
 import { detectionTopic } from '../defender/detection';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
+import { reasonOf } from '../defender/realm';
 import { pullDetections, usesCheckpoint } from '../defender/pull';
 import type { DefenderConfigNode } from './config-node';
 import { readPullRequest } from './input';
@@ -65,7 +66,7 @@ export = function register(RED: NodeAPI): void {
         const fail = (err: unknown): void =>
           reject(
             invalidConfig(
-              message('settings.context-unreadable', { key: from.key, scope: from.scope, name: from.name, reason: err instanceof Error ? err.message : String(err) }),
+              message('settings.context-unreadable', { key: from.key, scope: from.scope, name: from.name, reason: reasonOf(err) }),
             ),
           );
         try {
@@ -171,7 +172,7 @@ export = function register(RED: NodeAPI): void {
         } catch (err) {
           // Said in the runtime's language, as the status is; the code stays the same for a Catch node's switch.
           const error = (
-            err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: err instanceof Error ? err.message : String(err) }))
+            err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: reasonOf(err) }))
           ).translated(translate);
           if (error.statusCode !== undefined) msg.statusCode = error.statusCode;
           status.failed(error.code, error.message, error.statusCode);

@@ -1,6 +1,7 @@
 import { invalidQuery } from '../defender/errors';
-import { message } from '../defender/messages';
+import { message, type MessageValue } from '../defender/messages';
 import { DetectionQuery, mergeQuery, parseQuery } from '../defender/query';
+import { isDate, isPlainObject } from '../defender/realm';
 
 /** What one input message asks for, validated in one place before anything is sent. */
 export interface PullRequest {
@@ -13,23 +14,25 @@ export interface PullRequest {
   reset: boolean;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+/** What a msg.query that is not a plain object is, for the error: JavaScript's type names need no translation. */
+function describeKind(value: unknown): MessageValue {
+  if (value === null || typeof value !== 'object') return value === null ? 'null' : typeof value;
+  if (Array.isArray(value)) return message('input.an-array');
+  if (isDate(value)) return message('input.a-date');
+  if (Buffer.isBuffer(value)) return message('input.a-buffer');
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof name === 'string' && name !== '' ? message('input.an-instance', { name }) : 'object';
 }
 
 /**
- * msg.query wins; else a plain-object msg.payload is the query; any other payload (an inject node's
- * timestamp) means "no query". msg.requestTimeout is in milliseconds, as the core http request node reads it.
+ * msg.query wins; else a plain-object msg.payload is the query (plain in any realm: a function node's object
+ * literal counts); any other payload (an inject node's timestamp) means "no query". msg.requestTimeout is in milliseconds, as the core http request node reads it.
  */
 export function readPullRequest(msg: Record<string, unknown>, defaults: DetectionQuery, defaultTimeoutMs: number): PullRequest {
   let fromMessage: DetectionQuery = {};
   if (msg.query !== undefined) {
     if (!isPlainObject(msg.query)) {
-      // JavaScript's own type names (string, number…) are the same in every language; "an array" is not.
-      const got = Array.isArray(msg.query) ? message('input.an-array') : msg.query === null ? 'null' : typeof msg.query;
-      throw invalidQuery(message('input.query-not-object', { got }));
+      throw invalidQuery(message('input.query-not-object', { got: describeKind(msg.query) }));
     }
     fromMessage = parseQuery(msg.query);
   } else if (isPlainObject(msg.payload)) {
