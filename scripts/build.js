@@ -21,5 +21,23 @@ try {
 }
 
 fs.mkdirSync(out, { recursive: true });
-fs.cpSync(path.join(root, 'nodes'), out, { recursive: true });
+// nodes/editor holds code the build writes into the dialogs; Node-RED need not see it on its own.
+fs.cpSync(path.join(root, 'nodes'), out, { recursive: true, filter: (src) => src !== path.join(root, 'nodes', 'editor') });
 fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
+
+// Each dialog gets its node's property defaults from the table the runtime reads (src/nodes/properties.ts),
+// so the editor and the runtime cannot disagree on what a property the flow leaves out means.
+const { NODE_PROPERTIES } = require(path.join(out, 'properties.js'));
+const editorProperties = fs.readFileSync(path.join(root, 'nodes', 'editor', 'properties.js'), 'utf8').trim();
+const MARKER = /\/\* @node-properties ([\w-]+) \*\//g;
+for (const type of Object.keys(NODE_PROPERTIES)) {
+  const file = path.join(out, `${type}.html`);
+  const html = fs.readFileSync(file, 'utf8');
+  const marked = [...html.matchAll(MARKER)].map((m) => m[1]);
+  if (marked.length !== 1 || marked[0] !== type) {
+    console.error(`build failed: nodes/${type}.html must hold the line /* @node-properties ${type} */ once (found: ${marked.join(', ') || 'none'})`);
+    process.exit(1);
+  }
+  const table = JSON.stringify(NODE_PROPERTIES[type]);
+  fs.writeFileSync(file, html.replace(MARKER, () => `var properties = (${editorProperties})(${table});`));
+}

@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { MESSAGES } from '../src/defender/messages';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
-import { DETECTIONS_PROPERTIES, readSettings } from '../src/nodes/settings';
+import { NODE_PROPERTIES, type NodeType, propertyNames } from '../src/nodes/properties';
+import { readSettings } from '../src/nodes/settings';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
@@ -21,25 +23,42 @@ function flatten(o: unknown, prefix = ''): Record<string, string> {
   return Object.assign({}, ...Object.entries(o as object).map(([k, v]) => flatten(v, `${prefix}${k}.`)));
 }
 
-/** The keys of the `defaults: { … }` object of a node's registerType call. */
-function editorDefaults(html: string): string[] {
-  const start = html.indexOf('defaults: {');
-  assert.ok(start > 0, 'no defaults block');
-  const indent = /\n( *)defaults: \{/.exec(html)?.[1] ?? '';
-  const end = html.indexOf(`\n${indent}}`, start);
+/** The properties a dialog's source gives more than a default (a type, a validator): the keys of `properties.defaults({ … })`. */
+function editorSpecs(html: string): string[] {
+  const start = html.indexOf('defaults: properties.defaults({');
+  assert.ok(start > 0, 'the dialog does not build its defaults from the declared properties');
+  const indent = /\n( *)defaults: properties\.defaults\(\{/.exec(html)?.[1] ?? '';
+  const end = html.indexOf(`\n${indent}}),`, start);
   const block = html.slice(start, end);
   return [...block.matchAll(new RegExp(`\\n${indent}    (\\w+): `, 'g'))].map((m) => m[1]);
 }
 
+/** The table of defaults the build wrote into a dialog. */
+function builtDefaults(type: string): unknown {
+  const html = fs.readFileSync(path.join(root, 'dist', 'src', 'nodes', `${type}.html`), 'utf8');
+  // The table is the call's argument, on the line that ends the written-in function.
+  const m = /var properties = \([\s\S]*?function nodeProperties[\s\S]*?\n\}\)\((\{[^\n]*\})\);\n/.exec(html);
+  assert.ok(m, `${type}.html: the build did not write the properties table`);
+  return JSON.parse(m[1]);
+}
+
 describe('editor and runtime agree', () => {
-  it('the detections dialog saves exactly the properties the runtime reads', () => {
-    const keys = editorDefaults(read('nodes/defender-detections.html'));
-    assert.deepEqual(new Set(keys), new Set(['name', 'defender', ...DETECTIONS_PROPERTIES]));
+  for (const type of Object.keys(NODE_PROPERTIES) as NodeType[]) {
+    it(`the ${type} dialog has the defaults the runtime reads, written in by the build, and validates only declared properties`, () => {
+      assert.deepEqual(builtDefaults(type), NODE_PROPERTIES[type]);
+      const specs = editorSpecs(read(`nodes/${type}.html`));
+      assert.ok(specs.length > 0);
+      for (const name of specs) assert.ok(name in NODE_PROPERTIES[type], `${type}: ${name} has no declared default`);
+    });
+  }
+
+  it('the runtime reads a detections node without properties as one with every declared default written out', () => {
+    const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES['defender-detections'];
+    assert.deepEqual(inspect(readSettings({})), inspect(readSettings(declared)));
   });
 
-  it('the config dialog saves the connection settings and keeps the secret a password credential', () => {
+  it('the config dialog keeps the secret a password credential and offers every region', () => {
     const html = read('nodes/defender-config.html');
-    assert.deepEqual(new Set(editorDefaults(html)), new Set(['name', 'tenantId', 'clientId', 'region', 'api', 'apiBaseUrl', 'authorityUrl', 'resource', 'proxy', 'tls']));
     assert.match(html, /credentials: \{\s*clientSecret: \{ type: "password" \}/);
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
   });

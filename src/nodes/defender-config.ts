@@ -3,13 +3,13 @@ import type { Node, NodeAPI } from 'node-red';
 import { DefenderError } from '../defender/errors';
 import { message } from '../defender/messages';
 import { reasonOf } from '../defender/realm';
-import type { ConnectionSettings } from '../defender/regions';
 import { DEFAULT_RETRY_POLICY } from '../defender/retry';
 import type { TransportOptions } from '../defender/http';
 import type { TlsSettings } from '../defender/proxy';
 import { Tenant } from '../defender/tenant';
 import type { DefenderConfigDef, DefenderConfigNode, DefenderCredentials } from './config-node';
 import { runtimeTranslate } from './language';
+import { propertyNames, withDefaults } from './properties';
 
 /** What the editor sends for a password credential the user left as it was. */
 const UNCHANGED_PASSWORD = '__PWRD__';
@@ -20,7 +20,8 @@ const TEST_TIMEOUT_MS = 20_000;
 /** The answer of POST /defender-config/:id/test. Never holds the secret or the token. */
 type ConnectionTestResult = { ok: true; detections: number } | { ok: false; code: string; message: string; statusCode?: number };
 
-const SETTINGS = ['tenantId', 'clientId', 'region', 'api', 'apiBaseUrl', 'authorityUrl', 'resource'] as const;
+/** What Test connection reads of the dialog: the connection settings, not the name or the network config nodes. */
+const SETTINGS = propertyNames('defender-config').filter((name) => name !== 'name' && name !== 'proxy' && name !== 'tls');
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
@@ -31,7 +32,9 @@ export = function register(RED: NodeAPI): void {
   function DefenderConfig(this: DefenderConfigNode, def: DefenderConfigDef): void {
     RED.nodes.createNode(this, def);
     try {
-      this.tenant = new Tenant(def, this.credentials?.clientSecret ?? '', { transport: transportOptions(def.proxy, def.tls) });
+      // A property the flow leaves out means its declared default, as it does in the editor.
+      const settings = withDefaults('defender-config', def);
+      this.tenant = new Tenant(settings, this.credentials?.clientSecret ?? '', { transport: transportOptions(settings.proxy || undefined, settings.tls || undefined) });
     } catch (err) {
       this.configError = err instanceof DefenderError ? err : new DefenderError('INVALID_CONFIG', String(err));
     }
@@ -74,7 +77,8 @@ export = function register(RED: NodeAPI): void {
    * dialog arrives as __PWRD__ and means the one stored for this config node.
    */
   async function testConnection(id: string, body: Record<string, unknown>): Promise<ConnectionTestResult> {
-    const settings = Object.fromEntries(SETTINGS.map((key) => [key, text(body[key])])) as unknown as ConnectionSettings;
+    // What the dialog left empty means the default, as it does for the deployed node.
+    const settings = withDefaults('defender-config', Object.fromEntries(SETTINGS.map((key) => [key, text(body[key]) || undefined])));
     let secret = text(body.clientSecret);
     if (secret === UNCHANGED_PASSWORD) {
       const stored = RED.nodes.getCredentials(id) as DefenderCredentials | undefined;

@@ -11,9 +11,7 @@ import { runtimeTranslate } from './language';
 import { ContextDefault, contextQuery, DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
 import { PullStatus } from './status';
 
-interface DetectionsDef extends NodeDef, DetectionsNodeProperties {
-  defender: string;
-}
+type DetectionsDef = NodeDef & DetectionsNodeProperties;
 
 type Send = (msg: Array<NodeMessage | null>) => void;
 type Done = (err?: Error) => void;
@@ -35,7 +33,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const status = new PullStatus(node, (key, vars) => RED._(key, vars));
     const translate = runtimeTranslate(RED);
-    const config = RED.nodes.getNode(def.defender) as DefenderConfigNode | null;
+    const config = RED.nodes.getNode(def.defender ?? '') as DefenderConfigNode | null;
     const closing = new AbortController();
     let settings: DetectionsSettings | undefined;
     let settingsError: DefenderError | undefined;

@@ -5,40 +5,16 @@ import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/retry';
+import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
 
-/** The properties of a defender-detections node as the editor saves them (all strings or booleans). */
-export interface DetectionsNodeProperties {
-  sinceTimeUtc?: string;
-  untilTimeUtc?: string;
-  ago?: string;
-  limit?: string | number;
-  machinegroups?: string;
-  DeviceCreatedMachineTags?: string;
-  CloudCreatedMachineTags?: string;
-  /** Where each of those four comes from (the editor's TypedInput): absent means the field itself. */
-  limitType?: string;
-  machinegroupsType?: string;
-  DeviceCreatedMachineTagsType?: string;
-  CloudCreatedMachineTagsType?: string;
-  incremental?: boolean | string;
-  initialAgo?: string;
-  overlap?: string;
-  store?: string;
-  requestTimeout?: string | number;
-  maxRetries?: string | number;
-  maxResponseMB?: string | number;
-  /** Output of a Graph config node: '' or 'siem' (SIEM field names) or 'native' (alerts_v2 as sent). */
-  shape?: string;
+/**
+ * The properties of a defender-detections node as a flow may hold them: any may be missing (it then means
+ * its default, declared in properties.ts), numbers may be saved as text.
+ */
+export type DetectionsNodeProperties = Partial<PropertiesOf<'defender-detections'>> & {
   /** Not in the editor: lets tests and impatient users shorten the first backoff. */
   retryBaseDelayMs?: string | number;
-}
-
-/** The properties the editor saves for a defender-detections node, besides name and the config id. */
-export const DETECTIONS_PROPERTIES = [
-  'sinceTimeUtc', 'untilTimeUtc', 'ago', 'limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags',
-  'limitType', 'machinegroupsType', 'DeviceCreatedMachineTagsType', 'CloudCreatedMachineTagsType',
-  'incremental', 'initialAgo', 'overlap', 'store', 'requestTimeout', 'maxRetries', 'maxResponseMB', 'shape',
-] as const satisfies ReadonlyArray<keyof DetectionsNodeProperties>;
+};
 
 /** The query defaults that may come from an environment variable or a flow or global context value. */
 export const SOURCED_DEFAULTS = ['limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags'] as const;
@@ -68,7 +44,7 @@ export interface DetectionsSettings {
 
 type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
 
-function numberSetting(raw: string | number | undefined, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
+function numberSetting(raw: string | number, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || !check(n)) throw invalidConfig(message(refused, { value: String(raw) }));
@@ -100,13 +76,17 @@ function parseSourced(key: SourcedDefault, value: unknown, refused: (err: unknow
 /** Reads an environment variable the way Node-RED does (flow, group and global env first); undefined when not set. */
 export type EnvReader = (name: string) => unknown;
 
+const DEFAULTS = NODE_PROPERTIES['defender-detections'];
+
 /**
- * Reads and validates the node's properties once, at deploy. Properties saved by an older version
- * (or never set) fall back to the defaults that keep the documented behaviour. Defaults taken from an
- * environment variable are read here; those taken from flow or global context are left for each message.
+ * Reads and validates the node's properties once, at deploy. Properties saved by an older version (or
+ * never written) mean their declared default (properties.ts), as in the editor; an empty number or
+ * duration field does too. Defaults taken from an environment variable are read here; those taken from
+ * flow or global context are left for each message.
  */
-export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (name) => process.env[name]): DetectionsSettings {
-  const incremental = p.incremental === undefined || p.incremental === true || p.incremental === 'true';
+export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader = (name) => process.env[name]): DetectionsSettings {
+  const p = withDefaults('defender-detections', given);
+  const incremental = p.incremental === true || p.incremental === 'true';
   let defaults: DetectionQuery;
   try {
     // In incremental mode the node picks the window itself: the editor greys the time fields out, and
@@ -121,7 +101,7 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
   }
   const contextDefaults: ContextDefault[] = [];
   for (const key of SOURCED_DEFAULTS) {
-    const source = String(p[`${key}Type`] ?? '').trim() || (key === 'limit' ? 'num' : 'str');
+    const source = String(p[`${key}Type`]).trim() || DEFAULTS[`${key}Type`];
     const raw = p[key];
     const name = String(raw ?? '').trim();
     if (source === 'str' || source === 'num') {
@@ -146,15 +126,15 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
   } catch (err) {
     throw fromError(NODE_DEFAULT, err);
   }
-  const duration = (name: string, raw: string | undefined, fallback: string, allowZero = false): Duration => {
+  const duration = (name: 'initialAgo' | 'overlap', allowZero = false): Duration => {
     try {
-      return parseDuration(name, raw === undefined || raw === '' ? fallback : raw, allowZero);
+      return parseDuration(name, String(p[name]).trim() || DEFAULTS[name], allowZero);
     } catch (err) {
       throw (err as DefenderError).withCode('INVALID_CONFIG');
     }
   };
   // A node saved before the property existed, or left at the default, sends SIEM-shaped detections.
-  const shape = String(p.shape ?? '').trim() || 'siem';
+  const shape = String(p.shape).trim() || 'siem';
   if (!(GRAPH_SHAPES as readonly string[]).includes(shape)) {
     throw invalidConfig(message('settings.bad-shape', { value: String(p.shape) }));
   }
@@ -163,15 +143,15 @@ export function readSettings(p: DetectionsNodeProperties, readEnv: EnvReader = (
     contextDefaults,
     shape: shape as GraphShape,
     incremental: incremental
-      ? { initialAgo: duration('initialAgo', p.initialAgo, 'PT2H'), overlap: duration('overlap', p.overlap, 'PT5M', true) }
+      ? { initialAgo: duration('initialAgo'), overlap: duration('overlap', true) }
       : undefined,
-    store: p.store ? p.store.trim() || undefined : undefined,
-    timeoutMs: numberSetting(p.requestTimeout, 60, (n) => n > 0, 'settings.bad-timeout') * 1000,
-    maxResponseBytes: numberSetting(p.maxResponseMB, 256, (n) => n > 0, 'settings.bad-max-response') * 1024 * 1024,
+    store: String(p.store).trim() || undefined,
+    timeoutMs: numberSetting(p.requestTimeout, DEFAULTS.requestTimeout, (n) => n > 0, 'settings.bad-timeout') * 1000,
+    maxResponseBytes: numberSetting(p.maxResponseMB, DEFAULTS.maxResponseMB, (n) => n > 0, 'settings.bad-max-response') * 1024 * 1024,
     retry: {
       ...DEFAULT_RETRY_POLICY,
-      maxRetries: numberSetting(p.maxRetries, DEFAULT_RETRY_POLICY.maxRetries, (n) => Number.isInteger(n) && n >= 0 && n <= 10, 'settings.bad-retries'),
-      baseDelayMs: numberSetting(p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
+      maxRetries: numberSetting(p.maxRetries, DEFAULTS.maxRetries, (n) => Number.isInteger(n) && n >= 0 && n <= 10, 'settings.bad-retries'),
+      baseDelayMs: numberSetting(p.retryBaseDelayMs ?? '', DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
     },
   };
 }

@@ -21,13 +21,32 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** Where Debian's Chromium is, or CHROMIUM_PATH. */
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** CI sets BROWSER_TESTS=required: a missing Chromium then fails the browser tests instead of skipping them. */
+export const BROWSER_REQUIRED = process.env.BROWSER_TESTS === 'required';
+/** Why the browser tests cannot run here, if they cannot. */
+export const CHROMIUM_MISSING = fs.existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+
+/** An editor node as the page's RED sees it: enough to tell whether it is valid and why not. */
+interface EditorNode {
+  id: string;
+  type: string;
+  valid?: boolean;
+  validationErrors?: string[];
+  [property: string]: unknown;
+}
+
 interface RedGlobal {
   nodes: {
+    node(id: string): EditorNode | null;
+    eachNode(cb: (n: EditorNode) => void): void;
     filterNodes(filter: { type?: string }): Array<{ id: string }>;
-    eachConfig(cb: (n: { id: string; type: string }) => void): void;
+    eachConfig(cb: (n: EditorNode) => void): void;
     filterLinks(filter: object): Array<{ source: { id: string }; sourcePort: number; target: { id: string } }>;
     dirty(): boolean;
   };
+  editor: { validateNode(n: EditorNode): boolean };
 }
 declare const RED: RedGlobal;
 
@@ -144,6 +163,58 @@ export class EditorPage {
   /** The text of a dialog's label for an input, e.g. `node-input-limit`. */
   labelOf(inputId: string): Promise<string> {
     return this.page.locator(`label[for="${inputId}"]`).first().innerText();
+  }
+
+  /** Imports a flow as a user does: Menu → Import, paste the JSON, Import. */
+  async importFlow(flow: unknown[]): Promise<void> {
+    await this.page.click('#red-ui-header-button-sidemenu');
+    await this.page.click('#menu-item-import');
+    const text = this.page.locator('#red-ui-clipboard-dialog-import-text');
+    await text.fill(JSON.stringify(flow));
+    // The dialog checks the text on keyup, as when it is typed or pasted, and only then enables Import.
+    await text.press('End');
+    await this.page.click('#red-ui-clipboard-dialog-ok');
+    await text.waitFor({ state: 'hidden' });
+  }
+
+  /** Brings a flow tab to the front by clicking its tab. */
+  async showTab(id: string): Promise<void> {
+    await this.page.locator(`#red-ui-tab-${id} a`).first().click();
+  }
+
+  /** Every node and config node the editor finds invalid, with its reasons, checked afresh. */
+  invalidNodes(): Promise<string[]> {
+    return this.page.evaluate(() => {
+      const found: string[] = [];
+      const check = (n: EditorNode): void => {
+        if (!RED.editor.validateNode(n)) found.push(`${n.type} ${n.id}: ${JSON.stringify(n.validationErrors ?? [])}`);
+      };
+      RED.nodes.eachNode(check);
+      RED.nodes.eachConfig(check);
+      return found;
+    });
+  }
+
+  /** A property of a node as the editor holds it (what Deploy would save). */
+  property(id: string, name: string): Promise<unknown> {
+    return this.page.evaluate(([nodeId, property]) => RED.nodes.node(nodeId)?.[property], [id, name] as const);
+  }
+
+  /**
+   * Deploys and fails if Node-RED asks first: its confirmation lists nodes that are not properly configured
+   * or of unknown types instead of deploying.
+   */
+  async deployWithoutWarning(): Promise<void> {
+    await this.page.click('#red-ui-header-button-deploy');
+    const warning = this.page.locator('.red-ui-notification .red-ui-deploy-dialog-confirm-list');
+    const outcome = await Promise.race([
+      this.page.waitForFunction(() => !RED.nodes.dirty(), undefined, { timeout: 15_000 }).then(() => 'deployed'),
+      warning.first().waitFor({ state: 'visible', timeout: 15_000 }).then(() => 'warned'),
+    ]);
+    if (outcome === 'warned') {
+      const text = await this.page.locator('.red-ui-notification').last().innerText();
+      throw new Error(`Deploy warned instead of deploying: ${text}`);
+    }
   }
 
   async deploy(): Promise<void> {

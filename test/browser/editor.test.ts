@@ -9,63 +9,21 @@
  * line saying why, unless BROWSER_TESTS=required (CI), which turns a missing Chromium into a failure.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { Demo, startDemo } from '../fixtures/demo';
-import { CHROMIUM_ARGS, EditorPage } from './editor-page';
-
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const REQUIRED = process.env.BROWSER_TESTS === 'required';
-const MISSING = fs.existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+import { EditorPage } from './editor-page';
+import { editorSuite } from './suite';
 
 const TENANT = '00000000-0000-4000-8000-000000000000';
 const CLIENT_ID = 'emulator-client-id';
 const SECRET = 'emulator-client-secret';
 const TOPIC = /^\[(Informational|Low|Medium|High)\] .+ on .+/;
 
-if (MISSING && !REQUIRED) console.log(`browser tests skipped: ${MISSING}`);
-
-describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSING : false }, () => {
-  if (MISSING) {
-    it('has Chromium to run in', () => assert.fail(`BROWSER_TESTS=required, but there is ${MISSING}`));
-    return;
-  }
-
-  let demo: Demo | undefined;
-  let browser: Browser | undefined;
-  let editor: EditorPage;
+editorSuite('the Node-RED editor in Chromium', (suite) => {
+  const { step } = suite;
   const ids = { inject: '', detections: '', debug: '', config: '' };
 
-  // The steps build on each other: once one fails, the rest say so instead of failing for the same reason.
-  let failed: string | undefined;
-  const step = (name: string, fn: () => Promise<void>): void => {
-    it(name, { timeout: 60_000 }, async (t) => {
-      if (failed) return t.skip(`an earlier step failed: ${failed}`);
-      try {
-        await fn();
-      } catch (err) {
-        failed = name;
-        if (demo) t.diagnostic(`demo output:\n${demo.output().slice(-3000)}`);
-        throw err;
-      }
-    });
-  };
-
-  before(async () => {
-    demo = await startDemo({ emptyFlow: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-    editor = await EditorPage.open(browser, demo.editorUrl);
-  }, { timeout: 120_000 });
-
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await demo?.stop();
-  });
-
   step('lists both nodes of the package in the palette manager, and defender detections in the palette', async () => {
-    await editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
-    const page = editor.page;
+    await suite.editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
+    const page = suite.editor.page;
     await page.click('#red-ui-header-button-sidemenu');
     await page.click('#menu-item-edit-palette');
     const module = page.locator('.red-ui-palette-module-header', { hasText: 'node-red-contrib-defender-detections' }).locator('..');
@@ -77,20 +35,20 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
   });
 
   step('drags inject, defender detections and debug onto the workspace and wires them', async () => {
-    ids.inject = await editor.drop('inject', 160, 160);
-    ids.detections = await editor.drop('defender-detections', 380, 160);
-    ids.debug = await editor.drop('debug', 800, 220);
-    await editor.wire(ids.inject, 0, ids.detections);
-    await editor.wire(ids.detections, 0, ids.debug);
-    assert.deepEqual((await editor.links()).sort(), [`${ids.detections}:0->${ids.debug}`, `${ids.inject}:0->${ids.detections}`].sort());
+    ids.inject = await suite.editor.drop('inject', 160, 160);
+    ids.detections = await suite.editor.drop('defender-detections', 380, 160);
+    ids.debug = await suite.editor.drop('debug', 800, 220);
+    await suite.editor.wire(ids.inject, 0, ids.detections);
+    await suite.editor.wire(ids.detections, 0, ids.debug);
+    assert.deepEqual((await suite.editor.links()).sort(), [`${ids.detections}:0->${ids.debug}`, `${ids.inject}:0->${ids.detections}`].sort());
   });
 
   step('marks bad values in the detections dialog', async () => {
-    const page = editor.page;
-    const limit = editor.typedInput('limit');
+    const page = suite.editor.page;
+    const limit = suite.editor.typedInput('limit');
     const limitMarked = async () => /input-error/.test(String(await page.locator('#node-input-limit').getAttribute('class')));
-    await editor.openNode(ids.detections, '#node-input-initialAgo');
-    assert.equal((await editor.labelOf('node-input-limit')).trim(), 'Limit');
+    await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
+    assert.equal((await suite.editor.labelOf('node-input-limit')).trim(), 'Limit');
     await limit.fill('abc');
     await limit.press('Tab');
     await page.fill('#node-input-initialAgo', '2 hours');
@@ -101,16 +59,16 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     await limit.press('Tab');
     await page.fill('#node-input-initialAgo', 'PT2H');
     await page.locator('#node-input-initialAgo').press('Tab');
-    await editor.typedInput('machinegroups').fill('UKMachines, FranceMachines, Servers');
+    await suite.editor.typedInput('machinegroups').fill('UKMachines, FranceMachines, Servers');
     assert.ok(!(await limitMarked()), 'limit 20 is marked');
     assert.doesNotMatch(String(await page.locator('#node-input-initialAgo').getAttribute('class')), /input-error/);
   });
 
   step('takes limit from flow context when chosen in the field\'s menu, and needs a key then', async () => {
-    const page = editor.page;
-    const limit = editor.typedInput('limit');
+    const page = suite.editor.page;
+    const limit = suite.editor.typedInput('limit');
     const limitMarked = async () => /input-error/.test(String(await page.locator('#node-input-limit').getAttribute('class')));
-    await editor.chooseSource('limit', 'flow');
+    await suite.editor.chooseSource('limit', 'flow');
     assert.equal(await page.locator('#node-input-limitType').inputValue(), 'flow');
     await limit.fill('');
     await limit.press('Tab');
@@ -118,9 +76,9 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     await limit.fill('maxAlerts');
     await limit.press('Tab');
     assert.ok(!(await limitMarked()), 'a flow key is marked as an error');
-    await editor.screenshot('typed-input');
+    await suite.editor.screenshot('typed-input');
     // Back to a number: the flow is deployed and pulled below, and flow.maxAlerts is not set there.
-    await editor.chooseSource('limit', 'num');
+    await suite.editor.chooseSource('limit', 'num');
     await limit.fill('20');
     await limit.press('Tab');
     assert.equal(await page.locator('#node-input-limitType').inputValue(), 'num');
@@ -128,11 +86,11 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
   });
 
   step('creates a defender-config pointing at the emulator; the custom region reveals the URL fields', async () => {
-    const page = editor.page;
+    const page = suite.editor.page;
     // Node-RED 4 and 5 name the button that adds a config node differently from Node-RED 3.
     await page.locator('#node-input-btn-defender-add, #node-input-lookup-defender').first().click();
     await page.locator('#node-config-input-tenantId').waitFor({ state: 'visible' });
-    await editor.settle();
+    await suite.editor.settle();
     await page.selectOption('#node-config-input-region', 'eu');
     assert.equal(await page.locator('#node-config-input-apiBaseUrl').isVisible(), false, 'URL fields shown for a known region');
     await page.selectOption('#node-config-input-region', 'custom');
@@ -141,40 +99,40 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     await page.fill('#node-config-input-tenantId', TENANT);
     await page.fill('#node-config-input-clientId', CLIENT_ID);
     await page.fill('#node-config-input-clientSecret', SECRET);
-    await page.fill('#node-config-input-apiBaseUrl', demo!.emulatorUrl);
-    await page.fill('#node-config-input-authorityUrl', demo!.emulatorUrl);
+    await page.fill('#node-config-input-apiBaseUrl', suite.demo.emulatorUrl);
+    await page.fill('#node-config-input-authorityUrl', suite.demo.emulatorUrl);
     await page.locator('#node-config-input-authorityUrl').press('Tab');
-    await editor.scrollDialogTop();
-    await editor.screenshot('config-dialog');
+    await suite.editor.scrollDialogTop();
+    await suite.editor.screenshot('config-dialog');
     await page.click('#node-config-dialog-ok');
     await page.locator('#node-config-input-tenantId').waitFor({ state: 'detached' });
-    [ids.config] = await editor.configNodes('defender-config');
+    [ids.config] = await suite.editor.configNodes('defender-config');
     assert.ok(ids.config, 'no defender-config node was created');
     assert.equal(await page.locator('#node-input-defender').inputValue(), ids.config, 'the new config node is not selected');
-    await editor.settle();
-    await editor.screenshot('detections-dialog');
+    await suite.editor.settle();
+    await suite.editor.screenshot('detections-dialog');
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-limit').waitFor({ state: 'detached' });
     // Unnamed, the node shows what it asks for.
-    const label = await editor.flowNode(ids.detections).locator('.red-ui-flow-node-label-text').textContent();
+    const label = await suite.editor.flowNode(ids.detections).locator('.red-ui-flow-node-label-text').textContent();
     assert.equal(label, 'limit 20 · UKMachines, FranceMachines +1');
   });
 
   step('another node checked while this dialog is open is judged by its own fields', async () => {
-    const page = editor.page;
-    const second = await editor.drop('defender-detections', 380, 320);
+    const page = suite.editor.page;
+    const second = await suite.editor.drop('defender-detections', 380, 320);
     // Its own dialog: the same config node, limit from flow.maxAlerts.
-    await editor.openNode(second, '#node-input-initialAgo');
+    await suite.editor.openNode(second, '#node-input-initialAgo');
     await page.selectOption('#node-input-defender', ids.config);
-    await editor.chooseSource('limit', 'flow');
-    await editor.typedInput('limit').fill('maxAlerts');
+    await suite.editor.chooseSource('limit', 'flow');
+    await suite.editor.typedInput('limit').fill('maxAlerts');
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
     // Unnamed, its label says where the limit comes from.
-    assert.equal(await editor.flowNode(second).locator('.red-ui-flow-node-label-text').textContent(), 'limit flow.maxAlerts');
+    assert.equal(await suite.editor.flowNode(second).locator('.red-ui-flow-node-label-text').textContent(), 'limit flow.maxAlerts');
     // With the first node's dialog open (limit a number there), check the second again, as the editor does
     // for the users of a config node or after an import.
-    await editor.openNode(ids.detections, '#node-input-initialAgo');
+    await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
     const valid = await page.evaluate((id) => {
       const RED = (window as unknown as { RED: { nodes: { node(id: string): { valid: boolean } }; editor: { validateNode(n: unknown): void } } }).RED;
       const node = RED.nodes.node(id);
@@ -184,15 +142,15 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     await page.click('#node-dialog-cancel');
     await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
     assert.equal(valid, true, 'the second node was checked against the first node\'s dialog');
-    await editor.flowNode(second).locator('rect.red-ui-flow-node').click();
+    await suite.editor.flowNode(second).locator('rect.red-ui-flow-node').click();
     await page.keyboard.press('Delete');
-    await editor.flowNode(second).waitFor({ state: 'detached' });
+    await suite.editor.flowNode(second).waitFor({ state: 'detached' });
   });
 
   step('deploys the flow', async () => {
-    await editor.deploy();
+    await suite.editor.deploy();
     // The runtime has the nodes: its status dot turns up once the first pull ran, not before.
-    const flows = (await (await fetch(new URL('flows', demo!.editorUrl), { headers: { 'Node-RED-API-Version': 'v2' } })).json()) as {
+    const flows = (await (await fetch(new URL('flows', suite.demo.editorUrl), { headers: { 'Node-RED-API-Version': 'v2' } })).json()) as {
       flows: Array<{ id: string; type: string }>;
     };
     const types = flows.flows.map((n) => n.type);
@@ -200,11 +158,11 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
   });
 
   step('Test connection reports success with the stored secret, and the exact error for a wrong one', async () => {
-    const page = editor.page;
-    await editor.openNode(ids.detections, '#node-input-initialAgo');
+    const page = suite.editor.page;
+    await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
     await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
     await page.locator('#defender-config-test').waitFor({ state: 'visible' });
-    await editor.settle();
+    await suite.editor.settle();
     // Deployed and left unchanged, the secret field holds Node-RED's placeholder, not the secret.
     assert.equal(await page.locator('#node-config-input-clientSecret').inputValue(), '__PWRD__');
     await page.click('#defender-config-test');
@@ -212,7 +170,7 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
     await page.locator('#defender-config-test-result.defender-config-test-ok').waitFor({ state: 'visible' });
     assert.match(await result.innerText(), /^Connected: a token was issued and the API answered \(1 detection read\)\.$/);
     await page.locator('#defender-config-test').scrollIntoViewIfNeeded();
-    await editor.screenshot('test-connection');
+    await suite.editor.screenshot('test-connection');
 
     await page.fill('#node-config-input-clientSecret', 'a-wrong-secret-typed-by-hand');
     await page.click('#defender-config-test');
@@ -228,18 +186,18 @@ describe('the Node-RED editor in Chromium', { skip: MISSING && !REQUIRED ? MISSI
   });
 
   step('a pull from the inject button shows detections in the debug sidebar', async () => {
-    await editor.showDebugSidebar();
-    await editor.inject(ids.inject);
-    const topics = await editor.debugTopics(1);
+    await suite.editor.showDebugSidebar();
+    await suite.editor.inject(ids.inject);
+    const topics = await suite.editor.debugTopics(1);
     assert.ok(topics.some((topic) => TOPIC.test(topic)), `no detection topic among ${JSON.stringify(topics.slice(0, 5))}`);
-    await editor.status(ids.detections, /^\d+ new at \d\d:\d\d:\d\d$/);
-    await editor.scrollHome();
-    await editor.screenshot('flow');
+    await suite.editor.status(ids.detections, /^\d+ new at \d\d:\d\d:\d\d$/);
+    await suite.editor.scrollHome();
+    await suite.editor.screenshot('flow');
   });
 
   step('shows the dialogs in Japanese when the browser\'s language is Japanese', async () => {
     // Node-RED's editor takes its language from the browser (or the user settings), not from the URL.
-    const ja = await EditorPage.open(browser!, demo!.editorUrl, 'ja');
+    const ja = await EditorPage.open(suite.browser, suite.demo.editorUrl, 'ja');
     try {
       const page = ja.page;
       await ja.openNode(ids.detections, '#node-input-initialAgo');

@@ -1,0 +1,76 @@
+/**
+ * Every property each node of the package saves in a flow, with the value it has when the flow does not
+ * give it: a flow written by hand or by a pipeline (Admin API, FlowFuse DevOps), or saved by an older
+ * version before the property existed. This is the one place those defaults are written down:
+ * - the runtime reads a node's properties through `withDefaults`, so a missing property means its default;
+ * - the build (scripts/build.js) writes each node's table into its editor dialog, where the validators,
+ *   the dialog's fields and the node's label read a missing property as the same default.
+ *
+ * A property added later must take a default that keeps the behaviour flows had before it existed.
+ * Config-node references (`defender`, `proxy`, `tls`) default to '' (none chosen).
+ */
+export const NODE_PROPERTIES = {
+  'defender-config': {
+    name: '',
+    tenantId: '',
+    clientId: '',
+    // 0.1.0 shipped with these two: a config node without them meant the EU host of the SIEM API.
+    region: 'eu',
+    api: 'siem',
+    apiBaseUrl: '',
+    authorityUrl: '',
+    resource: '',
+    proxy: '',
+    tls: '',
+  },
+  'defender-detections': {
+    name: '',
+    defender: '',
+    sinceTimeUtc: '',
+    untilTimeUtc: '',
+    ago: '',
+    limit: '',
+    machinegroups: '',
+    DeviceCreatedMachineTags: '',
+    CloudCreatedMachineTags: '',
+    // Where each of those four comes from (the editor's TypedInput): the field itself unless chosen.
+    limitType: 'num',
+    machinegroupsType: 'str',
+    DeviceCreatedMachineTagsType: 'str',
+    CloudCreatedMachineTagsType: 'str',
+    incremental: true,
+    initialAgo: 'PT2H',
+    overlap: 'PT5M',
+    store: '',
+    requestTimeout: 60,
+    maxRetries: 4,
+    maxResponseMB: 256,
+    // '' (or 'siem'): SIEM field names; 'native': Graph's alerts_v2 objects as sent.
+    shape: '',
+  },
+} as const satisfies Record<string, Record<string, string | number | boolean>>;
+
+export type NodeType = keyof typeof NODE_PROPERTIES;
+
+/** The properties of a node type as the runtime reads them: every one present, with its declared type. */
+export type PropertiesOf<T extends NodeType> = { -readonly [K in keyof (typeof NODE_PROPERTIES)[T]]: Widen<(typeof NODE_PROPERTIES)[T][K]> };
+
+/** A default of 60 says "a number"; the flow may hold "60" as text, which the settings readers accept. */
+type Widen<V> = V extends boolean ? boolean | string : V extends number ? number | string : string;
+
+/** The names of a node type's properties, in the table's order. */
+export function propertyNames<T extends NodeType>(type: T): Array<keyof (typeof NODE_PROPERTIES)[T] & string> {
+  return Object.keys(NODE_PROPERTIES[type]) as Array<keyof (typeof NODE_PROPERTIES)[T] & string>;
+}
+
+/**
+ * A node's properties as the flow gave them, with every missing one (absent, undefined or null) set to
+ * its default. Properties the table does not know (x, y, wires, a test's extras) are kept as they are.
+ */
+export function withDefaults<T extends NodeType, P extends object>(type: T, given: P): P & PropertiesOf<T> {
+  const out: Record<string, unknown> = { ...(given as Record<string, unknown>) };
+  for (const [name, value] of Object.entries(NODE_PROPERTIES[type])) {
+    if (out[name] === undefined || out[name] === null) out[name] = value;
+  }
+  return out as P & PropertiesOf<T>;
+}
