@@ -48,30 +48,38 @@ export function detectionTime(d: Detection, accessor: DetectionAccessor = SIEM_A
 /** Oldest first, by LastProcessedTimeUtc (or the accessor's time); ties keep the order they arrived in. */
 export function sortOldestFirst(detections: Detection[], accessor: DetectionAccessor = SIEM_ACCESSOR, times?: string[]): Detection[] {
   const t = times ?? detections.map((d) => detectionTime(d, accessor));
-  const n = detections.length;
+  return oldestFirstOrder(Array.from({ length: detections.length }, (_, i) => i), t).map((i) => detections[i]);
+}
+
+/**
+ * The positions `which` ordered oldest first by `times[position]`, ties in the order given. The API answers
+ * newest first: walking that backwards is the order wanted, in one pass, without a sort (which would hold
+ * the event loop for a large answer). Any other order is sorted.
+ */
+export function oldestFirstOrder(which: number[], times: readonly string[]): number[] {
+  const n = which.length;
   let ascending = true;
   let descending = true;
-  for (let i = 1; i < n && (ascending || descending); i++) {
-    if (t[i - 1] > t[i]) ascending = false;
-    else if (t[i - 1] < t[i]) descending = false;
+  for (let k = 1; k < n && (ascending || descending); k++) {
+    const a = times[which[k - 1]];
+    const b = times[which[k]];
+    if (a > b) ascending = false;
+    else if (a < b) descending = false;
   }
-  if (ascending) return detections.slice();
-  // The API answers newest first: walking it backwards is the order wanted, in one pass, without a sort
-  // (which would hold the event loop for a large pull). Runs of equal times keep their arrival order.
+  if (ascending) return which;
   if (descending) {
-    const out: Detection[] = new Array(n);
+    const out: number[] = new Array(n);
     let o = 0;
+    // Runs of equal times keep their arrival order.
     for (let end = n; end > 0; ) {
       let start = end - 1;
-      while (start > 0 && t[start - 1] === t[end - 1]) start--;
-      for (let i = start; i < end; i++) out[o++] = detections[i];
+      while (start > 0 && times[which[start - 1]] === times[which[end - 1]]) start--;
+      for (let k = start; k < end; k++) out[o++] = which[k];
       end = start;
     }
     return out;
   }
-  const order = Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => (t[a] < t[b] ? -1 : t[a] > t[b] ? 1 : a - b));
-  return order.map((i) => detections[i]);
+  return [...which].sort((a, b) => (times[a] < times[b] ? -1 : times[a] > times[b] ? 1 : a - b));
 }
 
 export function isCheckpoint(value: unknown): value is Checkpoint {
@@ -103,8 +111,72 @@ export function checkpointKey(query: Pick<DetectionQuery, 'machinegroups' | 'Dev
 
 export const CHECKPOINT_KEY = 'checkpoint';
 
-function keyTime(key: string): string {
+/** The time key of a dedupe key ("id|time"). */
+export function keyTime(key: string): string {
   return timeKey(key.slice(key.lastIndexOf('|') + 1));
+}
+
+/**
+ * The checkpoint as a pull moves it, detection by detection: the newest time delivered, and the keys of
+ * what was delivered inside the overlap below it. Each key's time is read once; the keys are kept in the
+ * order delivered (oldest first), so forgetting those that fall out of the overlap is a cursor moving on.
+ */
+export class CheckpointWindow {
+  private highest?: string;
+  private highestKey = '';
+  private readonly keys: string[] = [];
+  private readonly times: string[] = [];
+  /** Keys before this index are out of the overlap. */
+  private start = 0;
+
+  constructor(
+    previous: Checkpoint | undefined,
+    private readonly overlapMs: number,
+    private readonly accessor: DetectionAccessor = SIEM_ACCESSOR,
+  ) {
+    if (!previous) return;
+    this.highest = previous.highest;
+    this.highestKey = timeKey(previous.highest);
+    const kept = previous.keys.map((key) => ({ key, time: keyTime(key) }));
+    kept.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    for (const { key, time } of kept) {
+      this.keys.push(key);
+      this.times.push(time);
+    }
+  }
+
+  /** A detection went out; `time` is its timeKey. */
+  add(detection: Detection, time: string): void {
+    if (time > this.highestKey) {
+      this.highestKey = time;
+      this.highest = String(this.accessor.time(detection));
+    }
+    this.keys.push(this.accessor.key(detection));
+    this.times.push(time);
+  }
+
+  /** The checkpoint now; undefined while nothing was ever delivered. It never moves backwards. */
+  current(): Checkpoint | undefined {
+    if (this.highest === undefined) return undefined;
+    const floor = timeKey(new Date(keyToMillis(this.highestKey, 'floor') - this.overlapMs).toISOString());
+    // Delivered oldest first, so the keys out of the overlap are at the front; one delivered out of order
+    // behind them stays a little longer, which costs nothing but a key.
+    while (this.start < this.times.length && this.times[this.start] < floor) this.start++;
+    if (this.start > 4096 && this.start > this.keys.length / 2) {
+      this.keys.splice(0, this.start);
+      this.times.splice(0, this.start);
+      this.start = 0;
+    }
+    const keys: string[] = [];
+    const seen = new Set<string>();
+    for (let i = this.start; i < this.keys.length; i++) {
+      if (this.times[i] >= floor && !seen.has(this.keys[i])) {
+        seen.add(this.keys[i]);
+        keys.push(this.keys[i]);
+      }
+    }
+    return { version: 1, highest: this.highest, keys };
+  }
 }
 
 /**
@@ -118,21 +190,10 @@ export function advanceCheckpoint(
   accessor: DetectionAccessor = SIEM_ACCESSOR,
   times?: string[],
 ): Checkpoint | undefined {
+  const window = new CheckpointWindow(previous, overlapMs, accessor);
   const t = times ?? sent.map((d) => detectionTime(d, accessor));
-  let highest = previous?.highest;
-  let highestKey = highest ? timeKey(highest) : '';
-  for (let i = 0; i < sent.length; i++) {
-    if (t[i] > highestKey) {
-      highestKey = t[i];
-      highest = String(accessor.time(sent[i]));
-    }
-  }
-  if (highest === undefined) return undefined;
-  const floorKey = timeKey(new Date(keyToMillis(highestKey, 'floor') - overlapMs).toISOString());
-  const keys = new Set<string>();
-  for (const key of previous?.keys ?? []) if (keyTime(key) >= floorKey) keys.add(key);
-  for (let i = 0; i < sent.length; i++) if (t[i] >= floorKey) keys.add(accessor.key(sent[i]));
-  return { version: 1, highest, keys: [...keys] };
+  for (let i = 0; i < sent.length; i++) window.add(sent[i], t[i]);
+  return window.current();
 }
 
 /** The lower bound the next incremental pull asks for: the checkpoint minus the overlap window. */

@@ -9,7 +9,8 @@ import type { HttpResponse, HttpTransport } from './http';
 import { message } from './messages';
 import { alertsUrl, type Connection } from './regions';
 import { bodyExcerpt, type ServiceDescription, statusError } from './response';
-import type { DetectionsSource, SiemClientOptions } from './siem';
+import type { DetectionsSource, PageOptions, SiemClientOptions } from './siem';
+import type { BudgetMeter } from './slice-budget';
 import type { TokenProvider } from './token';
 
 /** `siem`: each alert mapped to the SIEM API's detection fields. `native`: the alerts_v2 object as Graph sent it. */
@@ -70,9 +71,9 @@ export function graphQuery(params: URLSearchParams, nowMs: number): GraphQuery {
 }
 
 /** The query string of the first request of a query. `$` stays literal; values are %-encoded (no "+"). */
-export function graphRequestQuery(query: GraphQuery, top: number, newestFirst: boolean): string {
+export function graphRequestQuery(query: GraphQuery, top: number, order?: 'asc' | 'desc'): string {
   const parts = [`$filter=${encodeURIComponent(query.filter)}`];
-  if (newestFirst) parts.push(`$orderby=${encodeURIComponent('lastUpdateDateTime desc')}`);
+  if (order) parts.push(`$orderby=${encodeURIComponent(`lastUpdateDateTime ${order}`)}`);
   parts.push(`$top=${top}`);
   return parts.join('&');
 }
@@ -96,6 +97,8 @@ export function graphStatusError(response: HttpResponse, secrets: readonly strin
 interface GraphPage {
   alerts: GraphAlert[];
   nextLink?: string;
+  /** Size of the body it came in. */
+  bytes: number;
 }
 
 /**
@@ -127,7 +130,8 @@ export function parseGraphPage(response: HttpResponse, origin: string, secrets: 
   const page = body as { value: unknown[]; '@odata.nextLink'?: unknown };
   const alerts = page.value.filter((a): a is GraphAlert => a !== null && typeof a === 'object' && !Array.isArray(a));
   const next = page['@odata.nextLink'];
-  if (next === undefined || next === null || next === '') return { alerts };
+  const bytes = response.body.length;
+  if (next === undefined || next === null || next === '') return { alerts, bytes };
   let url: URL | undefined;
   try {
     url = typeof next === 'string' ? new URL(next) : undefined;
@@ -137,11 +141,22 @@ export function parseGraphPage(response: HttpResponse, origin: string, secrets: 
   if (!url || url.origin !== origin) {
     throw new DefenderError('BAD_RESPONSE', message('body.foreign-next-link', { origin }), { statusCode: response.status });
   }
-  return { alerts, nextLink: url.toString() };
+  return { alerts, nextLink: url.toString(), bytes };
 }
 
-/** Thrown inside the newest-first reading when Graph did not honour `$orderby`. */
-class OrderByNotHonoured extends Error {}
+/** Graph refused or ignored `$orderby`: the caller reads the window another way. */
+export class OrderByNotHonoured extends Error {
+  constructor() {
+    super('Microsoft Graph did not honour $orderby');
+    this.name = 'OrderByNotHonoured';
+  }
+}
+
+/** One page of the window, oldest first; `final` when no nextLink follows it. */
+export interface AscendingPage {
+  detections: Detection[];
+  final: boolean;
+}
 
 /**
  * GET /v1.0/security/alerts_v2 behind the same contract as the SIEM API's client: one call answers the
@@ -171,29 +186,83 @@ export class GraphClient implements DetectionsSource {
     this.origin = new URL(connection.endpoints.apiBaseUrl).origin;
   }
 
-  async fetchPage(params: URLSearchParams): Promise<Detection[]> {
+  async fetchPage(params: URLSearchParams, options: PageOptions = {}): Promise<Detection[]> {
     const query = graphQuery(params, (this.options.now ?? Date.now)());
     let alerts: GraphAlert[];
     if (query.limit !== undefined && !this.session.orderByUnsupported) {
       try {
-        alerts = await this.newestFirst(query, query.limit);
+        alerts = await this.newestFirst(query, query.limit, options.meter);
       } catch (err) {
         if (!(err instanceof OrderByNotHonoured)) throw err;
         this.session.orderByUnsupported = true;
-        alerts = await this.wholeWindow(query);
+        alerts = await this.wholeWindow(query, options.meter);
       }
     } else {
-      alerts = await this.wholeWindow(query);
+      alerts = await this.wholeWindow(query, options.meter);
     }
+    return this.shaped(alerts);
+  }
+
+  /**
+   * The window oldest first, one page at a time (`$orderby=lastUpdateDateTime asc`, `$top`, nextLink), so a
+   * pull holds one page however many alerts the window has. Before the first page is handed out, a refused
+   * `$orderby` (400/501) or a first page out of order throws OrderByNotHonoured, and the caller cuts time
+   * windows instead; the config node remembers. A later page out of order is still handed out (every page of
+   * the window is read, so nothing is lost, only out of order) and later pulls cut time windows.
+   */
+  async *oldestFirst(params: URLSearchParams, top: number): AsyncGenerator<AscendingPage> {
+    if (this.session.orderByUnsupported) throw new OrderByNotHonoured();
+    const query = graphQuery(params, (this.options.now ?? Date.now)());
+    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, Math.min(top, this.pageSize), 'asc')}`;
+    let first = true;
+    let newest = '';
+    while (url) {
+      let page: GraphPage;
+      try {
+        page = await this.getPage(url);
+      } catch (err) {
+        if (first && err instanceof DefenderError && (err.statusCode === 400 || err.statusCode === 501)) {
+          this.session.orderByUnsupported = true;
+          throw new OrderByNotHonoured();
+        }
+        throw err;
+      }
+      let ordered = true;
+      for (const alert of page.alerts) {
+        const t = timeKey(alert.lastUpdateDateTime);
+        if (t === '') continue;
+        if (t < newest) ordered = false;
+        else newest = t;
+      }
+      if (!ordered) {
+        this.session.orderByUnsupported = true;
+        if (first) throw new OrderByNotHonoured();
+      }
+      first = false;
+      url = page.nextLink;
+      yield { detections: this.shaped(page.alerts.filter((alert) => matchesDeviceFilter(alert, query.device))), final: url === undefined };
+    }
+  }
+
+  private shaped(alerts: GraphAlert[]): Detection[] {
     return this.shape === 'native' ? alerts : alerts.map(toSiemDetection);
+  }
+
+  /** A page read whole counts against the slice's budget: its bytes, and the alerts kept of it. */
+  private tally(meter: BudgetMeter | undefined, bodyBytes: number, kept: readonly GraphAlert[]): void {
+    if (!meter) return;
+    meter.beginAnswer();
+    meter.addBytes(bodyBytes);
+    for (const alert of kept) meter.addDetection(alert.lastUpdateDateTime);
+    meter.endAnswer();
   }
 
   private get pageSize(): number {
     return this.options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
-  private async newestFirst(query: GraphQuery, limit: number): Promise<GraphAlert[]> {
-    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, Math.min(limit, this.pageSize), true)}`;
+  private async newestFirst(query: GraphQuery, limit: number, meter?: BudgetMeter): Promise<GraphAlert[]> {
+    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, Math.min(limit, this.pageSize), 'desc')}`;
     const found: GraphAlert[] = [];
     let previous: string | undefined;
     let first = true;
@@ -206,27 +275,33 @@ export class GraphClient implements DetectionsSource {
         throw err;
       }
       first = false;
+      const kept: GraphAlert[] = [];
       for (const alert of page.alerts) {
         const t = timeKey(alert.lastUpdateDateTime);
         if (t === '') continue;
         if (previous !== undefined && t > previous) throw new OrderByNotHonoured();
         previous = t;
         if (!matchesDeviceFilter(alert, query.device)) continue;
-        found.push(alert);
-        if (found.length >= limit) return found;
+        kept.push(alert);
+        if (found.length + kept.length >= limit) break;
       }
+      this.tally(meter, page.bytes, kept);
+      for (const alert of kept) found.push(alert);
+      if (found.length >= limit) return found;
       url = page.nextLink;
     }
     return found;
   }
 
   /** Every alert of the window, page after page; with `limit`, the newest N of them (ties in Graph's order). */
-  private async wholeWindow(query: GraphQuery): Promise<GraphAlert[]> {
-    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, this.pageSize, false)}`;
+  private async wholeWindow(query: GraphQuery, meter?: BudgetMeter): Promise<GraphAlert[]> {
+    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, this.pageSize)}`;
     const found: GraphAlert[] = [];
     while (url) {
       const page = await this.getPage(url);
-      for (const alert of page.alerts) if (matchesDeviceFilter(alert, query.device)) found.push(alert);
+      const kept = page.alerts.filter((alert) => matchesDeviceFilter(alert, query.device));
+      this.tally(meter, page.bytes, kept);
+      for (const alert of kept) found.push(alert);
       url = page.nextLink;
     }
     if (query.limit === undefined) return found;

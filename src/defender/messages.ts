@@ -86,6 +86,11 @@ export const MESSAGES = {
   'http.status-wait-said': '__service__ answered HTTP __status__: __meaning__ (Retry-After __seconds__ s) — the service said: __text__',
   'http.no-content-type': 'no content type',
 
+  // Pulls in slices
+  'slice.overflow': 'the answer holds more than the __count__ detections one slice of a pull may hold',
+  'slice.instant-too-large':
+    'more detections share the instant __time__ than fit in the __limit__ limit (maxResponseMB); the window cannot be cut finer than one millisecond: raise maxResponseMB',
+
   // The services, as errors name them
   'service.siem': 'detections API',
   'service.graph': 'Microsoft Graph',

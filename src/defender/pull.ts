@@ -1,12 +1,19 @@
 import { DateTime, Duration } from 'luxon';
-import { advanceCheckpoint, Checkpoint, detectionTime, keyToMillis, resumeFrom, sortOldestFirst } from './checkpoint';
+import { Checkpoint, CheckpointWindow, keyTime, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
+import { DefenderError } from './errors';
 import { DetectionQuery, describeQuery, formatTime, hasTimeRange, toSearchParams } from './query';
-import type { DetectionsSource } from './siem';
+import { DEFAULT_SLICE_BUDGET, type SliceBudget } from './slice-budget';
+import { ascendingSlices, type PullWindow, type RawSlice, type SlicedSource, timeSlices } from './slicer';
 
-/** Detections handled between yields to the event loop. */
-const YIELD_EVERY = 5000;
+/** Detections handed out between yields to the event loop, so the editor and other flows stay responsive. */
+const YIELD_EVERY = 500;
+/** …or sooner, once handing out has held the event loop this long (heavy downstream nodes, cold code). */
+const YIELD_AFTER_MS = 10;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The SIEM API answers the last two hours when a query gives no time; a window cut from it does the same. */
+const DEFAULT_WINDOW = Duration.fromObject({ hours: 2 });
 
 export interface IncrementalSettings {
   /** How far back the first pull looks. */
@@ -15,10 +22,24 @@ export interface IncrementalSettings {
   overlap: Duration;
 }
 
+/** Where the detections of a pull go, one at a time, oldest first. */
+export interface PullSink {
+  /**
+   * One detection. `index` counts from 0 over the whole pull; `count` is the pull's total, given on every
+   * detection of a pull that fits one slice and otherwise on its last detection only (the total is not
+   * known before). Node-RED's Join node completes a batch from either.
+   */
+  deliver(detection: Detection, index: number, count: number | undefined): void;
+  /** Incremental pulls: the checkpoint that covers every detection delivered so far, to be stored now. */
+  commit?(checkpoint: Checkpoint): Promise<void>;
+  /** After each slice of a pull of several: how many detections went out so far. */
+  progress?(delivered: number): void;
+}
+
 export interface PullResult {
-  /** New detections, oldest first by LastProcessedTimeUtc. */
-  detections: Detection[];
-  /** Detections received again and dropped: overlap repeats and page-boundary repeats. */
+  /** Detections delivered. */
+  count: number;
+  /** Detections received again and dropped: overlap repeats and repeats at page and slice boundaries. */
   duplicates: number;
   /** The parameters of the first request: the window as asked. */
   query: Record<string, string | string[]>;
@@ -26,17 +47,23 @@ export interface PullResult {
   until: string | null;
   /** Pages asked for (a page retried counts once here; the HTTP layer counts requests). */
   pages: number;
-  /** Whether this pull used and will move the checkpoint. */
+  /** Slices the window was worked through in (one for a pull that fits one). */
+  slices: number;
+  /** Whether this pull used and moved the checkpoint. */
   incremental: boolean;
-  /** The checkpoint to store once every detection was sent; undefined in explicit mode. */
+  /** The checkpoint after the pull; undefined in explicit mode or before anything was ever sent. */
   nextCheckpoint?: Checkpoint;
 }
 
-/**
- * A source of detections, and, when its detections are not SIEM-shaped (Graph's native alerts_v2 objects),
- * how to read their identity and time.
- */
-export type PullSource = DetectionsSource & { readonly accessor?: DetectionAccessor };
+/** A source of detections, and, when they are not SIEM-shaped (Graph's native alerts_v2 objects), how to read them. */
+export type PullSource = SlicedSource & { readonly accessor?: DetectionAccessor };
+
+export interface PullOptions {
+  /** The answer cap (maxResponseMB); the default slice budget is cut to fit under it. */
+  maxResponseBytes: number;
+  budget?: SliceBudget;
+  now?: DateTime;
+}
 
 /** Whether a pull of this query reads and moves the checkpoint: only without an explicit time range. */
 export function usesCheckpoint(query: DetectionQuery, incremental: IncrementalSettings | undefined): incremental is IncrementalSettings {
@@ -44,96 +71,186 @@ export function usesCheckpoint(query: DetectionQuery, incremental: IncrementalSe
 }
 
 /**
- * One pull. With an explicit time range it is exactly that query. Otherwise it is incremental: from the
- * checkpoint (less the overlap) up to a pinned `now`, paging backwards while a page is full, and dropping
- * what was already sent.
+ * One pull, worked through oldest first in slices that each fit the budget, handed to `sink` detection by
+ * detection. With an explicit time range it is that query (cut in time only if its answer outgrows a slice,
+ * and not at all when it gives a `limit`: the most recent N cannot be cut). Otherwise it is incremental: from
+ * the checkpoint (less the overlap) up to a pinned `now`, dropping what was already sent, and after each slice
+ * the checkpoint moves past what went out, so a pull that fails half-way keeps what it delivered.
+ *
+ * The newest detection of a slice is held back until the next slice shows whether anything follows, so the
+ * pull's last detection can carry the total; each commit covers only what was delivered.
  */
 export async function pullDetections(
   source: PullSource,
   query: DetectionQuery,
   incremental: IncrementalSettings | undefined,
   checkpoint: Checkpoint | undefined,
-  now: DateTime = DateTime.utc(),
+  sink: PullSink,
+  options: PullOptions,
 ): Promise<PullResult> {
   const accessor = source.accessor ?? SIEM_ACCESSOR;
-  if (!usesCheckpoint(query, incremental)) {
-    const params = toSearchParams(query);
-    const detections = await source.fetchPage(params);
-    const times: string[] = new Array(detections.length);
-    for (let i = 0; i < detections.length; i++) {
-      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
-      times[i] = detectionTime(detections[i], accessor);
+  const now = options.now ?? DateTime.utc();
+  const budget = options.budget ?? DEFAULT_SLICE_BUDGET;
+  let pages = 0;
+  const slicerOptions = {
+    budget: { maxCount: budget.maxCount, maxBytes: Math.min(budget.maxBytes, options.maxResponseBytes) },
+    maxResponseBytes: options.maxResponseBytes,
+    accessor,
+    onPage: () => pages++,
+  };
+  const { query: filters, since, until, limit } = splitQuery(query);
+  const isIncremental = usesCheckpoint(query, incremental);
+  const overlapMs = isIncremental ? incremental.overlap.toMillis() : 0;
+
+  let firstParams: URLSearchParams;
+  let slices: AsyncIterable<RawSlice>;
+  let window: PullWindow;
+  if (isIncremental) {
+    const sinceTime = checkpoint ? DateTime.fromMillis(resumeFrom(checkpoint, overlapMs), { zone: 'utc' }) : now.minus(incremental.initialAgo);
+    // `until` is pinned to the start of the pull, so slices and the next pull agree on where this one ended.
+    window = { sinceMs: sinceTime.toMillis(), untilMs: now.toMillis() };
+    firstParams = toSearchParams({ ...query, sinceTimeUtc: sinceTime, untilTimeUtc: now });
+    slices = source.oldestFirst ? ascendingSlices(source, { ...filters, limit }, window, slicerOptions) : timeSlices(source, { ...filters, limit }, window, slicerOptions);
+  } else {
+    firstParams = toSearchParams(query);
+    window = explicitWindow(since, until, query.ago, now);
+    if (limit !== undefined) {
+      // The most recent N of the range: one answer, which its limit bounds.
+      slices = oneAnswer(source, firstParams, accessor, () => pages++);
+    } else if (source.oldestFirst) {
+      slices = ascendingSlices(source, filters, window, slicerOptions);
+    } else {
+      slices = timeSlices(source, filters, window, slicerOptions, firstParams);
     }
-    return {
-      detections: sortOldestFirst(detections, accessor, times),
-      duplicates: 0,
-      query: describeQuery(params),
-      since: params.get('sinceTimeUtc'),
-      until: params.get('untilTimeUtc'),
-      pages: 1,
-      incremental: false,
-    };
   }
 
-  const overlapMs = incremental.overlap.toMillis();
-  const since = checkpoint
-    ? DateTime.fromMillis(resumeFrom(checkpoint, overlapMs), { zone: 'utc' })
-    : now.minus(incremental.initialAgo);
-  // `until` is pinned to the start of the pull, so pages and the next pull agree on where this one ended.
-  let until = now;
-  const seen = new Set<string>(checkpoint?.keys ?? []);
-  const fresh: Detection[] = [];
-  // Each detection's time is read once and serves dedupe, paging, order and the checkpoint.
-  const freshTimes: string[] = [];
+  // Dedupe keys, with their time keys: the checkpoint's (the overlap repeats), then each slice's, forgotten once
+  // the pull has moved past them.
+  const seen = new Map<string, string>(isIncremental ? (checkpoint?.keys ?? []).map((key) => [key, keyTime(key)]) : []);
+  const progress = isIncremental ? new CheckpointWindow(checkpoint, overlapMs, accessor) : undefined;
   let duplicates = 0;
-  let pages = 0;
-  let firstParams: URLSearchParams | undefined;
-  let limit = query.limit;
+  let delivered = 0;
+  let sliceCount = 0;
+  let current = isIncremental ? checkpoint : undefined;
+  let uncommitted = 0;
+  let held: { detection: Detection; time: string } | undefined;
+  let pausedAt = Date.now();
 
-  for (;;) {
-    const params = toSearchParams({ ...query, limit, sinceTimeUtc: since, untilTimeUtc: until });
-    firstParams ??= params;
-    const page = await source.fetchPage(params);
-    pages++;
-    let oldest = '';
-    for (let i = 0; i < page.length; i++) {
-      // A large page is worked through in slices, so flows and the editor get a turn in between.
-      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
-      const d = page[i];
-      const t = detectionTime(d, accessor);
-      if (t !== '' && (oldest === '' || t < oldest)) oldest = t;
-      const key = accessor.key(d);
-      if (seen.has(key)) {
-        duplicates++;
-        continue;
+  const deliver = async (detection: Detection, time: string, count: number | undefined): Promise<void> => {
+    sink.deliver(detection, delivered, count);
+    delivered++;
+    if (progress) {
+      progress.add(detection, time);
+      uncommitted++;
+    }
+    if (delivered % YIELD_EVERY === 0 || ((delivered & 31) === 0 && Date.now() - pausedAt > YIELD_AFTER_MS)) {
+      await yieldToEventLoop();
+      pausedAt = Date.now();
+    }
+  };
+  // Only what went out is committed, and only once it went out.
+  const commit = async (): Promise<void> => {
+    if (!progress || uncommitted === 0) return;
+    uncommitted = 0;
+    current = progress.current() ?? current;
+    if (current) await sink.commit?.(current);
+  };
+
+  // The next slice is asked for as soon as this one is in hand, so the service prepares and sends it while
+  // this one goes out; at most two slices are in memory.
+  const iterator = slices[Symbol.asyncIterator]();
+  let ahead: Promise<IteratorResult<RawSlice>> | undefined = iterator.next();
+  try {
+    while (ahead) {
+      const step: IteratorResult<RawSlice> = await ahead;
+      if (step.done) break;
+      const slice: RawSlice = step.value;
+      ahead = slice.final ? undefined : iterator.next();
+      // A failure of the slice ahead is met when it is awaited, after this slice went out.
+      ahead?.catch(() => undefined);
+      sliceCount++;
+      const fresh: number[] = [];
+      for (let i = 0; i < slice.detections.length; i++) {
+        const key = accessor.key(slice.detections[i]);
+        if (seen.has(key)) {
+          duplicates++;
+          continue;
+        }
+        seen.set(key, slice.times[i]);
+        fresh.push(i);
       }
-      seen.add(key);
-      fresh.push(d);
-      freshTimes.push(t);
+      const order = oldestFirstOrder(fresh, slice.times);
+      const whole = slice.final && sliceCount === 1;
+      if (held && (order.length > 0 || slice.final)) {
+        const last = slice.final && order.length === 0;
+        await deliver(held.detection, held.time, last ? delivered + 1 : undefined);
+        held = undefined;
+      }
+      const total = delivered + order.length;
+      for (let n = 0; n < order.length; n++) {
+        const i = order[n];
+        const isLast = n === order.length - 1;
+        if (isLast && !slice.final) {
+          held = { detection: slice.detections[i], time: slice.times[i] };
+          break;
+        }
+        await deliver(slice.detections[i], slice.times[i], whole || isLast ? total : undefined);
+      }
+      await commit();
+      if (!whole) sink.progress?.(delivered);
+      // Later parts of the window start at this one's end: only keys from there on can come again.
+      if (slice.untilMs !== undefined) forgetBefore(seen, slice.untilMs);
     }
-    // The API returns the *most recent* `limit` detections of the window, so a full page means older
-    // ones may be waiting: ask again with the window's top moved down to the oldest time received.
-    if (limit === undefined || page.length < limit) break;
-    // Rounded up: the API compares at 100 ns, we can only send milliseconds; the repeats this brings
-    // back are dropped by the dedupe above.
-    const nextUntil = oldest === '' ? until : DateTime.fromMillis(keyToMillis(oldest, 'ceil'), { zone: 'utc' });
-    if (nextUntil < until) {
-      until = nextUntil;
-      continue;
+  } catch (err) {
+    await iterator.return?.(undefined).catch(() => undefined);
+    // What was fetched and is new still goes out, as the last of this pull, so a Join completes with what came.
+    if (held && !(err instanceof DefenderError && err.code === 'CANCELLED')) {
+      await deliver(held.detection, held.time, delivered + 1);
+      await commit();
     }
-    // More than `limit` detections share one millisecond, so the boundary cannot move: ask for the rest
-    // of the window without a limit rather than lose them or loop forever.
-    limit = undefined;
+    throw err;
   }
 
   return {
-    detections: sortOldestFirst(fresh, accessor, freshTimes),
+    count: delivered,
     duplicates,
     query: describeQuery(firstParams),
-    since: formatTime(since),
-    until: formatTime(now),
+    since: isIncremental ? formatTime(DateTime.fromMillis(window.sinceMs, { zone: 'utc' })) : firstParams.get('sinceTimeUtc'),
+    until: isIncremental ? formatTime(now) : firstParams.get('untilTimeUtc'),
     pages,
-    incremental: true,
-    nextCheckpoint: advanceCheckpoint(checkpoint, fresh, overlapMs, accessor, freshTimes) ?? checkpoint,
+    slices: sliceCount,
+    incremental: isIncremental,
+    nextCheckpoint: current,
   };
+}
+
+/** The query's filters apart from its time range and limit. */
+function splitQuery(query: DetectionQuery): { query: DetectionQuery; since?: DateTime; until?: DateTime; limit?: number } {
+  const { sinceTimeUtc, untilTimeUtc, ago: _ago, limit, ...filters } = query;
+  return { query: filters, since: sinceTimeUtc, until: untilTimeUtc, limit };
+}
+
+/** The window an explicit query asks, as the API reads it: `ago` back from now, or the last two hours. */
+function explicitWindow(since: DateTime | undefined, until: DateTime | undefined, ago: Duration | undefined, now: DateTime): PullWindow {
+  const end = until ?? now;
+  const start = since ?? (ago ? now.minus(ago) : end.minus(DEFAULT_WINDOW));
+  return { sinceMs: start.toMillis(), untilMs: end.toMillis() };
+}
+
+/** A query that cannot be cut: its one answer is one slice. */
+async function* oneAnswer(source: PullSource, params: URLSearchParams, accessor: DetectionAccessor, onPage: () => void): AsyncGenerator<RawSlice> {
+  const detections = await source.fetchPage(params);
+  onPage();
+  const times = new Array<string>(detections.length);
+  for (let i = 0; i < detections.length; i++) {
+    if (i > 0 && i % 5000 === 0) await yieldToEventLoop();
+    times[i] = timeKey(accessor.time(detections[i]));
+  }
+  yield { detections, times, final: true };
+}
+
+/** Drops the dedupe keys of detections older than `ms`, which no later part of the pull can bring again. */
+function forgetBefore(seen: Map<string, string>, ms: number): void {
+  const floor = timeKey(new Date(ms).toISOString());
+  for (const [key, time] of seen) if (time < floor) seen.delete(key);
 }

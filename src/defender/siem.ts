@@ -1,7 +1,8 @@
 import { DefenderError } from './errors';
 import type { Detection } from './detection';
 import { authorizedGet } from './authorized-get';
-import type { BodyReader, HttpTransport } from './http';
+import type { HttpTransport, ReaderFor } from './http';
+import type { BudgetMeter } from './slice-budget';
 import { JsonArraySplitter } from './json-array';
 import { message } from './messages';
 import type { ServiceDescription } from './response';
@@ -9,9 +10,18 @@ import { alertsUrl, Connection } from './regions';
 import type { RetryPolicy } from './retry';
 import { TokenProvider } from './token';
 
-/** What a pull needs from the API: one page of detections for a query. */
+/** How one request of a pull is read. */
+export interface PageOptions {
+  /**
+   * Counts the answer against the slice's budget as it is read; past the budget the reading stops with a
+   * SliceOverflow. Without one the answer is read whole (within maxResponseBytes).
+   */
+  meter?: BudgetMeter;
+}
+
+/** What a pull needs from the API: one page of detections for a query, with the SIEM API's meaning of it. */
 export interface DetectionsSource {
-  fetchPage(params: URLSearchParams): Promise<Detection[]>;
+  fetchPage(params: URLSearchParams, options?: PageOptions): Promise<Detection[]>;
 }
 
 /** The meaning of each status as Microsoft's SIEM API page documents it. */
@@ -37,20 +47,29 @@ export interface SiemClientOptions {
 
 /**
  * A 200 answer is parsed as it streams: each detection is parsed as soon as its bytes are in, so the body
- * is never held whole beside the objects made from it.
+ * is never held whole beside the objects made from it. A meter stops the reading once the answer outgrows
+ * the slice it is for.
  */
-function detectionsReader(status: number, headers: Record<string, string>): BodyReader<Detection[]> | undefined {
-  if (status !== 200) return undefined;
-  const splitter = new JsonArraySplitter<Detection>({ status, contentType: headers['content-type'] });
-  const detections: Detection[] = [];
-  return {
-    write: (chunk) => {
-      for (const d of splitter.write(chunk)) detections.push(d);
-    },
-    end: () => {
-      splitter.end();
-      return detections;
-    },
+function detectionsReader(meter: BudgetMeter | undefined): ReaderFor<Detection[]> {
+  return (status, headers) => {
+    if (status !== 200) return undefined;
+    const splitter = new JsonArraySplitter<Detection>({ status, contentType: headers['content-type'] });
+    const detections: Detection[] = [];
+    meter?.beginAnswer();
+    return {
+      write: (chunk) => {
+        meter?.addBytes(chunk.length);
+        for (const d of splitter.write(chunk)) {
+          detections.push(d);
+          meter?.addDetection(d.LastProcessedTimeUtc);
+        }
+      },
+      end: () => {
+        splitter.end();
+        meter?.endAnswer();
+        return detections;
+      },
+    };
   };
 }
 
@@ -63,10 +82,10 @@ export class SiemClient implements DetectionsSource {
     private readonly options: SiemClientOptions,
   ) {}
 
-  async fetchPage(params: URLSearchParams): Promise<Detection[]> {
+  async fetchPage(params: URLSearchParams, options: PageOptions = {}): Promise<Detection[]> {
     const query = params.toString();
     const url = `${alertsUrl(this.connection)}${query ? `?${query}` : ''}`;
     const client = { transport: this.transport, tokens: this.tokens, service: SIEM_API, options: this.options };
-    return authorizedGet(url, client, (response) => response.read ?? [], detectionsReader);
+    return authorizedGet(url, client, (response) => response.read ?? [], detectionsReader(options.meter));
   }
 }

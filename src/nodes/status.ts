@@ -18,6 +18,12 @@ export class PullStatus {
     this.node.status({ fill: 'yellow', shape: 'ring', text: this.text('retrying', { attempt, max }, `retrying (${attempt}/${max})…`) });
   }
 
+  /** A pull of several slices: how many detections went out so far. */
+  progress(sent: number): void {
+    const count = String(sent).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+    this.node.status({ fill: 'blue', shape: 'ring', text: this.text('progress', { count }, `${count} sent…`) });
+  }
+
   done(count: number, at: Date = new Date()): void {
     const time = at.toTimeString().slice(0, 8);
     this.node.status({ fill: 'green', shape: 'dot', text: this.text('done', { count, time }, `${count} new at ${time}`) });

@@ -6,6 +6,7 @@ import type { Detection } from '../../src/defender/detection';
 import { GRAPH_NATIVE_ACCESSOR } from '../../src/defender/graph-mapping';
 import { pullDetections } from '../../src/defender/pull';
 import { parseQuery } from '../../src/defender/query';
+import { CollectingSink } from '../fixtures/sink';
 
 /** Native alerts_v2 objects behind the SIEM semantics pull.ts relies on (most recent N, inclusive bounds). */
 class NativeSource {
@@ -33,20 +34,22 @@ describe('pullDetections over native Graph alerts', () => {
   it('orders, pages backwards and keeps its checkpoint by lastUpdateDateTime', async () => {
     const all = Array.from({ length: 9 }, (_, i) => alert(`a${i}`, at(50 - i, String(1000 + i))));
     const source = new NativeSource(all);
-    const result = await pullDetections(source, parseQuery({ limit: 4 }), settings, undefined, NOW);
-    assert.deepEqual(result.detections.map((d) => d.id), all.map((a) => a.id));
+    const sink = new CollectingSink();
+    const result = await pullDetections(source, parseQuery({ limit: 4 }), settings, undefined, sink, { now: NOW, maxResponseBytes: 1 << 30 });
+    assert.deepEqual(sink.detections.map((d) => d.id), all.map((a) => a.id));
     assert.ok(result.pages >= 3);
     assert.equal(result.nextCheckpoint?.highest, all[8].lastUpdateDateTime);
   });
 
   it('drops overlap repeats by id|lastUpdateDateTime and passes an updated alert', async () => {
     const source = new NativeSource([alert('a', at(20)), alert('b', at(12))]);
-    const first = await pullDetections(source, {}, settings, undefined, NOW.minus({ minutes: 10 }));
+    const first = await pullDetections(source, {}, settings, undefined, new CollectingSink(), { now: NOW.minus({ minutes: 10 }), maxResponseBytes: 1 << 30 });
     // Only keys inside the overlap below the newest time are kept: a is older than that.
     assert.deepEqual(first.nextCheckpoint?.keys, [`b|${at(12)}`]);
     source.alerts = [alert('a', at(20)), alert('b', at(12)), alert('b', at(2))];
-    const second = await pullDetections(source, {}, settings, first.nextCheckpoint, NOW);
-    assert.deepEqual(second.detections.map((d) => `${String(d.id)}@${String(d.lastUpdateDateTime)}`), [`b@${at(2)}`]);
+    const sink = new CollectingSink();
+    const second = await pullDetections(source, {}, settings, first.nextCheckpoint, sink, { now: NOW, maxResponseBytes: 1 << 30 });
+    assert.deepEqual(sink.detections.map((d) => `${String(d.id)}@${String(d.lastUpdateDateTime)}`), [`b@${at(2)}`]);
     assert.equal(second.duplicates, 1, 'b as first seen comes back in the overlap and is dropped');
   });
 });

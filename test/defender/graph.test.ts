@@ -89,9 +89,9 @@ describe('graphQuery', () => {
 
   it('writes the request with %20 for spaces, $orderby only when newest first is wanted', () => {
     const q = graphQuery(params({ sinceTimeUtc: '2024-05-01T10:00:00.000Z' }), NOW);
-    const text = graphRequestQuery(q, 5, true);
+    const text = graphRequestQuery(q, 5, 'desc');
     assert.match(text, /^\$filter=serviceSource%20eq%20'microsoftDefenderForEndpoint'%20and%20lastUpdateDateTime%20ge%202024-05-01T10%3A00%3A00.000Z&\$orderby=lastUpdateDateTime%20desc&\$top=5$/);
-    assert.doesNotMatch(graphRequestQuery(q, 5, false), /orderby/);
+    assert.doesNotMatch(graphRequestQuery(q, 5), /orderby/);
     assert.doesNotMatch(text, /\+/);
   });
 });

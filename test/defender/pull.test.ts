@@ -3,23 +3,40 @@ import { describe, it } from 'node:test';
 import { DateTime, Duration } from 'luxon';
 import { timeKey } from '../../src/defender/checkpoint';
 import type { Detection } from '../../src/defender/detection';
-import { pullDetections } from '../../src/defender/pull';
-import { parseQuery } from '../../src/defender/query';
-import type { DetectionsSource } from '../../src/defender/siem';
+import { DefenderError } from '../../src/defender/errors';
+import { pullDetections, type PullResult } from '../../src/defender/pull';
+import { parseQuery, type DetectionQuery } from '../../src/defender/query';
+import type { DetectionsSource, PageOptions } from '../../src/defender/siem';
+import type { SliceBudget } from '../../src/defender/slice-budget';
+import type { Checkpoint } from '../../src/defender/checkpoint';
+import { CollectingSink } from '../fixtures/sink';
 
-/** A tiny in-memory stand-in for the API's documented semantics, for the paging logic alone. */
+/**
+ * A tiny in-memory stand-in for the API's documented semantics (inclusive bounds at 100 ns, the most recent
+ * `limit`, newest first), for the paging and slicing logic alone. It counts each answer against the slice
+ * budget as the HTTP client does, and can fail a chosen request.
+ */
 class ListSource implements DetectionsSource {
   asked: URLSearchParams[] = [];
+  /** The largest number of detections any answer that was read whole (not past the budget) held. */
+  largestAnswer = 0;
+  failOn?: number;
   constructor(public detections: Detection[]) {}
-  async fetchPage(params: URLSearchParams): Promise<Detection[]> {
+  async fetchPage(params: URLSearchParams, options: PageOptions = {}): Promise<Detection[]> {
     this.asked.push(params);
+    if (this.failOn === this.asked.length) throw new DefenderError('HTTP_500', 'the service failed');
     const since = params.get('sinceTimeUtc');
     const until = params.get('untilTimeUtc');
     const limit = params.get('limit');
     const inRange = this.detections
       .filter((d) => (!since || timeKey(d.LastProcessedTimeUtc) >= timeKey(since)) && (!until || timeKey(d.LastProcessedTimeUtc) <= timeKey(until)))
       .sort((a, b) => (timeKey(b.LastProcessedTimeUtc) < timeKey(a.LastProcessedTimeUtc) ? -1 : 1));
-    return limit ? inRange.slice(0, Number(limit)) : inRange;
+    const answer = limit ? inRange.slice(0, Number(limit)) : inRange;
+    options.meter?.beginAnswer();
+    for (const d of answer) options.meter?.addDetection(d.LastProcessedTimeUtc);
+    options.meter?.endAnswer();
+    this.largestAnswer = Math.max(this.largestAnswer, answer.length);
+    return answer;
   }
 }
 
@@ -27,11 +44,31 @@ const NOW = DateTime.fromISO('2024-05-01T12:00:00Z', { zone: 'utc' });
 const at = (minutesAgo: number, sub = '0000'): string => `${NOW.minus({ minutes: minutesAgo }).toFormat("yyyy-MM-dd'T'HH:mm:ss.SSS")}${sub}Z`;
 const det = (id: string, lpt: string): Detection => ({ FullId: id, AlertId: id, LastProcessedTimeUtc: lpt });
 const settings = { initialAgo: Duration.fromISO('PT2H'), overlap: Duration.fromISO('PT5M') };
+const ids = (sink: CollectingSink): string[] => sink.detections.map((d) => String(d.FullId));
+
+async function pull(
+  source: ListSource,
+  query: DetectionQuery,
+  checkpoint?: Checkpoint,
+  options: { now?: DateTime; budget?: SliceBudget; maxResponseBytes?: number; incremental?: typeof settings } = {},
+): Promise<{ result: PullResult; sink: CollectingSink }> {
+  const sink = new CollectingSink();
+  const result = await pullDetections(source, query, options.incremental ?? settings, checkpoint, sink, {
+    now: options.now ?? NOW,
+    budget: options.budget,
+    maxResponseBytes: options.maxResponseBytes ?? 256 * 1024 * 1024,
+  });
+  return { result, sink };
+}
+
+/** `n` detections spread evenly over the last `minutes` minutes, oldest first. */
+const spread = (n: number, minutes: number, prefix = 'd'): Detection[] =>
+  Array.from({ length: n }, (_, i) => det(`${prefix}${i}`, at(minutes - (i * minutes) / n, String(1000 + (i % 9000)).padStart(4, '0'))));
 
 describe('pullDetections', () => {
   it('asks exactly the explicit query and reads no checkpoint', async () => {
     const source = new ListSource([det('a', at(10))]);
-    const result = await pullDetections(source, parseQuery({ ago: 'PT1H', limit: 5 }), settings, { version: 1, highest: at(1), keys: [] }, NOW);
+    const { result } = await pull(source, parseQuery({ ago: 'PT1H', limit: 5 }), { version: 1, highest: at(1), keys: [] });
     assert.equal(source.asked.length, 1);
     assert.equal(source.asked[0].toString(), 'ago=PT1H&limit=5');
     assert.equal(result.incremental, false);
@@ -40,34 +77,34 @@ describe('pullDetections', () => {
 
   it('sends an explicit query’s answer oldest first, whatever order the service used', async () => {
     const source = new ListSource([det('b', at(20)), det('a', at(40)), det('c', at(5))]);
-    const result = await pullDetections(source, parseQuery({ ago: 'PT1H' }), settings, undefined, NOW);
-    assert.deepEqual(result.detections.map((d) => d.FullId), ['a', 'b', 'c']);
+    const { sink } = await pull(source, parseQuery({ ago: 'PT1H' }));
+    assert.deepEqual(ids(sink), ['a', 'b', 'c']);
   });
 
   it('starts the first incremental pull initialAgo back with a pinned until', async () => {
     const source = new ListSource([det('a', at(130)), det('b', at(60)), det('c', at(30))]);
-    const result = await pullDetections(source, {}, settings, undefined, NOW);
+    const { result, sink } = await pull(source, {});
     assert.equal(source.asked[0].get('sinceTimeUtc'), '2024-05-01T10:00:00.000Z');
     assert.equal(source.asked[0].get('untilTimeUtc'), '2024-05-01T12:00:00.000Z');
-    assert.deepEqual(result.detections.map((d) => d.FullId), ['b', 'c']);
+    assert.deepEqual(ids(sink), ['b', 'c']);
     assert.equal(result.nextCheckpoint?.highest, at(30));
   });
 
   it('resumes overlap before the checkpoint and drops what was already sent', async () => {
     const source = new ListSource([det('a', at(20)), det('b', at(12))]);
-    const first = await pullDetections(source, {}, settings, undefined, NOW.minus({ minutes: 10 }));
+    const first = await pull(source, {}, undefined, { now: NOW.minus({ minutes: 10 }) });
     source.detections.push(det('late', at(14, '5555')), det('new', at(3)), det('b', at(1)));
-    const second = await pullDetections(source, {}, settings, first.nextCheckpoint, NOW);
+    const second = await pull(source, {}, first.result.nextCheckpoint);
     assert.equal(source.asked[1].get('sinceTimeUtc'), NOW.minus({ minutes: 17 }).toUTC().toISO());
-    assert.deepEqual(second.detections.map((d) => `${d.FullId}@${d.LastProcessedTimeUtc}`), [`late@${at(14, '5555')}`, `new@${at(3)}`, `b@${at(1)}`]);
-    assert.equal(second.duplicates, 1);
+    assert.deepEqual(second.sink.detections.map((d) => `${d.FullId}@${d.LastProcessedTimeUtc}`), [`late@${at(14, '5555')}`, `new@${at(3)}`, `b@${at(1)}`]);
+    assert.equal(second.result.duplicates, 1);
   });
 
   it('pages backwards while a page is full, losing none of the older detections', async () => {
     const all = Array.from({ length: 23 }, (_, i) => det(`d${i}`, at(60 - i, String(1000 + i))));
     const source = new ListSource(all);
-    const result = await pullDetections(source, parseQuery({ limit: 5 }), settings, undefined, NOW);
-    assert.deepEqual(result.detections.map((d) => d.FullId), all.map((d) => d.FullId));
+    const { result, sink } = await pull(source, parseQuery({ limit: 5 }));
+    assert.deepEqual(ids(sink), all.map((d) => d.FullId));
     assert.equal(result.pages, source.asked.length);
     assert.ok(result.pages >= 5, `expected at least 5 pages, got ${result.pages}`);
     assert.ok(source.asked.every((p) => p.get('limit') === '5'));
@@ -76,9 +113,139 @@ describe('pullDetections', () => {
   it('drains more than limit detections sharing one millisecond without looping', async () => {
     const same = Array.from({ length: 7 }, (_, i) => det(`s${i}`, at(30, `000${i}`)));
     const source = new ListSource([det('older', at(40)), ...same]);
-    const result = await pullDetections(source, parseQuery({ limit: 3 }), settings, undefined, NOW);
-    assert.deepEqual(new Set(result.detections.map((d) => d.FullId)), new Set(['older', ...same.map((d) => d.FullId)]));
-    assert.equal(result.detections.length, 8);
+    const { sink } = await pull(source, parseQuery({ limit: 3 }));
+    assert.deepEqual(new Set(ids(sink)), new Set(['older', ...same.map((d) => d.FullId)]));
+    assert.equal(sink.detections.length, 8);
     assert.equal(source.asked.at(-1)?.get('limit'), null);
+  });
+
+  it('gives the total on every detection of a pull that fits one slice', async () => {
+    const source = new ListSource(spread(5, 60));
+    const { result, sink } = await pull(source, {});
+    assert.equal(result.slices, 1);
+    assert.deepEqual(sink.parts, [0, 1, 2, 3, 4].map((index) => ({ index, count: 5 })));
+    assert.deepEqual(sink.progressReports, [], 'no progress for a pull of one slice');
+  });
+});
+
+describe('pullDetections in slices', () => {
+  const budget = { maxCount: 10, maxBytes: 1 << 30 };
+
+  it('drains a window many times the slice budget exactly once, oldest first, no slice holding more than the budget', async () => {
+    const all = spread(137, 100);
+    const source = new ListSource(all);
+    const { result, sink } = await pull(source, {}, undefined, { budget });
+    assert.deepEqual(ids(sink), all.map((d) => String(d.FullId)));
+    assert.ok(result.slices >= 137 / 10, `${result.slices} slices`);
+    // An answer that outgrows the budget is stopped one detection past it and not kept.
+    assert.ok(source.largestAnswer <= budget.maxCount, `a slice held ${source.largestAnswer}`);
+    assert.equal(result.count, 137);
+    assert.equal(result.duplicates, 0);
+  });
+
+  it('gives the total on the last detection only when the pull takes several slices, and reports progress', async () => {
+    const source = new ListSource(spread(45, 100));
+    const { sink } = await pull(source, {}, undefined, { budget });
+    assert.deepEqual(sink.parts.slice(0, -1).filter((p) => p.count !== undefined), []);
+    assert.deepEqual(sink.parts.at(-1), { index: 44, count: 45 });
+    assert.deepEqual(sink.parts.map((p) => p.index), Array.from({ length: 45 }, (_, i) => i));
+    assert.ok(sink.progressReports.length > 1);
+    assert.equal(sink.progressReports.at(-1), 45);
+  });
+
+  it('gives the total to the held-back newest detection when the slices after it bring nothing', async () => {
+    // All the detections sit early in the window: the last parts of it are empty.
+    const early = spread(25, 110).slice(0, 25).map((d, i) => det(`e${i}`, at(110 - i, '0001')));
+    const source = new ListSource(early);
+    const { sink } = await pull(source, {}, undefined, { budget });
+    assert.equal(sink.detections.length, 25);
+    assert.deepEqual(sink.parts.at(-1), { index: 24, count: 25 });
+  });
+
+  it('commits a checkpoint after each slice, covering only what was delivered', async () => {
+    const source = new ListSource(spread(60, 100));
+    const { sink, result } = await pull(source, {}, undefined, { budget });
+    assert.ok(sink.commits.length >= 5);
+    for (const [k, checkpoint] of sink.commits.entries()) {
+      const delivered = sink.detections.slice(0, sink.deliveredAtCommit[k]);
+      const newest = delivered.map((d) => String(d.LastProcessedTimeUtc)).sort().at(-1);
+      assert.equal(checkpoint.highest, newest, `commit ${k} is not the newest delivered`);
+    }
+    assert.deepEqual(result.nextCheckpoint, sink.commits.at(-1));
+  });
+
+  it('keeps what it delivered when a middle request fails, and the next pull starts after it', async () => {
+    const all = spread(80, 100);
+    const source = new ListSource(all);
+    // The middle request of the same pull without the fault.
+    await pull(source, {}, undefined, { budget });
+    source.failOn = Math.ceil(source.asked.length / 2);
+    source.asked = [];
+    const sink = new CollectingSink();
+    await assert.rejects(
+      pullDetections(source, {}, settings, undefined, sink, { now: NOW, budget, maxResponseBytes: 1 << 30 }),
+      (err: DefenderError) => err.code === 'HTTP_500',
+    );
+    assert.ok(sink.detections.length > 0 && sink.detections.length < 80, `${sink.detections.length} delivered before the failure`);
+    // The held-back detection went out too, last, with the total, so a Join completes.
+    assert.equal(sink.parts.at(-1)?.count, sink.detections.length);
+    const saved = sink.commits.at(-1);
+    assert.ok(saved);
+    source.failOn = undefined;
+    const next = await pull(source, {}, saved, { budget });
+    assert.deepEqual([...ids(sink), ...ids(next.sink)], all.map((d) => String(d.FullId)), 'each detection exactly once, in order');
+  });
+
+  it('reads one millisecond holding more than a slice whole, within maxResponseMB', async () => {
+    const crowd = Array.from({ length: 25 }, (_, i) => det(`c${i}`, at(50, String(i).padStart(4, '0'))));
+    const source = new ListSource([...spread(15, 100, 'x').filter((d) => timeKey(d.LastProcessedTimeUtc) < timeKey(at(60))), ...crowd, det('after', at(20))]);
+    const { sink } = await pull(source, {}, undefined, { budget });
+    assert.equal(new Set(ids(sink)).size, sink.detections.length);
+    assert.ok(crowd.every((d) => ids(sink).includes(String(d.FullId))));
+    assert.equal(ids(sink).at(-1), 'after');
+  });
+
+  it('refuses one millisecond holding more than maxResponseMB, and says so', async () => {
+    const crowd = Array.from({ length: 25 }, (_, i) => det(`c${i}`, at(50, String(i).padStart(4, '0'))));
+    const source = new ListSource(crowd);
+    // A budget of bytes the crowd cannot fit in, a cap no larger.
+    const meterOnly: DetectionsSource = {
+      fetchPage: async (params, options = {}) => {
+        const page = await source.fetchPage(params, {});
+        options.meter?.beginAnswer();
+        for (const d of page) {
+          options.meter?.addBytes(100);
+          options.meter?.addDetection(d.LastProcessedTimeUtc);
+        }
+        options.meter?.endAnswer();
+        return page;
+      },
+    };
+    const sink = new CollectingSink();
+    await assert.rejects(
+      pullDetections(meterOnly, {}, settings, undefined, sink, { now: NOW, budget: { maxCount: 10, maxBytes: 1000 }, maxResponseBytes: 1000 }),
+      (err: DefenderError) => err.code === 'TOO_LARGE' && /more detections share the instant 2024-05-01T11:10:00.000Z than fit in the 0 MB limit \(maxResponseMB\)/.test(err.message),
+    );
+    // At most the one detection exactly on the millisecond's start, which a part ending there could hold.
+    assert.ok(sink.detections.length <= 1);
+  });
+
+  it('cuts an explicit window whose answer outgrows a slice, and delivers it whole and in order', async () => {
+    const all = spread(57, 50);
+    const source = new ListSource(all);
+    const { result, sink } = await pull(source, parseQuery({ ago: 'PT1H' }), undefined, { budget });
+    assert.equal(source.asked[0].toString(), 'ago=PT1H', 'the query as given is asked first');
+    assert.deepEqual(ids(sink), all.map((d) => String(d.FullId)));
+    assert.ok(result.slices > 1);
+    assert.equal(result.nextCheckpoint, undefined);
+    assert.equal(result.incremental, false);
+  });
+
+  it('does not cut an explicit query that gives a limit: it is the most recent N of the range', async () => {
+    const source = new ListSource(spread(57, 50));
+    const { result, sink } = await pull(source, parseQuery({ ago: 'PT1H', limit: 30 }), undefined, { budget });
+    assert.equal(source.asked.length, 1);
+    assert.equal(sink.detections.length, 30);
+    assert.equal(result.slices, 1);
   });
 });

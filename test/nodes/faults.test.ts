@@ -104,10 +104,10 @@ describe('faults', () => {
     assert.equal(emulator.requests.filter((r) => r.endpoint === 'redirected').length, 0);
   });
 
-  it('refuses a body larger than maxResponseMB', async () => {
+  it('refuses a body larger than maxResponseMB for a query it may not cut (an explicit limit)', async () => {
     emulator.addDetections(600);
     const rig = await loadRig(emulator, { maxResponseMB: 0.5 });
-    const { error, detections } = await rig.pull();
+    const { error, detections } = await rig.pull({ query: { ago: 'PT3H', limit: 600 } });
     assert.equal(errorOf(error).code, 'TOO_LARGE');
     assert.match(String(errorOf(error).message), /larger than the 0.5 MB limit/);
     assert.equal(detections.length, 0);

@@ -105,15 +105,17 @@ describe('defender-detections with api graph', () => {
     assert.equal(asked.find(([k]) => k === '$orderby')?.[1], 'lastUpdateDateTime desc');
   });
 
-  it('follows @odata.nextLink pages and counts each request in the summary', async () => {
+  it('follows @odata.nextLink pages oldest first, one slice each, and counts each request in the summary', async () => {
     emulator.addDetections(10, { lastProcessedAt: Date.now() - MINUTE, spreadMs: 20 * MINUTE });
     const rig = await loadRig(emulator, {}, { config: GRAPH });
     const { detections, summary } = await rig.pull();
     assert.equal(detections.length, 10);
     const s = summaryOf(summary);
     assert.equal(s.requests, 4, 'pages of 3: 3 + 3 + 3 + 1');
-    assert.equal(s.pages, 1, 'one logical page of the SIEM-style query');
+    assert.equal(s.pages, 4);
+    assert.equal(s.slices, 4, 'each page is a slice: delivered, then the checkpoint moves past it');
     assert.equal(graphRequests(emulator).length, 4);
+    assert.ok(graphRequests(emulator)[0].query.some(([k, v]) => k === '$orderby' && v === 'lastUpdateDateTime asc'));
     assert.ok(graphRequests(emulator).slice(1).every((r) => r.query.some(([k]) => k === '$skiptoken')));
     assert.equal(emulator.requests.filter((r) => r.endpoint === 'graph-token').length, 1);
     assert.deepEqual(s.query && Object.keys(s.query as object).sort(), ['sinceTimeUtc', 'untilTimeUtc']);

@@ -1,46 +1,18 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { timeKey } from '../../src/defender/checkpoint';
-import { Detection, detectionKey } from '../../src/defender/detection';
+import { detectionKey } from '../../src/defender/detection';
 import type { Emulator, Fault } from '../../src/emulator';
 import { SeededRandom } from '../../src/emulator/random';
-import { helper, loadRig, Message, Rig, requireFromNodeRed, withEmulatorSuite } from '../fixtures/harness';
+import { FileContextRuntime, loadRig, withEmulatorSuite } from '../fixtures/harness';
+import { assertExactlyOnce, keysOf, Ledger } from '../fixtures/ledger';
 
 const MINUTE = 60_000;
-const keysOf = (messages: Message[]): string[] => messages.map((m) => detectionKey(m.payload as Detection));
-
-/** Everything the stream produced, version by version, and what the node made of it. */
-class Ledger {
-  readonly created = new Set<string>();
-  record(d: Detection): Detection {
-    this.created.add(detectionKey(d));
-    return d;
-  }
-}
-
-function assertExactlyOnce(ledger: Ledger, emitted: string[], label: string): void {
-  const unique = new Set(emitted);
-  const duplicates = emitted.length - unique.size;
-  const missing = [...ledger.created].filter((k) => !unique.has(k));
-  const unknown = [...unique].filter((k) => !ledger.created.has(k));
-  const share = ((100 * (ledger.created.size - missing.length)) / Math.max(1, ledger.created.size)).toFixed(2);
-  console.log(`${label}: delivered ${unique.size - unknown.length}/${ledger.created.size} (${share}%), duplicates ${duplicates}`);
-  assert.equal(duplicates, 0, 'a detection was delivered twice');
-  assert.deepEqual(missing, [], 'a detection was lost');
-  assert.deepEqual(unknown, [], 'a detection was delivered that the service never had');
-}
 
 describe('exactly once under load, faults and restarts', () => {
   let emulator: Emulator;
-  const leftovers: string[] = [];
 
   withEmulatorSuite({ seed: 2024 }, (e) => (emulator = e));
-  after(() => {
-    for (const dir of leftovers) fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   it('soak: thousands of detections over many pulls with random faults arrive exactly once, checkpoint monotonic', async () => {
     const random = new SeededRandom(424242);
@@ -95,46 +67,25 @@ describe('exactly once under load, faults and restarts', () => {
   });
 
   it('keeps exactly-once across a restart with a persistent context store', async () => {
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'defender-context-'));
-    // The test helper initialises contexts from its settings but never opens the stores: a runtime does.
-    const context = requireFromNodeRed('@node-red/runtime/lib/nodes/context') as {
-      init(settings: unknown): void;
-      load(): Promise<void>;
-      close(): Promise<void>;
-    };
+    const runtime = new FileContextRuntime();
     const ledger = new Ledger();
-    const start = async (dir: string): Promise<Rig> => {
-      helper.settings({ contextStorage: { file: { module: 'localfilesystem', config: { dir, cache: true, flushInterval: 30 } } } });
-      const rig = await loadRig(emulator, { store: 'file', limit: '20' });
-      await context.load();
-      return rig;
-    };
     try {
-      let rig = await start(path.join(base, 'before'));
+      let rig = await runtime.start(emulator, { limit: '20' });
       const emitted: string[] = [];
       for (let round = 0; round < 3; round++) {
         emulator.addDetections(15, { lastProcessedAt: Date.now() - 30_000, spreadMs: 20_000 }).forEach((d) => ledger.record(d));
         emitted.push(...keysOf((await rig.pull()).detections));
       }
-      // Stop as a process would: the store is flushed to disk and closed. The restarted runtime reads a
-      // copy, because the test helper's unload then cleans the old folder of every node context (what a
-      // deploy that removed the nodes would do, not a restart).
-      await context.close();
-      fs.cpSync(path.join(base, 'before'), path.join(base, 'after'), { recursive: true });
-      await helper.unload();
+      await runtime.restart();
       // Detections keep arriving while Node-RED is down, one of them late.
       emulator.addDetections(25, { lastProcessedAt: Date.now() - 10_000, spreadMs: 5_000 }).forEach((d) => ledger.record(d));
       ledger.record(emulator.addDetection({ LastProcessedTimeUtc: Date.now() - 3 * MINUTE }));
-      rig = await start(path.join(base, 'after'));
+      rig = await runtime.start(emulator, { limit: '20' });
       assert.ok(rig.node.context().get('checkpoint', 'file'), 'the checkpoint did not survive the restart');
       for (let round = 0; round < 2; round++) emitted.push(...keysOf((await rig.pull()).detections));
       assertExactlyOnce(ledger, emitted, 'restart');
     } finally {
-      await helper.unload();
-      await context.close();
-      context.init(helper.settings({ contextStorage: undefined }));
-      // The helper's unload cleans the store folder in the background; remove it once the suite is over.
-      leftovers.push(base);
+      await runtime.dispose();
     }
   });
 });
