@@ -1,6 +1,6 @@
 import { DefenderError } from './errors';
 import type { Detection } from './detection';
-import { authorizedGet } from './authorized-get';
+import { authorizedGet } from './authorized-request';
 import type { BodyReader, HttpTransport } from './http';
 import { JsonArraySplitter } from './json-array';
 import { message } from './messages';
