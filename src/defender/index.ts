@@ -13,3 +13,5 @@ export * from './graph';
 export * from './graph-mapping';
 export * from './graph-rate';
 export * from './authorized-request';
+export * from './alert-update';
+export * from './graph-writer';
