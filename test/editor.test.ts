@@ -133,12 +133,14 @@ describe('editor and runtime agree', () => {
 describe('example flows', () => {
   const allowed = new Set([
     'tab', 'comment', 'inject', 'debug', 'catch', 'complete', 'status', 'switch', 'change', 'template', 'join', 'split',
-    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections',
+    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update',
   ]);
   const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
 
-  it('there are the three promised examples', () => {
-    assert.equal(files.length, 3);
+  it('there are the promised examples, and every node of the package is in one (the Flow Library asks for that)', () => {
+    assert.equal(files.length, 4);
+    const used = new Set(files.flatMap((f) => (JSON.parse(read(`examples/${f}`)) as Array<{ type: string }>).map((n) => n.type)));
+    for (const type of Object.keys(NODE_PROPERTIES)) assert.ok(used.has(type), `no example uses ${type}`);
   });
 
   for (const file of files) {
@@ -150,11 +152,16 @@ describe('example flows', () => {
       assert.equal(configs[0].credentials, undefined, 'an example must not carry credentials');
       assert.doesNotThrow(() => resolveConnection(configs[0] as never));
       const detections = flow.filter((n) => n.type === 'defender-detections');
-      assert.ok(detections.length >= 1);
+      const updates = flow.filter((n) => n.type === 'defender-alert-update');
+      assert.ok(detections.length + updates.length >= 1);
       for (const d of detections) {
         assert.equal(d.defender, configs[0].id);
         assert.doesNotThrow(() => readSettings(d));
         assert.equal((d.wires as unknown[]).length, 2, 'both outputs wired');
+      }
+      for (const u of updates) {
+        assert.equal(u.defender, configs[0].id);
+        assert.doesNotThrow(() => readUpdateSettings(u));
       }
     });
   }

@@ -3,10 +3,15 @@
  * finds the alert, what it sends, what it answers, and how it fails.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ALERT_ENUMS } from '../../src/defender/alert-update';
 import type { Emulator } from '../../src/emulator';
-import { everythingShown, helper, loadUpdateRig, type Message, Probe, recent, SECRET, type UpdateRig, withEmulatorSuite } from '../fixtures/harness';
+import configNode from '../../src/nodes/defender-config';
+import updateNode from '../../src/nodes/defender-alert-update';
+import detectionsNode from '../../src/nodes/defender-detections';
+import { configFlowNode, everythingShown, helper, loadUpdateRig, type Message, Probe, recent, SECRET, type UpdateRig, withEmulatorSuite } from '../fixtures/harness';
 
 type Context = { set(key: string, value: unknown): void };
 const flowOf = (node: unknown): Context => (node as { context(): { flow: Context } }).context().flow;
@@ -297,5 +302,35 @@ describe('defender-alert-update', () => {
     assert.ok(rig.errors.messages.length >= 2);
     assert.ok(!shown.includes(SECRET), 'the secret was shown');
     for (const token of emulator.issuedTokens) assert.ok(!shown.includes(token), 'an access token was shown');
+  });
+
+  it('runs example 05: each inject button\'s msg.alertId and msg.update change the alert', async () => {
+    const file = path.resolve(__dirname, '..', '..', '..', 'examples', '05 Triage an alert from inject buttons.json');
+    const flow = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<Record<string, unknown> & { id: string; type: string }>;
+    const { id } = detection();
+    // Our nodes as shipped, the config node pointed at the emulator, every other node a probe with its wires.
+    const runnable = flow.map((n) => {
+      if (n.type === 'tab' || n.type === 'defender-alert-update') return n;
+      if (n.type === 'defender-config') return { ...configFlowNode(emulator), id: n.id };
+      if (n.type === 'catch') return { id: n.id, type: 'catch', z: n.z, scope: null, uncaught: false, wires: n.wires };
+      return { id: n.id, type: 'helper', z: n.z, wires: n.wires ?? [] };
+    });
+    const configId = String(flow.find((n) => n.type === 'defender-config')?.id);
+    await helper.load([configNode, detectionsNode, updateNode], runnable, { [configId]: { clientSecret: SECRET } });
+    const update = flow.find((n) => n.type === 'defender-alert-update');
+    const shown = new Probe(helper.getNode(String((update?.wires as string[][])[0][0])));
+    const injects = flow.filter((n) => n.type === 'inject');
+    assert.equal(injects.length, 2);
+    for (const [i, inject] of injects.entries()) {
+      // What the inject node sends, with the example's placeholder id replaced by a stored alert's.
+      const msg: Record<string, unknown> = {};
+      for (const prop of inject.props as Array<{ p: string; v: string; vt: string }>) msg[prop.p] = prop.vt === 'json' ? JSON.parse(prop.v) : prop.v;
+      msg.alertId = id;
+      (helper.getNode(String(update?.id)) as UpdateRig['node']).receive(msg);
+      await shown.until(i + 1);
+    }
+    const [taken, closed] = shown.messages.map(alertOf);
+    assert.deepEqual([taken.status, taken.assignedTo, taken.comments.map((c) => c.comment)], ['inProgress', 'soc@contoso.com', ['Taken by the SOC from Node-RED']]);
+    assert.deepEqual([closed.status, closed.classification, closed.determination], ['resolved', 'falsePositive', 'notMalicious']);
   });
 });
