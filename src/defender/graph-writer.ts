@@ -58,6 +58,7 @@ function jsonObject(response: HttpResponse, expected: 'update.expected-alert' | 
   return object;
 }
 
+/** The alert of a 2xx answer, without its OData envelope. */
 function readAlert(response: HttpResponse, token: string): GraphAlert {
   const alert = jsonObject(response, 'update.expected-alert', token);
   // The OData envelope says where the entity came from; the node's output is the alert itself.
@@ -76,8 +77,11 @@ function readPatched(response: HttpResponse, token: string): GraphAlert | undefi
  * token, 401 refresh, retries and rate limit as the reads.
  *
  * The PATCH goes first: it is idempotent, so a message sent again after a failed comment changes nothing
- * twice. The answer is the alert after every change: the PATCH answers it; a comment answers only the
- * comment list (and moves the alert's lastUpdateDateTime), so after a comment the alert is read again.
+ * twice. A comment is not: retried after a 5xx or a dropped connection, it appears twice if Graph had
+ * stored it before failing (Graph gives no way to tell), a rare case accepted so that throttling and
+ * outages do not lose comments. The answer is the alert after every change: the PATCH answers it; a
+ * comment answers only the comment list (and moves the alert's lastUpdateDateTime), so after a comment
+ * the alert is read again.
  */
 export class AlertWriter {
   constructor(
