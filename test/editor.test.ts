@@ -7,10 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
+import vm from 'node:vm';
+import { ALERT_ENUMS } from '../src/defender/alert-update';
 import { MESSAGES } from '../src/defender/messages';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
 import { NODE_PROPERTIES, type NodeType, propertyNames } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
+import { readUpdateSettings } from '../src/nodes/update-settings';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
@@ -42,6 +45,27 @@ function builtDefaults(type: string): unknown {
   return JSON.parse(m[1]);
 }
 
+type Validator = (this: Record<string, unknown>, value: unknown) => true | string;
+interface EditorDefinition {
+  defaults: Record<string, { value?: unknown; validate?: Validator }>;
+}
+
+/**
+ * Runs a node's editor script as the build wrote it (with its table of defaults) and the editor runs it,
+ * with just enough of RED and jQuery (no dialog open), and answers what it registered.
+ */
+function registeredType(type: string): EditorDefinition {
+  const html = fs.readFileSync(path.join(root, 'dist', 'src', 'nodes', `${type}.html`), 'utf8');
+  const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
+  assert.ok(script, 'no editor script');
+  const registered: Record<string, EditorDefinition> = {};
+  const RED = { _: (key: string) => key, nodes: { registerType: (name: string, definition: EditorDefinition) => (registered[name] = definition) } };
+  const $ = Object.assign(() => ({ length: 0, val: () => undefined }), { extend: (...objects: object[]) => Object.assign({}, ...objects) });
+  vm.runInNewContext(script, { RED, $ });
+  assert.ok(registered[type], `${type} was not registered`);
+  return registered[type];
+}
+
 describe('editor and runtime agree', () => {
   for (const type of Object.keys(NODE_PROPERTIES) as NodeType[]) {
     it(`the ${type} dialog has the defaults the runtime reads, written in by the build, and validates only declared properties`, () => {
@@ -63,8 +87,31 @@ describe('editor and runtime agree', () => {
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
   });
 
+  it('the update dialog offers Graph\'s values as the runtime knows them, in any case', () => {
+    const listed = /var ENUMS = (\{[\s\S]*?\});/.exec(read('nodes/defender-alert-update.html'))?.[1];
+    assert.deepEqual(JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))), JSON.parse(JSON.stringify(ALERT_ENUMS)));
+    const { defaults } = registeredType('defender-alert-update');
+    for (const [field, values] of Object.entries(ALERT_ENUMS)) {
+      const validate = defaults[field].validate as Validator;
+      for (const value of values) assert.equal(validate.call({}, value.toUpperCase()), true, `${field} ${value}`);
+      assert.notEqual(validate.call({}, 'closed'), true, `${field} "closed" is not refused`);
+      assert.equal(validate.call({ [`${field}Type`]: 'flow' }, 'triage.status'), true);
+      assert.notEqual(validate.call({ [`${field}Type`]: 'flow' }, ''), true, 'a context source needs a key');
+    }
+  });
+
+  it('keeps an update node saved without its optional properties valid in the editor, and means their defaults in the runtime', () => {
+    const { defaults } = registeredType('defender-alert-update');
+    const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES['defender-alert-update'];
+    for (const name of Object.keys(declared)) {
+      const validate = defaults[name].validate;
+      if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
+    }
+    assert.deepEqual(inspect(readUpdateSettings({})), inspect(readUpdateSettings(declared)));
+  });
+
   it('has the same message keys in English and Japanese', () => {
-    for (const file of ['defender-config.json', 'defender-detections.json']) {
+    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json']) {
       const en = Object.keys(flatten(JSON.parse(read(`nodes/locales/en-US/${file}`))));
       // The runtime's error texts are in English in messages.ts, translated under `runtime` (next test).
       const ja = Object.keys(flatten(JSON.parse(read(`nodes/locales/ja/${file}`)))).filter((k) => !k.startsWith(RUNTIME));
@@ -86,12 +133,14 @@ describe('editor and runtime agree', () => {
 describe('example flows', () => {
   const allowed = new Set([
     'tab', 'comment', 'inject', 'debug', 'catch', 'complete', 'status', 'switch', 'change', 'template', 'join', 'split',
-    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections',
+    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update',
   ]);
   const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
 
-  it('there are the three promised examples', () => {
-    assert.equal(files.length, 3);
+  it('there are the promised examples, and every node of the package is in one (the Flow Library asks for that)', () => {
+    assert.equal(files.length, 4);
+    const used = new Set(files.flatMap((f) => (JSON.parse(read(`examples/${f}`)) as Array<{ type: string }>).map((n) => n.type)));
+    for (const type of Object.keys(NODE_PROPERTIES)) assert.ok(used.has(type), `no example uses ${type}`);
   });
 
   for (const file of files) {
@@ -103,11 +152,16 @@ describe('example flows', () => {
       assert.equal(configs[0].credentials, undefined, 'an example must not carry credentials');
       assert.doesNotThrow(() => resolveConnection(configs[0] as never));
       const detections = flow.filter((n) => n.type === 'defender-detections');
-      assert.ok(detections.length >= 1);
+      const updates = flow.filter((n) => n.type === 'defender-alert-update');
+      assert.ok(detections.length + updates.length >= 1);
       for (const d of detections) {
         assert.equal(d.defender, configs[0].id);
         assert.doesNotThrow(() => readSettings(d));
         assert.equal((d.wires as unknown[]).length, 2, 'both outputs wired');
+      }
+      for (const u of updates) {
+        assert.equal(u.defender, configs[0].id);
+        assert.doesNotThrow(() => readUpdateSettings(u));
       }
     });
   }

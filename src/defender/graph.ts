@@ -4,7 +4,7 @@ import { type Detection, type DetectionAccessor, SIEM_ACCESSOR } from './detecti
 import { DefenderError } from './errors';
 import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDeviceFilter, toSiemDetection } from './graph-mapping';
 import type { RateLimiter } from './graph-rate';
-import { authorizedGet } from './authorized-get';
+import { authorizedGet } from './authorized-request';
 import type { HttpResponse, HttpTransport } from './http';
 import { message } from './messages';
 import { alertsUrl, type Connection } from './regions';

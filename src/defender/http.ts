@@ -95,6 +95,11 @@ export class HttpTransport {
     );
   }
 
+  /** A JSON body (Graph's PATCH and POST); the answer is read whole, as writes answer small bodies. */
+  async sendJson(method: 'PATCH' | 'POST', url: string, headers: Record<string, string>, body: unknown, options: RequestOptions): Promise<HttpResponse> {
+    return this.request(method, url, { ...headers, 'Content-Type': 'application/json' }, JSON.stringify(body), options);
+  }
+
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
@@ -128,7 +133,7 @@ export class HttpTransport {
   }
 
   private async request<T = unknown>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PATCH',
     url: string,
     headers: Record<string, string>,
     data: string | undefined,

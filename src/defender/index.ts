@@ -12,4 +12,6 @@ export * from './token';
 export * from './graph';
 export * from './graph-mapping';
 export * from './graph-rate';
-export * from './authorized-get';
+export * from './authorized-request';
+export * from './alert-update';
+export * from './graph-writer';

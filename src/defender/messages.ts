@@ -127,6 +127,36 @@ export const MESSAGES = {
   'failure.trailing-comma': 'is not JSON: a "," comes just before the closing "]" at byte __at__',
   'failure.no-element': 'is not JSON: __char__ at byte __at__ where an element should begin',
 
+  // Writing to alerts (the update node)
+  'update.bad-enum': '__field__ must be one of __valid__ (in any case), got __value__',
+  'update.not-text': '__field__ must be text, got __value__',
+  'update.not-null': '__field__ cannot be null (only assignedTo can, to unassign the alert): give "" or leave it out to keep it as it is',
+  'update.nothing':
+    'nothing to change: give status, classification, determination, assignedTo or comment in the node or in msg.update',
+  'update.not-object': 'msg.update must be an object such as {"status": "inProgress"}, got __got__',
+  'update.unknown-key': 'unknown property "__key__" in msg.update: the known ones are __known__',
+  'update.no-id':
+    'no alert id: set msg.alertId, or send the alert itself as msg.payload (its id, or its AlertId in the SIEM shape)',
+  'update.bad-id':
+    'the alert id in __from__ must be an id such as da637551227677560813_-961444813 (letters, digits, "_", "-", "."), got __value__',
+  'update.from-message': 'msg.__name__',
+  'update.message-property-missing': '__key__: enter the msg property to read it from',
+  'update.message-not-set':
+    '__key__ is to come from msg.__name__, which this message does not have: set it, give msg.update.__key__, or choose another source in the node',
+  'update.context-not-set':
+    '__key__ is to come from __scope__ context "__name__", which is not set: set it (an empty string leaves __key__ as it is) or choose another source in the node',
+  'update.bad-source': '__key__Type must be str, msg, flow, global or env, got "__value__"',
+  'update.graph-400': 'bad request: Graph refused the change',
+  'update.graph-403':
+    'forbidden: changing alerts needs the SecurityAlert.ReadWrite.All application permission of Microsoft Graph, with admin consent',
+  'update.graph-404':
+    'not found: this tenant has no alert with the id "__id__" (check msg.alertId, and that the config node is for the tenant the alert came from)',
+  'update.bad-body':
+    'Microsoft Graph answered HTTP __status__ (__type__, __size__ bytes) with a body that __failure__; expected __expected__. It began: "__excerpt__"',
+  'update.expected-alert': 'the alert as a JSON object',
+  'update.expected-comments': 'a JSON object with a "value" array of comments',
+  'update.not-an-object': 'is JSON but not an object',
+
   // Anything else
   'cancelled': 'cancelled: the node is closing',
   'unexpected': 'unexpected failure: __reason__',

@@ -28,7 +28,8 @@ export type QueryKey = (typeof QUERY_KEYS)[number];
 const TIME_KEYS: readonly QueryKey[] = ['sinceTimeUtc', 'untilTimeUtc', 'ago'];
 const KEY_BY_LOWER = new Map<string, QueryKey>(QUERY_KEYS.map((k) => [k.toLowerCase(), k]));
 
-function describe(value: unknown): string {
+/** A value as an error quotes it: a string in quotes, a Date as such, anything else as JSON. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `"${value}"`;
   if (isDate(value)) return `Date(${String(value)})`;
   try {
@@ -50,7 +51,7 @@ export function parseTime(name: string, value: unknown): DateTime {
   else if (isDate(value)) time = DateTime.fromJSDate(value, { zone: 'utc' });
   else if (typeof value === 'number' && Number.isFinite(value)) time = DateTime.fromMillis(value, { zone: 'utc' });
   if (!time || !time.isValid) {
-    throw invalidQuery(message('query.bad-time', { name, value: describe(value) }));
+    throw invalidQuery(message('query.bad-time', { name, value: describeValue(value) }));
   }
   return time;
 }
@@ -60,7 +61,7 @@ export function parseDuration(name: string, value: unknown, allowZero = false): 
   const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
   const duration = text ? Duration.fromISO(text) : undefined;
   if (!duration || !duration.isValid || duration.toMillis() < 0 || (!allowZero && duration.toMillis() === 0)) {
-    throw invalidQuery(message('query.bad-duration', { name, value: describe(value) }));
+    throw invalidQuery(message('query.bad-duration', { name, value: describeValue(value) }));
   }
   return duration;
 }
@@ -68,7 +69,7 @@ export function parseDuration(name: string, value: unknown, allowZero = false): 
 function parseLimit(value: unknown): number {
   const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-    throw invalidQuery(message('query.bad-limit', { value: describe(value) }));
+    throw invalidQuery(message('query.bad-limit', { value: describeValue(value) }));
   }
   return n;
 }
@@ -78,7 +79,7 @@ function parseGroups(value: unknown): string[] {
   return list.map((group, i) => {
     if (typeof group !== 'string' || group.trim() === '') {
       const where = Array.isArray(value) ? `machinegroups[${i}]` : 'machinegroups';
-      throw invalidQuery(message('query.bad-group', { name: where, value: describe(group) }));
+      throw invalidQuery(message('query.bad-group', { name: where, value: describeValue(group) }));
     }
     return group.trim();
   });
@@ -87,7 +88,7 @@ function parseGroups(value: unknown): string[] {
 function parseTag(name: string, value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value !== 'string' || value.trim() === '') {
-    throw invalidQuery(message('query.bad-tag', { name, value: describe(value) }));
+    throw invalidQuery(message('query.bad-tag', { name, value: describeValue(value) }));
   }
   return value.trim();
 }

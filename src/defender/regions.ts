@@ -169,3 +169,20 @@ export function alertsUrl(connection: Connection): string {
     ? `${connection.endpoints.apiBaseUrl}/v1.0/security/alerts_v2`
     : `${connection.endpoints.apiBaseUrl}/api/alerts`;
 }
+
+/**
+ * The same tenant, app and cloud as `connection`, speaking Microsoft Graph: what the update node uses,
+ * whatever API the config node reads detections from. A known region maps to its cloud's Graph root and
+ * login (section 6); with `custom` the configured URLs serve both APIs (the emulator does), so the API base
+ * URL is taken as the Graph root and the authority stays as it is.
+ */
+export function graphConnection(connection: Connection): Connection {
+  if (connection.api === 'graph') return connection;
+  const endpoints = connection.region === 'custom' ? connection.endpoints : GRAPH[connection.region];
+  return { ...connection, api: 'graph', resource: endpoints.apiBaseUrl, endpoints };
+}
+
+/** One alerts_v2 alert of a Graph connection; the id is %-encoded, so it stays one path segment. */
+export function alertUrl(connection: Connection, alertId: string): string {
+  return `${connection.endpoints.apiBaseUrl}/v1.0/security/alerts_v2/${encodeURIComponent(alertId)}`;
+}

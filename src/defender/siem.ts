@@ -1,6 +1,6 @@
 import { DefenderError } from './errors';
 import type { Detection } from './detection';
-import { authorizedGet } from './authorized-get';
+import { authorizedGet } from './authorized-request';
 import type { HttpTransport, ReaderFor } from './http';
 import type { BudgetMeter } from './slice-budget';
 import { JsonArraySplitter } from './json-array';

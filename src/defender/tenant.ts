@@ -4,10 +4,11 @@ import { GraphClient, type GraphSession, type GraphShape } from './graph';
 import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './graph-rate';
 import { HttpTransport, TransportOptions } from './http';
 import type { PullSource } from './pull';
-import { Connection, ConnectionSettings, resolveConnection } from './regions';
+import { Connection, ConnectionSettings, graphConnection, resolveConnection } from './regions';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
 import { SiemClient, SiemClientOptions } from './siem';
-import { requestToken, TokenProvider } from './token';
+import { requestToken, type TokenRequestOptions, TokenProvider } from './token';
+import { AlertWriter, type AlertWriterOptions } from './graph-writer';
 
 export interface TenantOptions {
   tokenTimeoutMs?: number;
@@ -44,6 +45,11 @@ export class Tenant {
   readonly graph: GraphSession;
   private readonly transport: HttpTransport;
   private readonly closing = new AbortController();
+  /** Asks for a token for one connection of this tenant; the secret stays in this closure. */
+  private readonly fetchToken: (connection: Connection) => (request: TokenRequestOptions) => ReturnType<typeof requestToken>;
+  private readonly now: () => number;
+  /** The Graph token cache of a `siem` config node, made when an update node first writes. */
+  private graphOnlyTokens?: TokenProvider;
 
   constructor(settings: ConnectionSettings, clientSecret: string, options: TenantOptions = {}) {
     this.connection = resolveConnection(settings);
@@ -54,17 +60,32 @@ export class Tenant {
       burst: Math.max(1, Math.floor(rateSetting('graphBurst', settings.graphBurst, GRAPH_RATE_LIMIT.burst))),
     };
     this.graph = { limiter: new RateLimiter(rate, now) };
-    this.tokens = new TokenProvider(
-      (request) =>
-        requestToken(this.transport, this.connection, clientSecret, {
-          timeoutMs: request.timeoutMs ?? options.tokenTimeoutMs ?? 30_000,
-          maxResponseBytes: 1024 * 1024,
-          retry: options.retry ?? DEFAULT_RETRY_POLICY,
-          signal: this.closing.signal,
-          now,
-        }),
-      now,
-    );
+    this.now = now;
+    this.fetchToken = (connection) => (request) =>
+      requestToken(this.transport, connection, clientSecret, {
+        timeoutMs: request.timeoutMs ?? options.tokenTimeoutMs ?? 30_000,
+        maxResponseBytes: 1024 * 1024,
+        retry: options.retry ?? DEFAULT_RETRY_POLICY,
+        signal: this.closing.signal,
+        now,
+      });
+    this.tokens = new TokenProvider(this.fetchToken(this.connection), now);
+  }
+
+  /**
+   * Tokens for Microsoft Graph with this tenant's sign-in: the config node's own cache when it reads from
+   * Graph, else a second cache for the Graph scope (a SIEM API token is for another resource), made on
+   * first use so a config node whose flows only read never asks for it.
+   */
+  get graphTokens(): TokenProvider {
+    if (this.connection.api === 'graph') return this.tokens;
+    this.graphOnlyTokens ??= new TokenProvider(this.fetchToken(graphConnection(this.connection)), this.now);
+    return this.graphOnlyTokens;
+  }
+
+  /** Changes alerts through Microsoft Graph, whatever API this config node reads detections from. */
+  alerts(options: AlertWriterOptions): AlertWriter {
+    return new AlertWriter(this.transport, graphConnection(this.connection), this.graphTokens, this.graph, options);
   }
 
   /** The client of the configured API: the SIEM API's /api/alerts, or Graph's alerts_v2. */
@@ -78,6 +99,7 @@ export class Tenant {
   close(): void {
     this.closing.abort();
     this.tokens.clear();
+    this.graphOnlyTokens?.clear();
     this.transport.close();
   }
 }

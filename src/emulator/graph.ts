@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Detection } from '../defender/detection';
 import { QueryError } from './query';
 import { SeededRandom } from './random';
+import { type AlertTriage, UNTOUCHED } from './graph-write';
 import type { StoredView } from './store';
 import { MIN_INSTANT, formatMs, instantToMs, parseDateTime } from './timestamps';
 
@@ -400,7 +401,7 @@ export function graphAlertOf(d: Detection, tenantId: string): Record<string, unk
 }
 
 /** The value of a filterable property of the alert a detection is shown as, without building the alert. */
-function scalar(d: Detection, view: StoredView, property: Filterable): string | null {
+function scalar(d: Detection, view: StoredView, property: Filterable, triage: Readonly<AlertTriage>): string | null {
   switch (property) {
     case 'lastUpdateDateTime':
       return view.key;
@@ -411,12 +412,10 @@ function scalar(d: Detection, view: StoredView, property: Filterable): string | 
     case 'serviceSource':
       return 'microsoftDefenderForEndpoint';
     case 'status':
-      return 'new';
     case 'classification':
     case 'determination':
-      return 'unknown';
     case 'assignedTo':
-      return null;
+      return triage[property];
   }
 }
 
@@ -439,8 +438,9 @@ function holds(clause: Clause, actual: string | null): boolean {
   }
 }
 
-export function matchesClauses(view: StoredView, clauses: readonly Clause[]): boolean {
-  return clauses.every((c) => holds(c, scalar(view.detection, view, c.property)));
+/** Whether the alert of `view`, after its `triage` (none: untouched), meets every clause. */
+export function matchesClauses(view: StoredView, clauses: readonly Clause[], triage: Readonly<AlertTriage> = UNTOUCHED): boolean {
+  return clauses.every((c) => holds(c, scalar(view.detection, view, c.property, triage)));
 }
 
 /** Whether `view` comes after the cursor in the listing order. */

@@ -8,6 +8,7 @@ import {
   BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendReply, sendTruncated,
 } from './http';
 import { type AlertsV2Request, encodeCursor, graphAlertOf, isAfter, matchesClauses, parseAlertsV2Query } from './graph';
+import { type AlertTriage, applyPatch, checkAlertPatch, checkNewComment, graphError, triaged, UNTOUCHED } from './graph-write';
 import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
 import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
@@ -38,11 +39,25 @@ export interface EmulatorOptions {
   graphOrderBy?: 'supported' | 'refused';
   /** The largest page GET alerts_v2 answers, whatever $top asks (default 1000); the rest via @odata.nextLink. */
   graphMaxPageSize?: number;
+  /**
+   * The Microsoft Graph application permissions the emulated app registration has been granted (with admin
+   * consent): they become the roles of each Graph token issued from then on. Default both
+   * SecurityAlert.Read.All and SecurityAlert.ReadWrite.All; without ReadWrite, writes answer 403.
+   */
+  graphPermissions?: readonly string[];
 }
 
+/** Reading alerts_v2 needs either; changing an alert or adding a comment needs ReadWrite. */
+const READ_ALERTS = ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'] as const;
+const WRITE_ALERTS = ['SecurityAlert.ReadWrite.All'] as const;
+const DEFAULT_GRAPH_PERMISSIONS: readonly string[] = READ_ALERTS;
+
 export interface RecordedRequest {
-  /** graph-token and graph-alerts: the Microsoft Graph dialect (v2.0 token, /v1.0/security/alerts_v2). */
-  endpoint: 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'redirected' | 'other';
+  /**
+   * The Microsoft Graph dialect: graph-token (v2.0 token), graph-alerts (GET /v1.0/security/alerts_v2),
+   * graph-alert (one alert: GET or PATCH …/alerts_v2/{id}) and graph-comments (POST …/alerts_v2/{id}/comments).
+   */
+  endpoint: 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'graph-alert' | 'graph-comments' | 'redirected' | 'other';
   method: string;
   path: string;
   query: Array<[string, string]>;
@@ -51,6 +66,8 @@ export interface RecordedRequest {
   /** Token endpoint: the client credentials were right. Alerts and redirected: the bearer token was valid. */
   authorized: boolean;
   hadAuthorizationHeader: boolean;
+  /** graph-alert and graph-comments: the JSON body as sent (never a token endpoint's form, which holds the secret). */
+  body?: string;
 }
 
 export interface StreamOptions {
@@ -79,7 +96,11 @@ const TOKEN_PATH = /^\/([^/]+)\/oauth2\/token\/?$/i;
 const ALERTS_PATH = /^\/api\/alerts\/?$/i;
 const TOKEN_V2_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token\/?$/i;
 const GRAPH_ALERTS_PATH = /^\/v1\.0\/security\/alerts_v2\/?$/i;
+const GRAPH_ALERT_PATH = /^\/v1\.0\/security\/alerts_v2\/([^/]+)\/?$/i;
+const GRAPH_COMMENTS_PATH = /^\/v1\.0\/security\/alerts_v2\/([^/]+)\/comments\/?$/i;
 const REDIRECTED_PREFIX = '/redirected/';
+/** The content type of Graph's JSON answers. */
+const GRAPH_JSON = 'application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8';
 const ADMIN_PREFIX = '/emulator/';
 const LATE_ARRIVAL_SHARE = 0.3;
 const MAX_GENERATED_PER_CALL = 1_000_000;
@@ -129,6 +150,10 @@ export class Emulator {
   /** The alerts_v2 JSON of a stored detection, per tenant: derived once, like the SIEM endpoint's serialised form. */
   private readonly graphJson = new WeakMap<Detection, Map<string, string>>();
   private log: RecordedRequest[] = [];
+  private readonly defaultGraphPermissions: readonly string[];
+  private graphPermissions: readonly string[];
+  /** What has been done to each alert, by alert id: what Graph's PATCH and comments changed. */
+  private readonly triage = new Map<string, AlertTriage>();
 
   constructor(options: EmulatorOptions = {}) {
     this.clientId = options.clientId ?? 'emulator-client-id';
@@ -146,6 +171,8 @@ export class Emulator {
     if (!(Number.isInteger(this.graphMaxPageSize) && this.graphMaxPageSize > 0)) {
       throw new RangeError(`graphMaxPageSize must be a positive integer, got ${options.graphMaxPageSize}`);
     }
+    this.defaultGraphPermissions = [...(options.graphPermissions ?? DEFAULT_GRAPH_PERMISSIONS)];
+    this.graphPermissions = this.defaultGraphPermissions;
     this.random = new SeededRandom(options.seed ?? 1);
     this.generator = new DetectionGenerator(this.random);
     this.tokens = new TokenIssuer(() => this.clock(), lifetime);
@@ -287,12 +314,18 @@ export class Emulator {
   updateDetection(fullId: string, lastProcessedAt?: number): Detection {
     const existing = this.store.get(fullId);
     if (!existing) throw new RangeError(`no stored detection has FullId ${JSON.stringify(fullId)}`);
-    let lastProcessed = this.generator.lastProcessed(lastProcessedAt ?? this.clock());
+    const lastProcessed = this.nextVersionTime(existing, lastProcessedAt);
+    return this.store.put({ ...existing, LastProcessedTimeUtc: lastProcessed }, this.clock(), lastProcessed);
+  }
+
+  /** The LastProcessedTimeUtc of a detection's next version: the given time, else now and always later than the last. */
+  private nextVersionTime(existing: Detection, lastProcessedAt?: number): string {
+    const lastProcessed = this.generator.lastProcessed(lastProcessedAt ?? this.clock());
     const previous = parseDateTime(String(existing.LastProcessedTimeUtc));
     if (lastProcessedAt === undefined && previous !== undefined && lastProcessed <= previous) {
-      lastProcessed = formatTicks(instantToTicks(previous) + 1n);
+      return formatTicks(instantToTicks(previous) + 1n);
     }
-    return this.store.put({ ...existing, LastProcessedTimeUtc: lastProcessed }, this.clock(), lastProcessed);
+    return lastProcessed;
   }
 
   injectFault(fault: Fault): void {
@@ -301,6 +334,28 @@ export class Emulator {
 
   clearFaults(): void {
     this.faults.clear();
+  }
+
+  /**
+   * Grants the emulated app these Microsoft Graph application permissions (replacing the others). As in
+   * Azure AD, a token keeps the roles it was issued with: revoke the tokens for the change to show at once.
+   */
+  setGraphPermissions(permissions: readonly string[]): void {
+    if (!Array.isArray(permissions) || permissions.some((p) => typeof p !== 'string' || p.trim() === '')) {
+      throw new RangeError(`graph permissions must be an array of permission names, got ${JSON.stringify(permissions)}`);
+    }
+    this.graphPermissions = [...permissions];
+  }
+
+  /** The Graph application permissions granted now. */
+  get grantedGraphPermissions(): string[] {
+    return [...this.graphPermissions];
+  }
+
+  /** An alert as Graph shows it to `tenant` now, triage included; undefined for an unknown or not yet visible id. */
+  graphAlert(alertId: string, tenant: string): Record<string, unknown> | undefined {
+    const detection = this.store.alert(alertId, this.clock());
+    return detection && triaged(graphAlertOf(detection, tenant), this.triage.get(alertId));
   }
 
   /** Every token issued so far is refused with 401 from now on; new ones are fine. */
@@ -326,9 +381,14 @@ export class Emulator {
     this.streamTimer = undefined;
   }
 
-  /** Clears detections, faults, tokens, stats and recorded requests. A running stream keeps running. */
+  /**
+   * Clears detections and what was done to them, faults, tokens, stats and recorded requests, and grants
+   * the Graph permissions of the construction again. A running stream keeps running.
+   */
   reset(): void {
     this.store.clear();
+    this.triage.clear();
+    this.graphPermissions = this.defaultGraphPermissions;
     this.faults.clear();
     this.tokens.clear();
     this.counters = { tokenRequests: 0, alertRequests: 0 };
@@ -363,6 +423,10 @@ export class Emulator {
     const tokenV2Match = TOKEN_V2_PATH.exec(path);
     if (tokenV2Match) return this.handleToken(req, res, url, tokenV2Match[1], 'v2');
     if (GRAPH_ALERTS_PATH.test(path)) return this.handleGraphAlerts(req, res, url);
+    const commentsMatch = GRAPH_COMMENTS_PATH.exec(path);
+    if (commentsMatch) return this.handleGraphAlert(req, res, url, commentsMatch[1], 'graph-comments');
+    const alertMatch = GRAPH_ALERT_PATH.exec(path);
+    if (alertMatch) return this.handleGraphAlert(req, res, url, alertMatch[1], 'graph-alert');
     if (path.startsWith(REDIRECTED_PREFIX)) return this.handleRedirected(req, res, url);
     if (path.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length).replace(/\/$/, ''));
     const record = this.record('other', req, url);
@@ -425,7 +489,7 @@ export class Emulator {
       const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
       if (version === 'v2') {
         const c = checkTokenRequestV2(form, req.headers.authorization, tenant, credentials, this.clock());
-        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope), noStore) } : c;
+        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope, this.graphPermissions), noStore) } : c;
       } else {
         const c = checkTokenRequest(form, req.headers.authorization, tenant, credentials, this.clock());
         verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issue(tenant, c.clientId, c.resource), noStore) } : c;
@@ -510,7 +574,7 @@ export class Emulator {
       return apiError(405, 'Request_BadRequest', `alerts_v2 accepts GET only, got ${req.method ?? ''}.`, { Allow: 'GET, HEAD' });
     }
     const token = bearerToken(req.headers.authorization);
-    const refusal = this.checkGraphBearer(req.headers.authorization, token);
+    const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, READ_ALERTS);
     if (refusal) return refusal;
     let request: AlertsV2Request;
     try {
@@ -521,7 +585,9 @@ export class Emulator {
     }
     const tenant = this.tokens.describe(token)?.tenant ?? '';
     const order = request.orderBy ?? 'desc';
-    let matching: StoredView[] = this.store.window(request.since, request.until, this.clock()).filter((v) => matchesClauses(v, request.clauses));
+    let matching: StoredView[] = this.store
+      .window(request.since, request.until, this.clock())
+      .filter((v) => matchesClauses(v, request.clauses, this.triage.get(String(v.detection.AlertId))));
     if (order === 'asc') matching = matching.reverse();
     let start = 0;
     if (request.after) {
@@ -542,7 +608,7 @@ export class Emulator {
       parts.push(`"@odata.nextLink":${JSON.stringify(`${base}/v1.0/security/alerts_v2?${next.toString().replace(/\+/g, '%20').replace(/(^|&)%24/g, '$1$$')}`)}`);
     }
     parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant)).join(',')}]`);
-    return { status: 200, headers: { 'Content-Type': 'application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8' }, body: `{${parts.join(',')}}` };
+    return { status: 200, headers: { 'Content-Type': GRAPH_JSON }, body: `{${parts.join(',')}}` };
   }
 
   private graphAlertJson(detection: Detection, tenant: string): string {
@@ -553,10 +619,90 @@ export class Emulator {
     }
     let json = byTenant.get(tenant);
     if (json === undefined) {
-      json = JSON.stringify(graphAlertOf(detection, tenant));
+      json = JSON.stringify(triaged(graphAlertOf(detection, tenant), this.triage.get(String(detection.AlertId))));
       byTenant.set(tenant, json);
     }
     return json;
+  }
+
+  /**
+   * One alert: GET it, PATCH its status, classification, determination or owner, or POST a comment to
+   * …/comments. A write that changes something moves the alert's lastUpdateDateTime, as an analyst's does
+   * in Defender, so a pull sees the alert again.
+   */
+  private async handleGraphAlert(req: IncomingMessage, res: ServerResponse, url: URL, rawId: string, endpoint: 'graph-alert' | 'graph-comments'): Promise<void> {
+    this.counters.alertRequests += 1;
+    const presented = bearerToken(req.headers.authorization);
+    const record = this.record(endpoint, req, url, this.tokens.check(presented) === 'valid' && this.tokens.describe(presented)?.version === 'v2');
+    let body = '';
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return this.send(res, graphError(413, 'RequestEntityTooLarge', err.message, this.clock()), record);
+      throw err;
+    }
+    if (body !== '') record.body = body;
+    const answer = (): Reply => this.graphAlertReply(req, rawId, endpoint, body);
+    // The fault switches of the detections API apply to Graph's alert endpoints, reads and writes alike.
+    const fault = this.faults.take('alerts');
+    if (fault) return this.applyFault(fault, 'alerts', req, res, url, record, answer);
+    return this.send(res, answer(), record);
+  }
+
+  private graphAlertReply(req: IncomingMessage, rawId: string, endpoint: 'graph-alert' | 'graph-comments', body: string): Reply {
+    const now = this.clock();
+    const method = req.method ?? 'GET';
+    const allowed = endpoint === 'graph-comments' ? ['POST'] : ['GET', 'HEAD', 'PATCH'];
+    if (!allowed.includes(method)) {
+      return graphError(405, 'Request_BadRequest', `The ${endpoint === 'graph-comments' ? 'comments' : 'alert'} resource accepts ${allowed.join(', ')}, got ${method}.`, now, { Allow: allowed.join(', ') });
+    }
+    const token = bearerToken(req.headers.authorization);
+    const reading = method === 'GET' || method === 'HEAD';
+    const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, reading ? READ_ALERTS : WRITE_ALERTS);
+    if (refusal) return refusal;
+    let id: string;
+    try {
+      id = decodeURIComponent(rawId);
+    } catch {
+      id = rawId;
+    }
+    // The body is read and checked before the alert is looked up.
+    const contentType = req.headers['content-type'];
+    const patch = method === 'PATCH' ? checkAlertPatch(contentType, body, now) : undefined;
+    if (patch && !patch.ok) return patch.reply;
+    const comment = endpoint === 'graph-comments' ? checkNewComment(contentType, body, now) : undefined;
+    if (comment && !comment.ok) return comment.reply;
+    const detection = this.store.alert(id, now);
+    if (!detection) return graphError(404, 'NotFound', `No alert with the id '${id}' was found in this tenant.`, now);
+    const caller = this.tokens.describe(token);
+    let triage = this.triage.get(id);
+    if (patch || comment) {
+      const next: AlertTriage = { ...(triage ?? UNTOUCHED), comments: [...(triage ?? UNTOUCHED).comments] };
+      const at = this.nextVersionTime(detection);
+      let changed = patch ? applyPatch(next, patch.value, at) : false;
+      if (comment) {
+        next.comments.push({ comment: comment.value, createdByDisplayName: caller?.clientId ?? '', createdDateTime: at });
+        changed = true;
+      }
+      if (changed) {
+        triage = next;
+        this.triage.set(id, next);
+        this.store.put({ ...detection, LastProcessedTimeUtc: at }, now, at);
+      }
+    }
+    const base = this.url;
+    if (comment) {
+      return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`, value: triage?.comments ?? [] }, { 'Content-Type': GRAPH_JSON });
+    }
+    const alert = triaged(graphAlertOf(this.store.alert(id, now) ?? detection, caller?.tenant ?? ''), triage);
+    return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON });
+  }
+
+  /** Graph's 403 for a token whose roles hold none of the permissions an endpoint needs. */
+  private checkGraphRoles(token: string | undefined, needed: readonly string[]): Reply | undefined {
+    const roles = this.tokens.describe(token)?.roles ?? [];
+    if (needed.some((role) => roles.includes(role))) return undefined;
+    return graphError(403, 'Forbidden', `Missing role permissions on the request. API requires one of '${needed.join(', ')}'. Roles on the request '${roles.join(', ')}'.`, this.clock());
   }
 
   /** Graph's 401s: no token, a token it did not issue or that expired, or a token for another API (a v1 one). */
@@ -614,7 +760,7 @@ export class Emulator {
       case 'http403':
         return this.send(res, token
           ? aadError(403, 'access_denied', 50020, 'The tenant is not authorized: the tenant does not exist or has been deleted.', now)
-          : record.endpoint === 'graph-alerts'
+          : record.endpoint.startsWith('graph-')
             ? apiError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
             : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
       case 'http429':
@@ -757,8 +903,16 @@ export class Emulator {
         if (method !== 'POST') return notAllowed('POST');
         this.revokeTokens();
         return jsonReply(200, { revoked: true });
+      case 'permissions':
+        if (method === 'PUT') {
+          const graph = (typeof body === 'object' && body !== null ? body : {}) as { graph?: unknown };
+          this.setGraphPermissions(graph.graph as string[]);
+          return jsonReply(200, { graph: this.grantedGraphPermissions });
+        }
+        if (method === 'GET') return jsonReply(200, { graph: this.grantedGraphPermissions });
+        return notAllowed('GET, PUT');
       default:
-        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens.`);
+        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens, GET|PUT /emulator/permissions.`);
     }
   }
 

@@ -66,6 +66,8 @@ function tagList(value: unknown): string[] {
 export class DetectionStore {
   private entries: StoredDetection[] = [];
   private readonly byFullId = new Map<string, StoredDetection>();
+  /** The newest stored detection of each AlertId: the alert Graph's single-alert endpoints address. */
+  private readonly byAlertId = new Map<string, StoredDetection>();
   private sorted = true;
   private seq = 0;
 
@@ -102,6 +104,8 @@ export class DetectionStore {
     // Tombstoned rather than spliced out: removal from the middle of a big array is linear.
     if (previous) previous.removed = true;
     this.byFullId.set(fullId, entry);
+    const alertId = text(detection.AlertId);
+    if (alertId !== '') this.byAlertId.set(alertId, entry);
     const last = this.entries[this.entries.length - 1];
     if (previous || (last && compareNewestFirst(last, entry) > 0)) this.sorted = false;
     this.entries.push(entry);
@@ -112,6 +116,12 @@ export class DetectionStore {
     return this.byFullId.get(fullId)?.detection;
   }
 
+  /** The newest detection of an alert, once it is visible (epoch ms on the emulator clock). */
+  alert(alertId: string, visibleBy: number): Detection | undefined {
+    const entry = this.byAlertId.get(alertId);
+    return entry && !entry.removed && entry.visibleAt <= visibleBy ? entry.detection : undefined;
+  }
+
   /** Every stored detection, visible or not, newest first. */
   all(): Detection[] {
     return this.ordered().map((e) => e.detection);
@@ -120,6 +130,7 @@ export class DetectionStore {
   clear(): void {
     this.entries = [];
     this.byFullId.clear();
+    this.byAlertId.clear();
     this.sorted = true;
   }
 

@@ -28,6 +28,10 @@ interface IssuedToken {
   readonly tenant: string;
   /** The aud claim: the resource, or the scope without "/.default". */
   readonly audience: string;
+  /** The app it was issued to (appid / azp). */
+  readonly clientId: string;
+  /** The application permissions granted when it was issued (the roles claim). */
+  readonly roles: readonly string[];
   revoked: boolean;
 }
 
@@ -74,7 +78,7 @@ export class TokenIssuer {
       jti: randomUUID(),
     };
     const accessToken = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}.${base64url(randomBytes(32))}`;
-    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, version: 'v1', tenant, audience: resource, revoked: false });
+    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, version: 'v1', tenant, audience: resource, clientId, roles: claims.roles, revoked: false });
     return {
       token_type: 'Bearer',
       expires_in: String(this.lifetimeSeconds),
@@ -86,8 +90,11 @@ export class TokenIssuer {
     };
   }
 
-  /** A v2.0 token for `scope` ("https://graph.microsoft.com/.default"): aud is the scope's resource. */
-  issueV2(tenant: string, clientId: string, scope: string): TokenResponseV2 {
+  /**
+   * A v2.0 token for `scope` ("https://graph.microsoft.com/.default"): aud is the scope's resource, roles
+   * the Graph application permissions the app has been granted.
+   */
+  issueV2(tenant: string, clientId: string, scope: string, roles: readonly string[]): TokenResponseV2 {
     const issuedAt = this.now();
     const iat = Math.floor(issuedAt / 1000);
     const exp = iat + this.lifetimeSeconds;
@@ -101,19 +108,19 @@ export class TokenIssuer {
       exp,
       azp: clientId,
       tid: tenant,
-      roles: ['SecurityAlert.Read.All'],
+      roles: [...roles],
       ver: '2.0',
       jti: randomUUID(),
     };
     const accessToken = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}.${base64url(randomBytes(32))}`;
-    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, version: 'v2', tenant, audience, revoked: false });
+    this.tokens.set(accessToken, { expiresAt: issuedAt + this.lifetimeSeconds * 1000, version: 'v2', tenant, audience, clientId, roles: [...roles], revoked: false });
     return { token_type: 'Bearer', expires_in: this.lifetimeSeconds, ext_expires_in: this.lifetimeSeconds, access_token: accessToken };
   }
 
-  /** Which endpoint issued a token, for which tenant and audience; undefined for a token never issued. */
-  describe(accessToken: string | undefined): { version: 'v1' | 'v2'; tenant: string; audience: string } | undefined {
+  /** Which endpoint issued a token, for which tenant, audience, app and roles; undefined for a token never issued. */
+  describe(accessToken: string | undefined): { version: 'v1' | 'v2'; tenant: string; audience: string; clientId: string; roles: readonly string[] } | undefined {
     const token = accessToken === undefined ? undefined : this.tokens.get(accessToken);
-    return token && { version: token.version, tenant: token.tenant, audience: token.audience };
+    return token && { version: token.version, tenant: token.tenant, audience: token.audience, clientId: token.clientId, roles: token.roles };
   }
 
   check(accessToken: string | undefined): TokenState {

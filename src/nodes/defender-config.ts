@@ -8,7 +8,7 @@ import type { TransportOptions } from '../defender/http';
 import type { TlsSettings } from '../defender/proxy';
 import { Tenant } from '../defender/tenant';
 import type { DefenderConfigDef, DefenderConfigNode, DefenderCredentials } from './config-node';
-import { runtimeTranslate } from './language';
+import { failureOf, runtimeTranslate } from './language';
 import { propertyNames, withDefaults } from './properties';
 
 /** What the editor sends for a password credential the user left as it was. */
@@ -95,9 +95,7 @@ export = function register(RED: NodeAPI): void {
       const page = await tenant.detections({ timeoutMs: TEST_TIMEOUT_MS, maxResponseBytes: 16 * 1024 * 1024, retry }).fetchPage(new URLSearchParams({ limit: '1' }));
       return { ok: true, detections: page.length };
     } catch (err) {
-      const error = (
-        err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: reasonOf(err) }))
-      ).translated(translate);
+      const error = failureOf(err, translate);
       // The library keeps the secret out of its errors; this answer goes to a browser, so make sure.
       const shown = error.message.split(secret).join('***');
       return { ok: false, code: error.code, message: shown, ...(error.statusCode !== undefined ? { statusCode: error.statusCode } : {}) };

@@ -1,20 +1,18 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/checkpoint';
 import { detectionTopic } from '../defender/detection';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
-import { reasonOf } from '../defender/realm';
 import { pullDetections, usesCheckpoint } from '../defender/pull';
 import type { DefenderConfigNode } from './config-node';
 import { readPullRequest } from './input';
+import { readPerMessage } from './node-property';
+import { handleInOrder, type Send } from './in-order';
 import { runtimeTranslate } from './language';
-import { ContextDefault, contextQuery, DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
+import { contextQuery, DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
 import { PullStatus } from './status';
 
 type DetectionsDef = NodeDef & DetectionsNodeProperties;
-
-type Send = (msg: Array<NodeMessage | null>) => void;
-type Done = (err?: Error) => void;
 
 function hasNestedValues(msg: Record<string, unknown>): boolean {
   return Object.entries(msg).some(([k, v]) => k !== 'payload' && v !== null && typeof v === 'object');
@@ -27,7 +25,6 @@ export = function register(RED: NodeAPI): void {
     const status = new PullStatus(node, (key, vars) => RED._(key, vars));
     const translate = runtimeTranslate(RED);
     const config = RED.nodes.getNode(def.defender ?? '') as DefenderConfigNode | null;
-    const closing = new AbortController();
     let settings: DetectionsSettings | undefined;
     let settingsError: DefenderError | undefined;
     try {
@@ -51,23 +48,7 @@ export = function register(RED: NodeAPI): void {
         Promise.all(keys.filter((k) => k === CHECKPOINT_KEY || k.startsWith(`${CHECKPOINT_KEY}_`)).map((k) => saveCheckpoint(k, store, undefined))),
       ).then(() => undefined);
 
-    /** The defaults the node takes from flow or global context, read afresh for each message. */
-    const readContext = (from: ContextDefault, msg: NodeMessageInFlow): Promise<{ from: ContextDefault; value: unknown }> =>
-      new Promise((resolve, reject) => {
-        const fail = (err: unknown): void =>
-          reject(
-            invalidConfig(
-              message('settings.context-unreadable', { key: from.key, scope: from.scope, name: from.name, reason: reasonOf(err) }),
-            ),
-          );
-        try {
-          RED.util.evaluateNodeProperty(from.name, from.scope, node, msg, (err, value: unknown) => (err ? fail(err) : resolve({ from, value })));
-        } catch (err) {
-          fail(err);
-        }
-      });
-
-    async function pull(msg: NodeMessageInFlow, send: Send): Promise<number | 'reset'> {
+    async function pull(msg: NodeMessageInFlow, send: Send, signal: AbortSignal): Promise<number | 'reset'> {
       if (settingsError || !settings) throw settingsError ?? invalidConfig(message('settings.none'));
       if (!config) throw invalidConfig(message('settings.no-config'));
       if (!config.tenant) throw config.configError ?? invalidConfig(message('settings.config-invalid'));
@@ -80,7 +61,7 @@ export = function register(RED: NodeAPI): void {
       // Context is read only for what the message leaves to the node: an unset key must not stand in the
       // way of a message that gives the value itself.
       const pending = s.contextDefaults.filter((from) => request.messageQuery[from.key] === undefined);
-      const query = pending.length ? { ...request.query, ...contextQuery(await Promise.all(pending.map((from) => readContext(from, msg)))) } : request.query;
+      const query = pending.length ? { ...request.query, ...contextQuery(await Promise.all(pending.map((from) => readPerMessage(RED, node, from, msg)))) } : request.query;
 
       const started = Date.now();
       let requests = 0;
@@ -88,7 +69,7 @@ export = function register(RED: NodeAPI): void {
         timeoutMs: request.timeoutMs,
         maxResponseBytes: s.maxResponseBytes,
         retry: s.retry,
-        signal: closing.signal,
+        signal,
         shape: s.shape,
         onRequest: () => requests++,
         onRetry: (error, delayMs, attempt) => {
@@ -150,35 +131,11 @@ export = function register(RED: NodeAPI): void {
     }
 
     // Pulls of one node run one at a time, in the order their messages arrived.
-    let queue: Promise<void> = Promise.resolve();
-    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      queue = queue.then(async () => {
-        // A redeploy or stop: messages still waiting are dropped quietly; no checkpoint moved for them.
-        if (closing.signal.aborted) return done();
-        status.pulling();
-        try {
-          const outcome = await pull(msg, send);
-          if (outcome === 'reset') status.reset();
-          else status.done(outcome);
-          done();
-        } catch (err) {
-          // Said in the runtime's language, as the status is; the code stays the same for a Catch node's switch.
-          const error = (
-            err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: reasonOf(err) }))
-          ).translated(translate);
-          if (error.statusCode !== undefined) msg.statusCode = error.statusCode;
-          status.failed(error.code, error.message, error.statusCode);
-          done(error);
-        }
-      });
-    });
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      closing.abort();
-      queue.then(() => {
-        status.clear();
-        done();
-      }, done);
+    handleInOrder(node, status, translate, async (msg, send, signal) => {
+      status.pulling();
+      const outcome = await pull(msg, send, signal);
+      if (outcome === 'reset') status.reset();
+      else status.done(outcome);
     });
   }
 

@@ -15,7 +15,7 @@ export interface PullRequest {
 }
 
 /** What a msg.query that is not a plain object is, for the error: JavaScript's type names need no translation. */
-function describeKind(value: unknown): MessageValue {
+export function describeKind(value: unknown): MessageValue {
   if (value === null || typeof value !== 'object') return value === null ? 'null' : typeof value;
   if (Array.isArray(value)) return message('input.an-array');
   if (isDate(value)) return message('input.a-date');
@@ -24,9 +24,20 @@ function describeKind(value: unknown): MessageValue {
   return typeof name === 'string' && name !== '' ? message('input.an-instance', { name }) : 'object';
 }
 
+/** msg.requestTimeout, in milliseconds as the core http request node reads it, else the node's timeout. */
+export function readRequestTimeout(msg: Record<string, unknown>, defaultTimeoutMs: number): number {
+  const raw = msg.requestTimeout;
+  if (raw === undefined || raw === null || raw === '') return defaultTimeoutMs;
+  const timeoutMs = Number(raw);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw invalidQuery(message('input.bad-timeout', { value: JSON.stringify(raw) }));
+  }
+  return timeoutMs;
+}
+
 /**
  * msg.query wins; else a plain-object msg.payload is the query (plain in any realm: a function node's object
- * literal counts); any other payload (an inject node's timestamp) means "no query". msg.requestTimeout is in milliseconds, as the core http request node reads it.
+ * literal counts); any other payload (an inject node's timestamp) means "no query".
  */
 export function readPullRequest(msg: Record<string, unknown>, defaults: DetectionQuery, defaultTimeoutMs: number): PullRequest {
   let fromMessage: DetectionQuery = {};
@@ -39,14 +50,7 @@ export function readPullRequest(msg: Record<string, unknown>, defaults: Detectio
     fromMessage = parseQuery(msg.payload);
   }
 
-  let timeoutMs = defaultTimeoutMs;
-  const raw = msg.requestTimeout;
-  if (raw !== undefined && raw !== null && raw !== '') {
-    timeoutMs = Number(raw);
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw invalidQuery(message('input.bad-timeout', { value: JSON.stringify(raw) }));
-    }
-  }
+  const timeoutMs = readRequestTimeout(msg, defaultTimeoutMs);
   if (msg.reset !== undefined && typeof msg.reset !== 'boolean') {
     throw invalidQuery(message('input.bad-reset', { value: JSON.stringify(msg.reset) }));
   }

@@ -1,5 +1,7 @@
 import type { NodeAPI } from 'node-red';
-import type { Translate } from '../defender/messages';
+import { DefenderError } from '../defender/errors';
+import { message, type Translate } from '../defender/messages';
+import { reasonOf } from '../defender/realm';
 
 /** The detections node's catalog, where the runtime's error texts are translated (both nodes use it). */
 const CATALOG = 'node-red-contrib-defender-detections/defender-detections:defender-detections.runtime.';
@@ -15,4 +17,10 @@ export function runtimeTranslate(RED: NodeAPI): Translate {
     // On a miss i18next answers the key, without its namespace.
     return typeof out === 'string' && out !== key && out !== key.slice(key.indexOf(':') + 1) ? out : undefined;
   };
+}
+
+/** Any failure as the error a Catch node gets, in the runtime's language: ours as it is, anything else INTERNAL. */
+export function failureOf(err: unknown, translate: Translate): DefenderError {
+  const error = err instanceof DefenderError ? err : new DefenderError('INTERNAL', message('unexpected', { reason: reasonOf(err) }));
+  return error.translated(translate);
 }

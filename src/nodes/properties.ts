@@ -48,6 +48,22 @@ export const NODE_PROPERTIES = {
     // '' (or 'siem'): SIEM field names; 'native': Graph's alerts_v2 objects as sent.
     shape: '',
   },
+  'defender-alert-update': {
+    name: '',
+    defender: '',
+    // Each value '' (the alert's own is left as it is), taken from the field itself unless the TypedInput
+    // chooses msg, flow, global or env.
+    status: '',
+    statusType: 'str',
+    classification: '',
+    classificationType: 'str',
+    determination: '',
+    determinationType: 'str',
+    assignedTo: '',
+    assignedToType: 'str',
+    comment: '',
+    commentType: 'str',
+  },
 } as const satisfies Record<string, Record<string, string | number | boolean>>;
 
 export type NodeType = keyof typeof NODE_PROPERTIES;

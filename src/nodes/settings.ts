@@ -42,9 +42,9 @@ export interface DetectionsSettings {
   shape: GraphShape;
 }
 
-type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
+export type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
 
-function numberSetting(raw: string | number, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
+export function numberSetting(raw: string | number, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || !check(n)) throw invalidConfig(message(refused, { value: String(raw) }));
@@ -52,12 +52,12 @@ function numberSetting(raw: string | number, fallback: number, check: (n: number
 }
 
 /** An error met in a value that came `from` somewhere, as INVALID_CONFIG that says where. */
-function fromError(from: Message, err: unknown): DefenderError {
+export function fromError(from: Message, err: unknown): DefenderError {
   const detail = err instanceof DefenderError ? (err.text ?? err.message) : String(err);
   return invalidConfig(message('settings.from', { from, detail }));
 }
 
-const NODE_DEFAULT = message('settings.node-default');
+export const NODE_DEFAULT = message('settings.node-default');
 
 /** machinegroups as the editor saves it ("A, B") or as a context value may hold it (["A", "B"]). */
 function groupList(value: unknown): unknown {
@@ -77,6 +77,15 @@ function parseSourced(key: SourcedDefault, value: unknown, refused: (err: unknow
 export type EnvReader = (name: string) => unknown;
 
 const DEFAULTS = NODE_PROPERTIES['defender-detections'];
+
+/** The environment variable a setting is to come from: its name must be given and the variable set. */
+export function envValue(key: string, name: string, readEnv: EnvReader): unknown {
+  // The TypedInput's env type holds the bare name (Node-RED itself replaces a "${NAME}" before the node sees it).
+  if (name === '') throw invalidConfig(message('settings.env-name-missing', { key }));
+  const value = readEnv(name);
+  if (value === undefined) throw invalidConfig(message('settings.env-not-set', { key, name }));
+  return value;
+}
 
 /**
  * Reads and validates the node's properties once, at deploy. Properties saved by an older version (or
@@ -107,11 +116,8 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
     if (source === 'str' || source === 'num') {
       Object.assign(defaults, parseSourced(key, raw, (err) => fromError(NODE_DEFAULT, err)));
     } else if (source === 'env') {
-      // The TypedInput's env type holds the bare name (Node-RED itself replaces a "${NAME}" before the node sees it).
-      if (name === '') throw invalidConfig(message('settings.env-name-missing', { key }));
-      const value = readEnv(name);
       // A misspelt name must not silently widen the query to every device group.
-      if (value === undefined) throw invalidConfig(message('settings.env-not-set', { key, name }));
+      const value = envValue(key, name, readEnv);
       // The value is not repeated in the error: a variable chosen by mistake may hold a secret.
       Object.assign(defaults, parseSourced(key, value, () => invalidConfig(message('settings.env-bad-value', { key, name }))));
     } else if (source === 'flow' || source === 'global') {

@@ -3,19 +3,49 @@ import type { Node } from 'node-red';
 /** Node-RED's translate function; it answers the key itself when no catalog has it. */
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
-/** The node's status dot, telling the truth about the last pull, in the runtime's language. */
-export class PullStatus {
+/**
+ * A node's status dot, telling the truth about its last message, in the runtime's language: the texts are
+ * `<catalog>.status.*` of the node's own message catalog, with English as the fallback.
+ */
+class NodeStatus {
   constructor(
-    private readonly node: Node,
+    protected readonly node: Node,
     private readonly translate: Translate,
+    private readonly catalog: string,
+    /** The HTTP_* codes with a short text of their own; other statuses say "service error" or "request refused". */
+    private readonly ownHttpCodes: readonly string[],
   ) {}
-
-  pulling(): void {
-    this.node.status({ fill: 'blue', shape: 'ring', text: this.text('pulling', {}, 'pulling…') });
-  }
 
   retrying(attempt: number, max: number): void {
     this.node.status({ fill: 'yellow', shape: 'ring', text: this.text('retrying', { attempt, max }, `retrying (${attempt}/${max})…`) });
+  }
+
+  /** A short reason in the runtime's language; the whole story is in the message the Catch node gets. */
+  failed(code: string, message: string, statusCode?: number): void {
+    const bucket = !code.startsWith('HTTP_') || this.ownHttpCodes.includes(code) ? code : statusCode !== undefined && statusCode >= 500 ? 'HTTP_5xx' : 'HTTP';
+    const short = message.length > 60 ? `${message.slice(0, 59)}…` : message;
+    this.node.status({ fill: 'red', shape: 'ring', text: this.text(`failed.${bucket}`, { status: statusCode ?? '' }, short) });
+  }
+
+  clear(): void {
+    this.node.status({});
+  }
+
+  protected text(key: string, vars: Record<string, string | number>, english: string): string {
+    const id = `${this.catalog}.status.${key}`;
+    const out = this.translate(id, vars);
+    return out && out !== id ? out : english;
+  }
+}
+
+/** The detections node's status: pulling, retrying, how many were new, or why the pull failed. */
+export class PullStatus extends NodeStatus {
+  constructor(node: Node, translate: Translate) {
+    super(node, translate, 'defender-detections', ['HTTP_401', 'HTTP_403', 'HTTP_429']);
+  }
+
+  pulling(): void {
+    this.node.status({ fill: 'blue', shape: 'ring', text: this.text('pulling', {}, 'pulling…') });
   }
 
   /** A pull of several slices: how many detections went out so far. */
@@ -32,21 +62,23 @@ export class PullStatus {
   reset(): void {
     this.node.status({ fill: 'grey', shape: 'dot', text: this.text('reset', {}, 'checkpoint cleared') });
   }
+}
 
-  /** A short reason in the runtime's language; the whole story is in the message the Catch node gets. */
-  failed(code: string, message: string, statusCode?: number): void {
-    const bucket = !code.startsWith('HTTP_') || ['HTTP_401', 'HTTP_403', 'HTTP_429'].includes(code) ? code : statusCode !== undefined && statusCode >= 500 ? 'HTTP_5xx' : 'HTTP';
-    const short = message.length > 60 ? `${message.slice(0, 59)}…` : message;
-    this.node.status({ fill: 'red', shape: 'ring', text: this.text(`failed.${bucket}`, { status: statusCode ?? '' }, short) });
+/** The update node's status: writing, retrying, the alert's status after the change, or why it failed. */
+export class UpdateStatus extends NodeStatus {
+  constructor(node: Node, translate: Translate) {
+    // A write meets 400 (a change Graph refused) and 404 (an unknown id) where a pull does not.
+    super(node, translate, 'defender-alert-update', ['HTTP_400', 'HTTP_401', 'HTTP_403', 'HTTP_404', 'HTTP_429']);
   }
 
-  clear(): void {
-    this.node.status({});
+  writing(): void {
+    this.node.status({ fill: 'blue', shape: 'ring', text: this.text('writing', {}, 'updating…') });
   }
 
-  private text(key: string, vars: Record<string, string | number>, english: string): string {
-    const id = `defender-detections.status.${key}`;
-    const out = this.translate(id, vars);
-    return out && out !== id ? out : english;
+  /** `alertStatus` is the alert's status as Graph answered it after the change (new, inProgress, resolved). */
+  done(alertStatus: string, at: Date = new Date()): void {
+    const time = at.toTimeString().slice(0, 8);
+    const text = alertStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status: alertStatus, time }, `${alertStatus} at ${time}`);
+    this.node.status({ fill: 'green', shape: 'dot', text });
   }
 }

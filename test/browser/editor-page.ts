@@ -131,6 +131,12 @@ export class EditorPage {
     await this.page.locator(`.red-ui-typedInput-options a[value="${type}"]`).filter({ visible: true }).click();
   }
 
+  /** Picks a value from the list a TypedInput field offers (the update node's status, classification…). */
+  async chooseOption(property: string, value: string): Promise<void> {
+    await this.page.locator(`#node-input-${property} + .red-ui-typedInput-container button.red-ui-typedInput-option-trigger`).click();
+    await this.page.locator(`.red-ui-typedInput-options a[value="${value}"]`).filter({ visible: true }).click();
+  }
+
   /** Waits until the topmost edit tray has stopped sliding in, so a screenshot shows it whole. */
   async settle(): Promise<void> {
     const tray = this.page.locator('.red-ui-tray').last();

@@ -2,7 +2,8 @@
  * The editor as a user meets it, in a real Chromium against a real Node-RED with this build installed
  * (the `npm start` demo on free ports, an empty flow): find the nodes, build inject → defender detections
  * → debug with the mouse, create a defender-config that points at the emulator, deploy, test the
- * connection, pull, and read the detections in the debug sidebar; then the same dialogs in Japanese.
+ * connection, pull, and read the detections in the debug sidebar; put an update alert node behind it, choose a
+ * status in its dialog and see the alerts change; then the same dialogs in Japanese.
  * Screenshots go to screenshots/ (gitignored).
  *
  * Runs when Chromium is installed (/usr/bin/chromium, or CHROMIUM_PATH); otherwise it is skipped with a
@@ -19,9 +20,9 @@ const TOPIC = /^\[(Informational|Low|Medium|High)\] .+ on .+/;
 
 editorSuite('the Node-RED editor in Chromium', (suite) => {
   const { step } = suite;
-  const ids = { inject: '', detections: '', debug: '', config: '' };
+  const ids = { inject: '', detections: '', debug: '', config: '', update: '' };
 
-  step('lists both nodes of the package in the palette manager, and defender detections in the palette', async () => {
+  step('lists the three nodes of the package in the palette manager, and defender detections in the palette', async () => {
     await suite.editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
     const page = suite.editor.page;
     await page.click('#red-ui-header-button-sidemenu');
@@ -29,7 +30,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     const module = page.locator('.red-ui-palette-module-header', { hasText: 'node-red-contrib-defender-detections' }).locator('..');
     await module.locator('.red-ui-palette-module-set-button').click();
     const types = await module.locator('.red-ui-palette-module-type').allInnerTexts();
-    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-config', 'defender-detections']);
+    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections']);
     await page.click('.red-ui-tray-toolbar #node-dialog-ok');
     await page.locator('.red-ui-palette-module-header').first().waitFor({ state: 'detached' });
   });
@@ -195,6 +196,53 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     await suite.editor.screenshot('flow');
   });
 
+  step('puts an update alert node behind the pull, chooses a status and an owner in its dialog, and the pulled alerts change', async () => {
+    const page = suite.editor.page;
+    ids.update = await suite.editor.drop('defender-alert-update', 600, 100);
+    await suite.editor.wire(ids.detections, 0, ids.update);
+    await suite.editor.openNode(ids.update, '#node-input-defender');
+    assert.equal((await suite.editor.labelOf('node-input-status')).trim(), 'Status');
+    // Nothing chosen yet: each list starts at "leave unchanged".
+    assert.equal(await page.locator('#node-input-status').inputValue(), '');
+    await page.selectOption('#node-input-defender', ids.config);
+    await suite.editor.chooseOption('status', 'inProgress');
+    assert.equal(await page.locator('#node-input-status').inputValue(), 'inProgress');
+    assert.equal(await page.locator('#node-input-statusType').inputValue(), 'str');
+    await suite.editor.typedInput('assignedTo').fill('soc@contoso.com');
+    // A value from context needs its key.
+    await suite.editor.chooseSource('comment', 'flow');
+    await suite.editor.typedInput('comment').press('Tab');
+    assert.match(String(await page.locator('#node-input-comment').getAttribute('class')), /input-error/, 'an empty flow key is not marked');
+    await suite.editor.chooseSource('comment', 'str');
+    await suite.editor.typedInput('comment').fill('Seen in Node-RED');
+    await suite.editor.settle();
+    await suite.editor.screenshot('update-dialog');
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-defender').waitFor({ state: 'detached' });
+    // Unnamed, it shows what it sets.
+    assert.equal(await suite.editor.flowNode(ids.update).locator('.red-ui-flow-node-label-text').textContent(), 'inProgress');
+    await suite.editor.deploy();
+
+    // New detections in a group the detections node asks for, then a pull: each is changed through Graph,
+    // although the config node reads the SIEM API.
+    const emulator = suite.demo.emulatorUrl;
+    const added = await fetch(`${emulator}/emulator/detections`, {
+      method: 'POST',
+      body: JSON.stringify({ count: 2, machineGroup: 'UKMachines', lastProcessedAt: Date.now() - 1000 }),
+    });
+    assert.equal(added.status, 201);
+    await suite.editor.inject(ids.inject);
+    await suite.editor.status(ids.update, /^inProgress at \d\d:\d\d:\d\d$/);
+    const form = new URLSearchParams({ scope: `${emulator}/.default`, client_id: CLIENT_ID, client_secret: SECRET, grant_type: 'client_credentials' });
+    const token = ((await (await fetch(`${emulator}/${TENANT}/oauth2/v2.0/token`, { method: 'POST', body: form })).json()) as { access_token: string }).access_token;
+    const filter = encodeURIComponent("status eq 'inProgress' and assignedTo eq 'soc@contoso.com'");
+    const changed = (await (await fetch(`${emulator}/v1.0/security/alerts_v2?$filter=${filter}`, { headers: { Authorization: `Bearer ${token}` } })).json()) as {
+      value: Array<{ comments: Array<{ comment: string }> }>;
+    };
+    assert.ok(changed.value.length >= 2, `${changed.value.length} alerts changed`);
+    assert.ok(changed.value.every((a) => a.comments.some((c) => c.comment === 'Seen in Node-RED')));
+  });
+
   step('shows the dialogs in Japanese when the browser\'s language is Japanese', async () => {
     // Node-RED's editor takes its language from the browser (or the user settings), not from the URL.
     const ja = await EditorPage.open(suite.browser, suite.demo.editorUrl, 'ja');
@@ -212,6 +260,13 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       assert.equal(await page.locator('#node-config-input-region option:checked').innerText(), 'カスタム URL');
       assert.equal((await page.locator('#defender-config-test').innerText()).trim(), '接続をテスト');
       await ja.screenshot('ja-config-dialog');
+      await page.click('#node-config-dialog-cancel');
+      await page.locator('#node-config-input-tenantId').waitFor({ state: 'detached' });
+      await page.click('#node-dialog-cancel');
+      await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+      await ja.openNode(ids.update, '#node-input-defender');
+      assert.equal((await ja.labelOf('node-input-determination')).trim(), '判定');
+      assert.equal((await ja.labelOf('node-input-assignedTo')).trim(), '割り当て先');
     } finally {
       await ja.close();
     }

@@ -20,6 +20,7 @@ const MINIMAL: FlowNode[] = [
   // A config node cannot do without its tenant and app: everything else is left out.
   { id: 'm0000000000000c1', type: 'defender-config', tenantId: '00000000-0000-4000-8000-000000000000', clientId: 'app' },
   { id: 'm0000000000000d1', type: 'defender-detections', z: 'm0000000000000a1', defender: 'm0000000000000c1', x: 200, y: 100, wires: [[], []] },
+  { id: 'm0000000000000u1', type: 'defender-alert-update', z: 'm0000000000000a1', defender: 'm0000000000000c1', x: 420, y: 100, wires: [[]] },
 ];
 
 /**
@@ -65,6 +66,22 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
     assert.equal(await suite.editor.property(id, 'initialAgo'), defaults.initialAgo);
     assert.equal(await suite.editor.property(id, 'incremental'), true);
     assert.equal(Number(await suite.editor.property(id, 'requestTimeout')), defaults.requestTimeout);
+  });
+
+  step('shows the update dialog\'s defaults: every value from its field, left unchanged', async () => {
+    const page = suite.editor.page;
+    const id = 'm0000000000000u1';
+    assert.equal(await suite.editor.flowNode(id).locator('.red-ui-flow-node-label-text').textContent(), 'update alert');
+    await suite.editor.openNode(id, '#node-input-defender');
+    const defaults = NODE_PROPERTIES['defender-alert-update'];
+    for (const field of ['status', 'classification', 'determination', 'assignedTo', 'comment'] as const) {
+      assert.equal(await page.locator(`#node-input-${field}Type`).inputValue(), defaults[`${field}Type`], field);
+      assert.equal(await page.locator(`#node-input-${field}`).inputValue(), defaults[field], field);
+      assert.doesNotMatch(String(await page.locator(`#node-input-${field}`).getAttribute('class')), /input-error/, field);
+    }
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-defender').waitFor({ state: 'detached' });
+    assert.equal(await suite.editor.property(id, 'statusType'), 'str');
   });
 
   step('shows the region and API defaults in the config dialog', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alertsUrl, graphScope, resolveConnection, tokenUrl } from '../../src/defender/regions';
+import { alertsUrl, alertUrl, graphConnection, graphScope, resolveConnection, tokenUrl } from '../../src/defender/regions';
 import { parseTokenResponse, tokenForm } from '../../src/defender/token';
 
 const base = { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', clientId: 'app' };
@@ -52,5 +52,33 @@ describe('regions with api graph', () => {
     assert.throws(() => resolveConnection({ ...base, region: 'eu', api: 'rest' }), /api must be "siem" or "graph", got "rest"/);
     assert.throws(() => resolveConnection({ ...base, region: 'us-dod' }), /region us-dod is for api "graph"; with the SIEM API choose us-gcc-high/);
     assert.throws(() => resolveConnection({ ...base, region: 'mars', api: 'graph' }), /region must be one of eu, us, uk, us-gcc, us-gcc-high, us-dod, custom, got "mars"/);
+  });
+
+  it('gives a SIEM config node the Graph endpoints of its own cloud, for the update node', () => {
+    const cases: Array<[string, string, string]> = [
+      ['eu', 'https://graph.microsoft.com', 'https://login.microsoftonline.com'],
+      ['us-gcc', 'https://graph.microsoft.com', 'https://login.microsoftonline.com'],
+      ['us-gcc-high', 'https://graph.microsoft.us', 'https://login.microsoftonline.us'],
+    ];
+    for (const [region, graph, login] of cases) {
+      const siem = resolveConnection({ ...base, region, resource: 'https://graph.windows.net' });
+      const c = graphConnection(siem);
+      assert.equal(c.api, 'graph', region);
+      assert.equal(tokenUrl(c), `${login}/${base.tenantId}/oauth2/v2.0/token`, region);
+      assert.deepEqual(tokenForm(c, 's3cret'), { scope: `${graph}/.default`, client_id: 'app', client_secret: 's3cret', grant_type: 'client_credentials' }, region);
+      assert.equal(alertUrl(c, 'da1_2'), `${graph}/v1.0/security/alerts_v2/da1_2`, region);
+      assert.equal(siem.api, 'siem', 'the config node\'s own connection is left as it is');
+    }
+    // custom: both URLs serve both APIs (the emulator does), so the API base is the Graph root.
+    const custom = graphConnection(resolveConnection({ ...base, region: 'custom', apiBaseUrl: 'http://127.0.0.1:8080', authorityUrl: 'http://127.0.0.1:9090' }));
+    assert.equal(tokenUrl(custom), `http://127.0.0.1:9090/${base.tenantId}/oauth2/v2.0/token`);
+    assert.equal(graphScope(custom), 'http://127.0.0.1:8080/.default');
+    const graph = resolveConnection({ ...base, region: 'eu', api: 'graph' });
+    assert.equal(graphConnection(graph), graph);
+  });
+
+  it('puts an alert id into the path as one encoded segment', () => {
+    const c = resolveConnection({ ...base, region: 'eu', api: 'graph' });
+    assert.equal(alertUrl(c, 'a/b?c#d'), 'https://graph.microsoft.com/v1.0/security/alerts_v2/a%2Fb%3Fc%23d');
   });
 });

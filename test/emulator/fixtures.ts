@@ -65,6 +65,23 @@ export async function requestToken(baseUrl: string, overrides: Record<string, st
   });
 }
 
+const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
+/** POST the v2.0 token endpoint with Graph's scope; `form` overrides or (undefined) removes fields. */
+export async function graphToken(baseUrl: string, form: Record<string, string | undefined> = {}): Promise<Response> {
+  const fields: Record<string, string | undefined> = { scope: GRAPH_SCOPE, client_id: CLIENT_ID, client_secret: SECRET, grant_type: 'client_credentials', ...form };
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) body.set(k, v);
+  return fetch(`${baseUrl}/${TENANT}/oauth2/v2.0/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+}
+
+/** A v2.0 access token for Graph. */
+export async function graphAccessToken(baseUrl: string): Promise<string> {
+  const res = await graphToken(baseUrl);
+  if (res.status !== 200) throw new Error(`Graph token request failed: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
 export async function accessToken(baseUrl: string): Promise<string> {
   const res = await requestToken(baseUrl);
   if (res.status !== 200) throw new Error(`token request failed: HTTP ${res.status} ${await res.text()}`);

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Detection } from '../../src/defender/detection';
 import { Emulator } from '../../src/emulator';
-import { CLIENT_ID, ManualClock, SECRET, T0, TENANT, accessToken, startEmulator, withClockedEmulator } from './fixtures';
+import { ManualClock, T0, TENANT, accessToken, graphAccessToken, graphToken, startEmulator, withClockedEmulator } from './fixtures';
 
 const MINUTE = 60_000;
-const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 type Alert = Record<string, unknown> & { id: string; lastUpdateDateTime: string; evidence: Array<Record<string, unknown>> };
@@ -13,19 +12,6 @@ interface Page {
   status: number;
   headers: Headers;
   body: { value?: Alert[]; '@odata.nextLink'?: string; '@odata.context'?: string; '@odata.count'?: number; error?: { code: string; message: string } };
-}
-
-async function graphToken(baseUrl: string, form: Record<string, string | undefined> = {}): Promise<Response> {
-  const fields: Record<string, string | undefined> = { scope: GRAPH_SCOPE, client_id: CLIENT_ID, client_secret: SECRET, grant_type: 'client_credentials', ...form };
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) body.set(k, v);
-  return fetch(`${baseUrl}/${TENANT}/oauth2/v2.0/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: body.toString() });
-}
-
-async function graphAccessToken(baseUrl: string): Promise<string> {
-  const res = await graphToken(baseUrl);
-  assert.equal(res.status, 200, await res.clone().text());
-  return ((await res.json()) as { access_token: string }).access_token;
 }
 
 /** GET alerts_v2 with OData options written as Graph clients write them ($ literal, %20 for spaces). */
@@ -70,7 +56,8 @@ describe('the Graph v2.0 token endpoint', () => {
     assert.equal(body.ext_expires_in, 3599);
     const claims = JSON.parse(Buffer.from(String(body.access_token).split('.')[1], 'base64url').toString()) as Record<string, unknown>;
     assert.equal(claims.aud, 'https://graph.microsoft.com');
-    assert.deepEqual(claims.roles, ['SecurityAlert.Read.All']);
+    // The emulated app is granted reading and writing alerts unless told otherwise (graphPermissions).
+    assert.deepEqual(claims.roles, ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All']);
     assert.equal(emulator.requests[0].endpoint, 'graph-token');
     assert.equal(emulator.requests[0].authorized, true);
     assert.equal(emulator.stats.tokenRequests, 1);

@@ -10,6 +10,7 @@ import { before, describe, it } from 'node:test';
 import type { NodeAPI } from 'node-red';
 import { DefenderError } from '../../src/defender/errors';
 import type { MessageId } from '../../src/defender/messages';
+import { parseAlertValue } from '../../src/defender/alert-update';
 import { parseQuery } from '../../src/defender/query';
 import { statusError } from '../../src/defender/response';
 import { SIEM_API } from '../../src/defender/siem';
@@ -17,6 +18,7 @@ import { readPullRequest } from '../../src/nodes/input';
 import { runtimeTranslate } from '../../src/nodes/language';
 import { contextQuery } from '../../src/nodes/settings';
 import { requireFromNodeRed } from '../fixtures/harness';
+import { thrown } from '../fixtures/thrown';
 
 interface I18n {
   init(settings: { lang: string }): Promise<void>;
@@ -25,16 +27,6 @@ interface I18n {
 }
 
 const NAMESPACE = 'node-red-contrib-defender-detections/defender-detections';
-
-function caught(fn: () => unknown): DefenderError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DefenderError) return err;
-    throw err;
-  }
-  assert.fail('no error was thrown');
-}
 
 describe('error texts in Japanese through Node-RED’s i18n', () => {
   let translate: ReturnType<typeof runtimeTranslate>;
@@ -49,7 +41,7 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
   });
 
   it('says a refused query parameter in Japanese, with the value given', () => {
-    const error = caught(() => parseQuery({ limit: 'abc' }));
+    const error = thrown(() => parseQuery({ limit: 'abc' }));
     assert.equal(error.message, 'limit must be a positive integer, got "abc"');
     const ja = error.translated(translate);
     assert.equal(ja.message, 'limit には正の整数を指定してください (指定値: "abc")');
@@ -57,19 +49,19 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
   });
 
   it('translates the parts of a nested text too (where a default came from)', () => {
-    const error = caught(() => contextQuery([{ from: { key: 'limit', scope: 'flow', name: 'max' }, value: 0 }]));
+    const error = thrown(() => contextQuery([{ from: { key: 'limit', scope: 'flow', name: 'max' }, value: 0 }]));
     assert.equal(error.message, 'limit from flow context "max": limit must be a positive integer, got 0');
     assert.equal(error.translated(translate).message, 'flow コンテキスト "max" から取得した limit: limit には正の整数を指定してください (指定値: 0)');
   });
 
   it('names the kind of a wrong msg.query in the same language', () => {
-    const error = caught(() => readPullRequest({ query: ['limit', 5] }, {}, 1000));
+    const error = thrown(() => readPullRequest({ query: ['limit', 5] }, {}, 1000));
     assert.equal(error.message, 'msg.query must be an object of query parameters such as {"limit": 20}, got an array');
     assert.equal(error.translated(translate).message, 'msg.query には {"limit": 20} のようなクエリ パラメーターのオブジェクトを指定してください (指定値: 配列)');
   });
 
   it('keeps the stack of where the error arose', () => {
-    const error = caught(() => parseQuery({ ago: 'soon' }));
+    const error = thrown(() => parseQuery({ ago: 'soon' }));
     const ja = error.translated(translate);
     assert.equal(ja.stack?.split('\n')[0], `DefenderError: ${ja.message}`);
     assert.equal(ja.stack?.split('\n').slice(1).join('\n'), error.stack?.split('\n').slice(1).join('\n'));
@@ -92,5 +84,10 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
   it('leaves an error without an id as it is', () => {
     const error = new DefenderError('INVALID_CONFIG', 'said only in English');
     assert.equal(error.translated(translate), error);
+  });
+
+  it('says an update node\'s refused value in Japanese, listing the valid ones', () => {
+    const error = thrown(() => parseAlertValue('status', 'closed'));
+    assert.equal(error.translated(translate).message, 'status には new, inProgress, resolved のいずれか (大文字小文字は区別しません) を指定してください (指定値: "closed")');
   });
 });

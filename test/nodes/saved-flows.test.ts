@@ -11,6 +11,7 @@ import type { Node } from 'node-red';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
+import updateNode from '../../src/nodes/defender-alert-update';
 import { CLIENT_ID, configFlowNode, helper, Message, Probe, recent, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
@@ -86,6 +87,30 @@ describe('flows written without optional properties', () => {
     const second = (await pull(helper.getNode('det'), sum, caught)).payload as Record<string, unknown>;
     assert.equal(second.count, 0);
     assert.equal(Date.parse(String(second.since)), Date.parse(String(first.checkpoint).replace(/(\.\d{3})\d*/, '$1')) - 5 * 60 * 1000);
+  });
+
+  it('runs an update node given only its type and config node: it changes what msg.update says, nothing else', async () => {
+    const [detection] = emulator.addDetections(1, recent());
+    const flow: FlowNode[] = [
+      { id: 'tab', type: 'tab' },
+      { id: 'cfg', type: 'defender-config', tenantId: TENANT, clientId: CLIENT_ID, region: 'custom', apiBaseUrl: emulator.url, authorityUrl: emulator.url },
+      { id: 'upd', type: 'defender-alert-update', z: 'tab', defender: 'cfg', wires: [['out']] },
+      { id: 'out', type: 'helper', z: 'tab' },
+      { id: 'caught', type: 'helper', z: 'tab' },
+      { id: 'on-error', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
+    ];
+    await helper.load([configNode, detectionsNode, updateNode], flow, { cfg: { clientSecret: SECRET } });
+    const out = new Probe(helper.getNode('out'));
+    const caught = new Probe(helper.getNode('caught'));
+    const node = helper.getNode('upd') as Node & { receive(m: object): void };
+    node.receive({ payload: detection });
+    await caught.until(1);
+    assert.equal((caught.messages[0].error as { message: string }).message.startsWith('nothing to change'), true, 'every field defaults to unchanged');
+    node.receive({ payload: detection, update: { status: 'resolved' } });
+    const [written] = await out.until(1);
+    assert.equal((written.payload as { status: string }).status, 'resolved');
+    const patches = emulator.requests.filter((r) => r.endpoint === 'graph-alert').map((r) => JSON.parse(r.body ?? '{}') as unknown);
+    assert.deepEqual(patches, [{ status: 'resolved' }]);
   });
 
   for (const { file, flow } of oldExamples()) {

@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Node } from 'node-red';
-import { PullStatus } from '../../src/nodes/status';
+import { PullStatus, UpdateStatus } from '../../src/nodes/status';
 
 /** A node that only keeps its last status, and a catalog with some keys, as Node-RED's i18n answers. */
-function rig(catalog: Record<string, string>) {
+type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+function rig(catalog: Record<string, string>): { status: PullStatus; shown: Array<Record<string, unknown>> };
+function rig<S>(catalog: Record<string, string>, make: (node: Node, translate: Translate) => S): { status: S; shown: Array<Record<string, unknown>> };
+function rig(catalog: Record<string, string>, make: (node: Node, translate: Translate) => unknown = (node, translate) => new PullStatus(node, translate)) {
   const shown: Array<Record<string, unknown>> = [];
   const node = { status: (s: Record<string, unknown>) => shown.push(s) } as unknown as Node;
   const translate = (key: string, vars?: Record<string, string | number>): string =>
     key in catalog ? catalog[key].replace(/__(\w+)__/g, (_, name: string) => String(vars?.[name] ?? '')) : key;
-  return { status: new PullStatus(node, translate), shown };
+  return { status: make(node, translate), shown };
 }
 
 describe('PullStatus', () => {
@@ -30,5 +36,45 @@ describe('PullStatus', () => {
     assert.equal(shown.at(-1)?.text, 'limit must be a positive integer, got "abc"; and a much lon…');
     status.done(3, new Date(2020, 0, 1, 9, 5, 7));
     assert.deepEqual(shown.at(-1), { fill: 'green', shape: 'dot', text: '3 new at 09:05:07' });
+  });
+});
+
+describe('UpdateStatus', () => {
+  const catalog = (lang: string): Record<string, string> => {
+    const flat: Record<string, string> = {};
+    const walk = (o: unknown, prefix: string): void => {
+      if (typeof o === 'string') flat[prefix.slice(0, -1)] = o;
+      else for (const [k, v] of Object.entries(o as object)) walk(v, `${prefix}${k}.`);
+    };
+    walk(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', lang, 'defender-alert-update.json'), 'utf8')), '');
+    return flat;
+  };
+  const update = (lang: string) => rig(catalog(lang), (node, translate) => new UpdateStatus(node, translate));
+
+  it('says writing, the alert\'s new status and the time, from the node\'s own catalog', () => {
+    const { status, shown } = update('en-US');
+    status.writing();
+    assert.deepEqual(shown.at(-1), { fill: 'blue', shape: 'ring', text: 'updating…' });
+    status.done('inProgress', new Date(2020, 0, 1, 9, 5, 7));
+    assert.deepEqual(shown.at(-1), { fill: 'green', shape: 'dot', text: 'inProgress at 09:05:07' });
+    status.done('', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(shown.at(-1)?.text, 'updated at 09:05:07');
+  });
+
+  it('gives 400, 403 and 404 a short reason of their own, in English and Japanese', () => {
+    const en = update('en-US');
+    en.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.deepEqual(en.shown.at(-1), { fill: 'red', shape: 'ring', text: 'HTTP 403: needs SecurityAlert.ReadWrite.All' });
+    en.status.failed('HTTP_404', 'Microsoft Graph answered HTTP 404: not found …', 404);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 404: unknown alert id');
+    en.status.failed('HTTP_400', 'Microsoft Graph answered HTTP 400 …', 400);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 400: Graph refused the change');
+    en.status.failed('HTTP_502', 'Microsoft Graph answered HTTP 502 …', 502);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 502: service error');
+    const ja = update('ja');
+    ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityAlert.ReadWrite.All が必要です');
+    ja.status.done('resolved', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, '09:05:07 に resolved');
   });
 });

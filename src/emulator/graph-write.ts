@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { jsonReply, type Reply } from './http';
+
+/**
+ * What Microsoft Graph lets an app change on an alerts_v2 alert (`PATCH /security/alerts_v2/{id}`: status,
+ * classification, determination, assignedTo) and add to it (`POST …/{id}/comments`), checked as Graph
+ * checks a request body: property names and enum members exactly as the model spells them.
+ */
+
+/** Graph v1.0's members, without the sentinel `unknownFutureValue` (which Graph refuses to be set). */
+const ENUMS = {
+  status: { type: 'microsoft.graph.security.alertStatus', values: ['new', 'inProgress', 'resolved'] },
+  classification: {
+    type: 'microsoft.graph.security.alertClassification',
+    values: ['unknown', 'falsePositive', 'truePositive', 'informationalExpectedActivity'],
+  },
+  determination: {
+    type: 'microsoft.graph.security.alertDetermination',
+    values: [
+      'unknown', 'apt', 'malware', 'securityPersonnel', 'securityTesting', 'unwantedSoftware', 'other', 'multiStagedAttack',
+      'compromisedAccount', 'phishing', 'maliciousUserActivity', 'notMalicious', 'notEnoughDataToValidate', 'confirmedActivity',
+      'lineOfBusinessApplication',
+    ],
+  },
+} as const;
+
+type EnumProperty = keyof typeof ENUMS;
+const UPDATABLE = ['status', 'classification', 'determination', 'assignedTo'] as const;
+type Updatable = (typeof UPDATABLE)[number];
+
+/** The alert properties Graph serves but does not let a client set. */
+const READ_ONLY = new Set([
+  'id', 'providerAlertId', 'incidentId', 'severity', 'serviceSource', 'detectionSource', 'productName', 'detectorId', 'tenantId',
+  'title', 'description', 'recommendedActions', 'category', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
+  'threatFamilyName', 'mitreTechniques', 'createdDateTime', 'lastUpdateDateTime', 'resolvedDateTime', 'firstActivityDateTime',
+  'lastActivityDateTime', 'comments', 'evidence', 'systemTags', 'customDetails', 'additionalData', 'alertPolicyId',
+]);
+
+export interface AlertComment {
+  comment: string;
+  createdByDisplayName: string;
+  createdDateTime: string;
+}
+
+/** What analysts (and apps) have done to one alert; absent for an alert nobody touched. */
+export interface AlertTriage {
+  status: string;
+  classification: string;
+  determination: string;
+  assignedTo: string | null;
+  resolvedDateTime: string | null;
+  comments: AlertComment[];
+}
+
+export const UNTOUCHED: Readonly<AlertTriage> = Object.freeze({
+  status: 'new',
+  classification: 'unknown',
+  determination: 'unknown',
+  assignedTo: null,
+  resolvedDateTime: null,
+  comments: [],
+});
+
+/** The alert as shown after its triage. */
+export function triaged(alert: Record<string, unknown>, triage: AlertTriage | undefined): Record<string, unknown> {
+  if (!triage) return alert;
+  return { ...alert, ...triage, comments: triage.comments.map((c) => ({ ...c })) };
+}
+
+/** Graph's error body: the OData error with the request's id and date in innerError. */
+export function graphError(status: number, code: string, message: string, now: number, headers: Record<string, string> = {}): Reply {
+  const requestId = randomUUID();
+  return jsonReply(
+    status,
+    { error: { code, message, innerError: { date: new Date(now).toISOString().slice(0, 19), 'request-id': requestId, 'client-request-id': requestId } } },
+    { 'request-id': requestId, ...headers },
+  );
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reply: Reply };
+
+/** A JSON object body, as Graph reads one: the content type must say JSON. */
+function jsonBody(contentType: string | undefined, text: string, now: number): Checked<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(contentType ?? '')) {
+    return { ok: false, reply: graphError(415, 'UnsupportedMediaType', `The content type '${contentType ?? ''}' is not supported; send application/json.`, now) };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return {
+      ok: false,
+      reply: graphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.', now),
+    };
+  }
+  return { ok: true, value: body as Record<string, unknown> };
+}
+
+function noSuchProperty(name: string, type: string, now: number): Checked<never> {
+  return {
+    ok: false,
+    reply: graphError(400, 'BadRequest', `The property '${name}' does not exist on type '${type}'. Make sure to only use property names that are defined by the type.`, now),
+  };
+}
+
+function notConvertible(value: unknown, type: string, now: number): Checked<never> {
+  const literal = typeof value === 'string' ? value : JSON.stringify(value);
+  return { ok: false, reply: graphError(400, 'BadRequest', `Cannot convert the literal '${literal}' to the expected type '${type}'.`, now) };
+}
+
+/** The body of a PATCH: the updatable properties it sets. */
+export function checkAlertPatch(contentType: string | undefined, text: string, now: number): Checked<Partial<Pick<AlertTriage, Updatable>>> {
+  const body = jsonBody(contentType, text, now);
+  if (!body.ok) return body;
+  const changes: Partial<Pick<AlertTriage, Updatable>> = {};
+  for (const [name, value] of Object.entries(body.value)) {
+    if (name === '@odata.type') {
+      if (value !== '#microsoft.graph.security.alert' && value !== 'microsoft.graph.security.alert') {
+        return { ok: false, reply: graphError(400, 'BadRequest', `A type named '${String(value)}' could not be resolved by the model.`, now) };
+      }
+      continue;
+    }
+    if (name in ENUMS) {
+      const spec = ENUMS[name as EnumProperty];
+      // Members are matched as the model spells them: "InProgress" is not "inProgress".
+      if (typeof value !== 'string' || !(spec.values as readonly string[]).includes(value)) return notConvertible(value, spec.type, now);
+      changes[name as EnumProperty] = value;
+    } else if (name === 'assignedTo') {
+      if (value !== null && typeof value !== 'string') return notConvertible(value, 'Edm.String', now);
+      changes.assignedTo = value;
+    } else if (READ_ONLY.has(name)) {
+      return {
+        ok: false,
+        reply: graphError(400, 'BadRequest', `The property '${name}' cannot be updated. Updatable properties of an alert: ${UPDATABLE.join(', ')}.`, now),
+      };
+    } else {
+      return noSuchProperty(name, 'microsoft.graph.security.alert', now);
+    }
+  }
+  return { ok: true, value: changes };
+}
+
+/** The body of a POST …/comments: the comment's text. */
+export function checkNewComment(contentType: string | undefined, text: string, now: number): Checked<string> {
+  const body = jsonBody(contentType, text, now);
+  if (!body.ok) return body;
+  let comment: unknown;
+  for (const [name, value] of Object.entries(body.value)) {
+    if (name === '@odata.type') {
+      if (value !== '#microsoft.graph.security.alertComment' && value !== 'microsoft.graph.security.alertComment') {
+        return { ok: false, reply: graphError(400, 'BadRequest', `A type named '${String(value)}' could not be resolved by the model.`, now) };
+      }
+    } else if (name === 'comment') {
+      comment = value;
+    } else if (name === 'createdByDisplayName' || name === 'createdDateTime') {
+      return { ok: false, reply: graphError(400, 'BadRequest', `The property '${name}' is set by the service and cannot be given.`, now) };
+    } else {
+      return noSuchProperty(name, 'microsoft.graph.security.alertComment', now);
+    }
+  }
+  if (typeof comment !== 'string' || comment.trim() === '') {
+    return { ok: false, reply: graphError(400, 'BadRequest', "The parameter 'comment' is required and must be a non-empty string.", now) };
+  }
+  return { ok: true, value: comment };
+}
+
+/**
+ * Applies a PATCH to a triage. Answers whether anything changed, so only a real change moves the alert's
+ * lastUpdateDateTime. Resolving stamps resolvedDateTime; reopening clears it.
+ */
+export function applyPatch(triage: AlertTriage, changes: Partial<Pick<AlertTriage, Updatable>>, at: string): boolean {
+  let changed = false;
+  for (const name of UPDATABLE) {
+    const value = changes[name];
+    if (value === undefined || value === triage[name]) continue;
+    (triage as unknown as Record<Updatable, string | null>)[name] = value;
+    changed = true;
+  }
+  if (changed && changes.status !== undefined) triage.resolvedDateTime = triage.status === 'resolved' ? (triage.resolvedDateTime ?? at) : null;
+  return changed;
+}

@@ -1,0 +1,107 @@
+import { ALERT_UPDATE_FIELDS, type AlertChanges, type AlertUpdateField, parseAlertValue } from '../defender/alert-update';
+import { type DefenderError, invalidConfig, invalidQuery } from '../defender/errors';
+import { message } from '../defender/messages';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../defender/retry';
+import type { PerMessageSource } from './node-property';
+import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
+import { envValue, type EnvReader, fromError, NODE_DEFAULT, numberSetting } from './settings';
+
+/**
+ * The properties of a defender-alert-update node as a flow may hold them: any may be missing (it then means
+ * its default, declared in properties.ts: empty, taken from the field itself).
+ */
+export type UpdateNodeProperties = Partial<PropertiesOf<'defender-alert-update'>> & {
+  /** Not in the editor: lets tests and impatient users shorten the first backoff. */
+  retryBaseDelayMs?: string | number;
+};
+
+/** A value read for each message: from the message itself, or from flow or global context. */
+export type SourcedChange = PerMessageSource<AlertUpdateField>;
+
+export interface UpdateSettings {
+  /** The values known at deploy: the fields themselves and environment variables, validated. */
+  changes: AlertChanges;
+  /** Values still to be read, for each message. */
+  sourced: SourcedChange[];
+  timeoutMs: number;
+  maxResponseBytes: number;
+  retry: RetryPolicy;
+}
+
+/** An alert with all its evidence is tens of kilobytes; this only stops a runaway answer. */
+const MAX_ALERT_BYTES = 16 * 1024 * 1024;
+const TIMEOUT_MS = 60_000;
+const DEFAULTS = NODE_PROPERTIES['defender-alert-update'];
+
+/**
+ * Reads and validates the node's properties once, at deploy. A property that is absent (a flow saved
+ * before it existed, or written by hand) means its default: the field, empty, which changes nothing.
+ * Environment variables are read here; message properties and context are left for each message.
+ */
+export function readUpdateSettings(given: UpdateNodeProperties, readEnv: EnvReader = (name) => process.env[name]): UpdateSettings {
+  const p = withDefaults('defender-alert-update', given);
+  const changes: AlertChanges = {};
+  const sourced: SourcedChange[] = [];
+  for (const key of ALERT_UPDATE_FIELDS) {
+    const source = String(p[`${key}Type`]).trim() || DEFAULTS[`${key}Type`];
+    const raw = p[key];
+    const name = String(raw).trim();
+    const set = (value: unknown, refused: (err: unknown) => DefenderError): void => {
+      try {
+        (changes as Record<AlertUpdateField, unknown>)[key] = parseAlertValue(key, value);
+      } catch (err) {
+        throw refused(err);
+      }
+    };
+    if (source === 'str') {
+      set(raw, (err) => fromError(NODE_DEFAULT, err));
+    } else if (source === 'env') {
+      // The value is not repeated in the error: a variable chosen by mistake may hold a secret.
+      set(envValue(key, name, readEnv), () => invalidConfig(message('settings.env-bad-value', { key, name })));
+    } else if (source === 'msg') {
+      if (name === '') throw invalidConfig(message('update.message-property-missing', { key }));
+      sourced.push({ key, scope: source, name });
+    } else if (source === 'flow' || source === 'global') {
+      if (name === '') throw invalidConfig(message('settings.context-key-missing', { key, scope: source }));
+      sourced.push({ key, scope: source, name });
+    } else {
+      throw invalidConfig(message('update.bad-source', { key, value: source }));
+    }
+  }
+  return {
+    changes,
+    sourced,
+    timeoutMs: TIMEOUT_MS,
+    maxResponseBytes: MAX_ALERT_BYTES,
+    retry: {
+      ...DEFAULT_RETRY_POLICY,
+      baseDelayMs: numberSetting(p.retryBaseDelayMs ?? '', DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
+    },
+  };
+}
+
+/**
+ * The values read for one message, checked like the node's own fields. A message property or context key
+ * that is not set (or null) is refused rather than skipped: a misspelt name must not quietly change
+ * nothing. An empty string leaves the value as it is, as an empty field does. A value from the message is
+ * the message's fault (INVALID_QUERY); one from context, the flow's (INVALID_CONFIG).
+ */
+export function sourcedChanges(values: ReadonlyArray<{ from: SourcedChange; value: unknown }>): AlertChanges {
+  const changes: AlertChanges = {};
+  for (const { from, value } of values) {
+    const { key, name } = from;
+    const names = { key, scope: from.scope, name };
+    const fromMessage = from.scope === 'msg';
+    if (value === undefined || value === null) {
+      throw fromMessage ? invalidQuery(message('update.message-not-set', { key, name })) : invalidConfig(message('update.context-not-set', names));
+    }
+    try {
+      (changes as Record<AlertUpdateField, unknown>)[key] = parseAlertValue(key, value);
+    } catch (err) {
+      throw fromMessage
+        ? fromError(message('update.from-message', { name }), err).withCode('INVALID_QUERY')
+        : fromError(message('settings.from-context', names), err);
+    }
+  }
+  return changes;
+}
