@@ -1,3 +1,5 @@
+import { ALERT_FACTS, type AlertFacts, siemFacts } from './lifecycle';
+
 /**
  * A detection as the SIEM API returns it. Field names and order follow the sample response of
  * Microsoft's "Pull detections using SIEM REST API" page; empty values arrive as "" and some booleans
@@ -51,6 +53,8 @@ export interface DetectionAccessor {
   /** The raw time value as the service sent it (an ISO 8601 string with up to 7 fractional digits). */
   time(d: Detection): unknown;
   topic(d: Detection): string;
+  /** What the lifecycle reads of it: the alert's id, creation and tracked properties. */
+  facts(d: Detection): AlertFacts;
 }
 
 /** SIEM-shaped detections: from the SIEM API, and from Graph with `shape: siem`. */
@@ -58,4 +62,6 @@ export const SIEM_ACCESSOR: DetectionAccessor = {
   key: detectionKey,
   time: (d) => d.LastProcessedTimeUtc,
   topic: detectionTopic,
+  // Graph's alerts in the SIEM shape carry the facts of the alert they were mapped from.
+  facts: (d) => (d as { [ALERT_FACTS]?: AlertFacts })[ALERT_FACTS] ?? siemFacts(d),
 };

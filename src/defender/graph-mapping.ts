@@ -1,4 +1,5 @@
 import { DETECTION_FIELDS, type Detection, type DetectionAccessor, type DetectionField } from './detection';
+import { graphFacts } from './lifecycle';
 
 /**
  * Microsoft Graph security `alerts_v2` objects and their translation into the SIEM API's detection shape,
@@ -191,6 +192,7 @@ export const GRAPH_NATIVE_ACCESSOR: DetectionAccessor = {
   key: graphAlertKey,
   time: (d) => (d as GraphAlert).lastUpdateDateTime,
   topic: graphAlertTopic,
+  facts: (d) => graphFacts(d),
 };
 
 /**

@@ -6,6 +6,7 @@ import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDevic
 import type { RateLimiter } from './graph-rate';
 import { authorizedGet } from './authorized-request';
 import type { HttpResponse, HttpTransport } from './http';
+import { graphFacts, withFacts } from './lifecycle';
 import { message } from './messages';
 import { alertsUrl, type Connection } from './regions';
 import { bodyExcerpt, type ServiceDescription, statusError } from './response';
@@ -245,7 +246,7 @@ export class GraphClient implements DetectionsSource {
   }
 
   private shaped(alerts: GraphAlert[]): Detection[] {
-    return this.shape === 'native' ? alerts : alerts.map(toSiemDetection);
+    return this.shape === 'native' ? alerts : alerts.map((alert) => withFacts(toSiemDetection(alert), graphFacts(alert)));
   }
 
   /** A page read whole counts against the slice's budget: its bytes, and the alerts kept of it. */

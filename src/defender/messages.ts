@@ -39,6 +39,7 @@ export const MESSAGES = {
   'settings.context-unreadable': '__key__ is to come from __scope__ context "__name__", which cannot be read: __reason__',
   'settings.bad-source': '__key__Type must be str, num, env, flow or global, got "__value__"',
   'settings.bad-shape': 'shape must be "siem" or "native", got "__value__"',
+  'settings.bad-events': 'events must be "all", "new" or "triage", got "__value__"',
   'settings.bad-timeout': 'requestTimeout must be a number of seconds above 0, got "__value__"',
   'settings.bad-max-response': 'maxResponseMB must be a number of megabytes above 0, got "__value__"',
   'settings.bad-retries': 'maxRetries must be a whole number from 0 to 10, got "__value__"',

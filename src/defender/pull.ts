@@ -1,7 +1,7 @@
 import { DateTime, Duration } from 'luxon';
 import { Checkpoint, CheckpointWindow, keyTime, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
-import { DefenderError } from './errors';
+import { AlertMemory, type EventMode, type Verdict } from './lifecycle';
 import { DetectionQuery, describeQuery, formatTime, hasTimeRange, toSearchParams } from './query';
 import { DEFAULT_SLICE_BUDGET, type SliceBudget } from './slice-budget';
 import { ascendingSlices, type PullWindow, type RawSlice, type SlicedSource, timeSlices } from './slicer';
@@ -11,6 +11,9 @@ const YIELD_EVERY = 500;
 /** …or sooner, once handing out has held the event loop this long (heavy downstream nodes, cold code). */
 const YIELD_AFTER_MS = 10;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** How long a node remembers an alert it sent, by default: 30 days. */
+export const DEFAULT_REMEMBER_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** The SIEM API answers the last two hours when a query gives no time; a window cut from it does the same. */
 const DEFAULT_WINDOW = Duration.fromObject({ hours: 2 });
@@ -29,7 +32,7 @@ export interface PullSink {
    * detection of a pull that fits one slice and otherwise on its last detection only (the total is not
    * known before). Node-RED's Join node completes a batch from either.
    */
-  deliver(detection: Detection, index: number, count: number | undefined): void;
+  deliver(detection: Detection, index: number, count: number | undefined, verdict: Verdict): void;
   /** Incremental pulls: the checkpoint that covers every detection delivered so far, to be stored now. */
   commit?(checkpoint: Checkpoint): Promise<void>;
   /** After each slice of a pull of several: how many detections went out so far. */
@@ -49,6 +52,8 @@ export interface PullResult {
   pages: number;
   /** Slices the window was worked through in (one for a pull that fits one). */
   slices: number;
+  /** First versions sent, later versions sent, and versions not sent because of `events`. */
+  events: { new: number; updates: number; suppressed: number };
   /** Whether this pull used and moved the checkpoint. */
   incremental: boolean;
   /** The checkpoint after the pull; undefined in explicit mode or before anything was ever sent. */
@@ -61,6 +66,8 @@ export type PullSource = SlicedSource & { readonly accessor?: DetectionAccessor 
 export interface PullOptions {
   /** The answer cap (maxResponseMB); the default slice budget is cut to fit under it. */
   maxResponseBytes: number;
+  /** Which versions of an alert go out, and how long the node remembers alerts (default: all, 30 days). */
+  lifecycle?: { mode: EventMode; rememberMs: number };
   budget?: SliceBudget;
   now?: DateTime;
 }
@@ -128,31 +135,50 @@ export async function pullDetections(
   // the pull has moved past them.
   const seen = new Map<string, string>(isIncremental ? (checkpoint?.keys ?? []).map((key) => [key, keyTime(key)]) : []);
   const progress = isIncremental ? new CheckpointWindow(checkpoint, overlapMs, accessor) : undefined;
+  // What the node remembers of the alerts it sent lives with the checkpoint; an explicit pull remembers only
+  // within itself.
+  const lifecycle = options.lifecycle ?? { mode: 'all', rememberMs: DEFAULT_REMEMBER_MS };
+  const memory = new AlertMemory(isIncremental ? checkpoint?.alerts : undefined, now.toMillis(), lifecycle.rememberMs);
+  const events = { new: 0, updates: 0, suppressed: 0 };
   let duplicates = 0;
   let delivered = 0;
   let sliceCount = 0;
   let current = isIncremental ? checkpoint : undefined;
   let uncommitted = 0;
-  let held: { detection: Detection; time: string } | undefined;
+  // The newest detection to go out is held back until it is known whether more follow (so the last can carry
+  // the total), with the versions not sent that came after it: the checkpoint must not pass it before it went.
+  let held: { item: Classified; after: Classified[] } | undefined;
   let pausedAt = Date.now();
 
-  const deliver = async (detection: Detection, time: string, count: number | undefined): Promise<void> => {
-    sink.deliver(detection, delivered, count);
+  const pass = (item: Classified): void => {
+    if (!progress) return;
+    progress.add(item.detection, item.time);
+    uncommitted++;
+  };
+  const deliver = async (item: Classified, count: number | undefined): Promise<void> => {
+    sink.deliver(item.detection, delivered, count, item.verdict);
     delivered++;
-    if (progress) {
-      progress.add(detection, time);
-      uncommitted++;
-    }
+    if (item.verdict.event === 'new') events.new++;
+    else events.updates++;
+    pass(item);
     if (delivered % YIELD_EVERY === 0 || ((delivered & 31) === 0 && Date.now() - pausedAt > YIELD_AFTER_MS)) {
       await yieldToEventLoop();
       pausedAt = Date.now();
     }
   };
-  // Only what went out is committed, and only once it went out.
+  const release = async (count: number | undefined): Promise<void> => {
+    if (!held) return;
+    const { item, after } = held;
+    held = undefined;
+    await deliver(item, count);
+    for (const skipped of after) pass(skipped);
+  };
+  // Only what went out (or was passed over) is committed, and only once it did.
   const commit = async (): Promise<void> => {
     if (!progress || uncommitted === 0) return;
     uncommitted = 0;
-    current = progress.current() ?? current;
+    const next = progress.current();
+    if (next) current = { ...next, alerts: memory.state };
     if (current) await sink.commit?.(current);
   };
 
@@ -179,22 +205,23 @@ export async function pullDetections(
         seen.set(key, slice.times[i]);
         fresh.push(i);
       }
-      const order = oldestFirstOrder(fresh, slice.times);
+      // In order, so a later version of an alert is judged against the earlier one of the same slice.
+      const items: Classified[] = oldestFirstOrder(fresh, slice.times).map((i) => {
+        const detection = slice.detections[i];
+        const verdict = memory.observe(accessor.facts(detection), slice.times[i], lifecycle.mode);
+        if (!verdict.send) events.suppressed++;
+        return { detection, time: slice.times[i], verdict };
+      });
+      const sending = items.reduce((n, item) => n + (item.verdict.send ? 1 : 0), 0);
       const whole = slice.final && sliceCount === 1;
-      if (held && (order.length > 0 || slice.final)) {
-        const last = slice.final && order.length === 0;
-        await deliver(held.detection, held.time, last ? delivered + 1 : undefined);
-        held = undefined;
-      }
-      const total = delivered + order.length;
-      for (let n = 0; n < order.length; n++) {
-        const i = order[n];
-        const isLast = n === order.length - 1;
-        if (isLast && !slice.final) {
-          held = { detection: slice.detections[i], time: slice.times[i] };
-          break;
-        }
-        await deliver(slice.detections[i], slice.times[i], whole || isLast ? total : undefined);
+      if (held && (sending > 0 || slice.final)) await release(slice.final && sending === 0 ? delivered + 1 : undefined);
+      const total = delivered + sending;
+      let sent = 0;
+      for (const item of items) {
+        if (held) held.after.push(item);
+        else if (!item.verdict.send) pass(item);
+        else if (++sent === sending && !slice.final) held = { item, after: [] };
+        else await deliver(item, whole || sent === sending ? total : undefined);
       }
       await commit();
       if (!whole) sink.progress?.(delivered);
@@ -204,8 +231,9 @@ export async function pullDetections(
   } catch (err) {
     await iterator.return?.(undefined).catch(() => undefined);
     // What was fetched and is new still goes out, as the last of this pull, so a Join completes with what came.
-    if (held && !(err instanceof DefenderError && err.code === 'CANCELLED')) {
-      await deliver(held.detection, held.time, delivered + 1);
+    // Even when the node is closing: the alert memory already counts it as sent.
+    if (held) {
+      await release(delivered + 1);
       await commit();
     }
     throw err;
@@ -219,9 +247,17 @@ export async function pullDetections(
     until: isIncremental ? formatTime(now) : firstParams.get('untilTimeUtc'),
     pages,
     slices: sliceCount,
+    events,
     incremental: isIncremental,
     nextCheckpoint: current,
   };
+}
+
+/** One detection of a slice, with what it is to the node. */
+interface Classified {
+  detection: Detection;
+  time: string;
+  verdict: Verdict;
 }
 
 /** The query's filters apart from its time range and limit. */

@@ -311,11 +311,12 @@ export class Emulator {
    * A new version of a stored detection: same FullId and AlertId, a new LastProcessedTimeUtc (default now,
    * and then always later than the old one), visible at once. It replaces the stored one.
    */
-  updateDetection(fullId: string, lastProcessedAt?: number): Detection {
+  /** A new version of a stored detection: a later LastProcessedTimeUtc, and the fields `changes` gives. */
+  updateDetection(fullId: string, lastProcessedAt?: number, changes: Partial<Detection> = {}): Detection {
     const existing = this.store.get(fullId);
     if (!existing) throw new RangeError(`no stored detection has FullId ${JSON.stringify(fullId)}`);
     const lastProcessed = this.nextVersionTime(existing, lastProcessedAt);
-    return this.store.put({ ...existing, LastProcessedTimeUtc: lastProcessed }, this.clock(), lastProcessed);
+    return this.store.put({ ...existing, ...changes, LastProcessedTimeUtc: lastProcessed }, this.clock(), lastProcessed);
   }
 
   /** The LastProcessedTimeUtc of a detection's next version: the given time, else now and always later than the last. */

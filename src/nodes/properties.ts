@@ -47,6 +47,10 @@ export const NODE_PROPERTIES = {
     maxResponseMB: 256,
     // '' (or 'siem'): SIEM field names; 'native': Graph's alerts_v2 objects as sent.
     shape: '',
+    // 0.2.0: which versions of an alert go out ('all' is what earlier versions did), and for how long the
+    // node remembers an alert it sent.
+    events: 'all',
+    remember: 'P30D',
   },
   'defender-alert-update': {
     name: '',

@@ -2,6 +2,7 @@ import { Duration } from 'luxon';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { Message, message } from '../defender/messages';
 import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
+import { EVENT_MODES, type EventMode } from '../defender/lifecycle';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/retry';
@@ -40,6 +41,8 @@ export interface DetectionsSettings {
   retry: RetryPolicy;
   /** Graph only: what each message carries. The SIEM API's output is SIEM-shaped whatever this says. */
   shape: GraphShape;
+  /** Which versions of an alert go out, and how long the node remembers the alerts it sent. */
+  lifecycle: { mode: EventMode; rememberMs: number };
 }
 
 export type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
@@ -132,7 +135,7 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
   } catch (err) {
     throw fromError(NODE_DEFAULT, err);
   }
-  const duration = (name: 'initialAgo' | 'overlap', allowZero = false): Duration => {
+  const duration = (name: 'initialAgo' | 'overlap' | 'remember', allowZero = false): Duration => {
     try {
       return parseDuration(name, String(p[name]).trim() || DEFAULTS[name], allowZero);
     } catch (err) {
@@ -144,10 +147,15 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
   if (!(GRAPH_SHAPES as readonly string[]).includes(shape)) {
     throw invalidConfig(message('settings.bad-shape', { value: String(p.shape) }));
   }
+  const events = String(p.events).trim() || DEFAULTS.events;
+  if (!(EVENT_MODES as readonly string[]).includes(events)) {
+    throw invalidConfig(message('settings.bad-events', { value: String(p.events) }));
+  }
   return {
     defaults,
     contextDefaults,
     shape: shape as GraphShape,
+    lifecycle: { mode: events as EventMode, rememberMs: duration('remember').toMillis() },
     incremental: incremental
       ? { initialAgo: duration('initialAgo'), overlap: duration('overlap', true) }
       : undefined,

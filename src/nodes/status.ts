@@ -54,9 +54,14 @@ export class PullStatus extends NodeStatus {
     this.node.status({ fill: 'blue', shape: 'ring', text: this.text('progress', { count }, `${count} sent…`) });
   }
 
-  done(count: number, at: Date = new Date()): void {
+  /** How many first versions and updates of alerts went out: "3 new, 2 updated at 12:00:00". */
+  done(sent: { new: number; updates: number }, at: Date = new Date()): void {
     const time = at.toTimeString().slice(0, 8);
-    this.node.status({ fill: 'green', shape: 'dot', text: this.text('done', { count, time }, `${count} new at ${time}`) });
+    const text =
+      sent.updates === 0
+        ? this.text('done', { count: sent.new, time }, `${sent.new} new at ${time}`)
+        : this.text('done-updates', { count: sent.new, updates: sent.updates, time }, `${sent.new} new, ${sent.updates} updated at ${time}`);
+    this.node.status({ fill: 'green', shape: 'dot', text });
   }
 
   reset(): void {

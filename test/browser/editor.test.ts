@@ -251,6 +251,8 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       await ja.openNode(ids.detections, '#node-input-initialAgo');
       assert.equal((await ja.labelOf('node-input-limit')).trim(), '件数の上限');
       assert.equal((await ja.labelOf('node-input-incremental')).trim(), '新しい検出だけをプルする (差分)');
+      assert.equal((await ja.labelOf('node-input-events')).trim(), '送信するもの');
+      assert.equal(await page.locator('#node-input-events option[value="triage"]').innerText(), '新しいアラートとトリアージの変更');
       assert.ok((await page.locator('.defender-detections-form h4').allInnerTexts()).includes('差分ポーリング'));
       await ja.screenshot('ja-detections-dialog');
       await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();

@@ -60,12 +60,18 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
     assert.equal(await page.locator('#node-input-maxResponseMB').inputValue(), String(defaults.maxResponseMB));
     assert.equal(await page.locator('#node-input-incremental').isChecked(), defaults.incremental);
     assert.equal(await page.locator('#node-input-limitType').inputValue(), defaults.limitType);
+    assert.equal(await page.locator('#node-input-events').inputValue(), defaults.events);
+    assert.equal(await page.locator('#node-input-remember').inputValue(), defaults.remember);
+    // The lifecycle setting a user changes most: send new alerts only.
+    await page.selectOption('#node-input-events', 'new');
     assert.doesNotMatch(String(await page.locator('#node-input-initialAgo').getAttribute('class')), /input-error/);
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
     assert.equal(await suite.editor.property(id, 'initialAgo'), defaults.initialAgo);
     assert.equal(await suite.editor.property(id, 'incremental'), true);
     assert.equal(Number(await suite.editor.property(id, 'requestTimeout')), defaults.requestTimeout);
+    assert.equal(await suite.editor.property(id, 'events'), 'new');
+    assert.equal(await suite.editor.property(id, 'remember'), defaults.remember);
   });
 
   step('shows the update dialog\'s defaults: every value from its field, left unchanged', async () => {

@@ -248,4 +248,25 @@ describe('pullDetections in slices', () => {
     assert.equal(sink.detections.length, 30);
     assert.equal(result.slices, 1);
   });
+
+  it('with events "new" sends first versions only, and no commit passes a detection still to go out', async () => {
+    // 30 alerts, each updated twice later on: 90 versions over the window.
+    const versions = spread(90, 90).map((d, i) => det(`a${i % 30}`, String(d.LastProcessedTimeUtc)));
+    const source = new ListSource(versions);
+    const sink = new CollectingSink();
+    const result = await pullDetections(source, {}, settings, undefined, sink, {
+      now: NOW,
+      budget,
+      maxResponseBytes: 1 << 30,
+      lifecycle: { mode: 'new', rememberMs: 30 * 24 * 3600_000 },
+    });
+    assert.deepEqual(ids(sink), versions.slice(0, 30).map((d) => String(d.FullId)));
+    assert.deepEqual(result.events, { new: 30, updates: 0, suppressed: 60 });
+    assert.equal(result.nextCheckpoint?.highest, versions.at(-1)?.LastProcessedTimeUtc, 'versions not sent still move the checkpoint');
+    for (const [k, checkpoint] of sink.commits.entries()) {
+      for (const later of sink.detections.slice(sink.deliveredAtCommit[k])) {
+        assert.ok(timeKey(later.LastProcessedTimeUtc) >= timeKey(checkpoint.highest), `commit ${k} passed ${String(later.FullId)} before it went out`);
+      }
+    }
+  });
 });

@@ -3,15 +3,13 @@
  * finds the alert, what it sends, what it answers, and how it fails.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ALERT_ENUMS } from '../../src/defender/alert-update';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import updateNode from '../../src/nodes/defender-alert-update';
 import detectionsNode from '../../src/nodes/defender-detections';
-import { configFlowNode, everythingShown, helper, loadUpdateRig, type Message, Probe, recent, SECRET, type UpdateRig, withEmulatorSuite } from '../fixtures/harness';
+import { everythingShown, helper, loadUpdateRig, type Message, Probe, readFlow, recent, runnableFlow, SECRET, type UpdateRig, withEmulatorSuite } from '../fixtures/harness';
 
 type Context = { set(key: string, value: unknown): void };
 const flowOf = (node: unknown): Context => (node as { context(): { flow: Context } }).context().flow;
@@ -305,16 +303,10 @@ describe('defender-alert-update', () => {
   });
 
   it('runs example 05: each inject button\'s msg.alertId and msg.update change the alert', async () => {
-    const file = path.resolve(__dirname, '..', '..', '..', 'examples', '05 Triage an alert from inject buttons.json');
-    const flow = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<Record<string, unknown> & { id: string; type: string }>;
+    const flow = readFlow('examples', '05 Triage an alert from inject buttons.json');
     const { id } = detection();
     // Our nodes as shipped, the config node pointed at the emulator, every other node a probe with its wires.
-    const runnable = flow.map((n) => {
-      if (n.type === 'tab' || n.type === 'defender-alert-update') return n;
-      if (n.type === 'defender-config') return { ...configFlowNode(emulator), id: n.id };
-      if (n.type === 'catch') return { id: n.id, type: 'catch', z: n.z, scope: null, uncaught: false, wires: n.wires };
-      return { id: n.id, type: 'helper', z: n.z, wires: n.wires ?? [] };
-    });
+    const runnable = runnableFlow(flow, emulator, ['defender-alert-update']);
     const configId = String(flow.find((n) => n.type === 'defender-config')?.id);
     await helper.load([configNode, detectionsNode, updateNode], runnable, { [configId]: { clientSecret: SECRET } });
     const update = flow.find((n) => n.type === 'defender-alert-update');

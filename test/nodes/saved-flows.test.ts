@@ -12,33 +12,16 @@ import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
 import updateNode from '../../src/nodes/defender-alert-update';
-import { CLIENT_ID, configFlowNode, helper, Message, Probe, recent, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
-
-type FlowNode = Record<string, unknown> & { id: string; type: string };
-
-const OLD_FLOWS = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'flows-0.1.0');
+import { CLIENT_ID, configFlowNode, type FlowNode, helper, Message, Probe, readFlow, recent, runnableFlow, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
 
 /** Every example flow file as 0.1.0 shipped it. */
 function oldExamples(): Array<{ file: string; flow: FlowNode[] }> {
+  const dir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'flows-0.1.0');
   return fs
-    .readdirSync(OLD_FLOWS)
+    .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((file) => ({ file, flow: JSON.parse(fs.readFileSync(path.join(OLD_FLOWS, file), 'utf8')) as FlowNode[] }));
-}
-
-/**
- * A flow as the runtime under test can load it: our nodes exactly as saved, the config node pointed at the
- * emulator, every other node (e-mail, switch, http request…) a probe with the same id and wires, and
- * injects that fire on their own turned off so the test triggers each pull itself.
- */
-function runnable(flow: FlowNode[], emulator: Emulator): FlowNode[] {
-  return flow.map((n) => {
-    if (n.type === 'tab' || n.type === 'defender-detections') return n;
-    if (n.type === 'defender-config') return { ...configFlowNode(emulator), id: n.id, name: n.name };
-    if (n.type === 'catch') return { id: n.id, type: 'catch', z: n.z, scope: null, uncaught: false, wires: n.wires };
-    return { id: n.id, type: 'helper', z: n.z, wires: n.wires ?? [] };
-  });
+    .map((file) => ({ file, flow: readFlow('test', 'fixtures', 'flows-0.1.0', file) }));
 }
 
 /** Sends a message into a detections node and waits for its summary (output 2) or the error a Catch node saw. */
@@ -116,7 +99,7 @@ describe('flows written without optional properties', () => {
   for (const { file, flow } of oldExamples()) {
     it(`runs ${file} as 0.1.0 saved it`, async () => {
       emulator.addDetections(2, recent());
-      await helper.load([configNode, detectionsNode], runnable(flow, emulator), Object.fromEntries(
+      await helper.load([configNode, detectionsNode], runnableFlow(flow, emulator, ['defender-detections']), Object.fromEntries(
         flow.filter((n) => n.type === 'defender-config').map((n) => [n.id, { clientSecret: SECRET }]),
       ));
       const detections = flow.filter((n) => n.type === 'defender-detections');

@@ -34,8 +34,10 @@ describe('PullStatus', () => {
     const { status, shown } = rig({});
     status.failed('INVALID_QUERY', 'limit must be a positive integer, got "abc"; and a much longer tail that goes on and on');
     assert.equal(shown.at(-1)?.text, 'limit must be a positive integer, got "abc"; and a much lon…');
-    status.done(3, new Date(2020, 0, 1, 9, 5, 7));
+    status.done({ new: 3, updates: 0 }, new Date(2020, 0, 1, 9, 5, 7));
     assert.deepEqual(shown.at(-1), { fill: 'green', shape: 'dot', text: '3 new at 09:05:07' });
+    status.done({ new: 3, updates: 2 }, new Date(2020, 0, 1, 9, 5, 7));
+    assert.deepEqual(shown.at(-1), { fill: 'green', shape: 'dot', text: '3 new, 2 updated at 09:05:07' });
   });
 });
 

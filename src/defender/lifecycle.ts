@@ -1,0 +1,194 @@
+import { timeKey } from './time-key';
+import type { Detection } from './detection';
+
+/**
+ * Alerts as a lifecycle. A Defender alert is updated after it was first seen (an analyst sets its status,
+ * assigns it, classifies it, comments; new evidence arrives), and every update is a new version the pull
+ * delivers. This module tells the first version an alert was sent in ("new") from a later one ("update"),
+ * says which tracked properties changed since the version sent last, and decides, by the node's `events`
+ * setting, which versions go out at all.
+ */
+
+/** What the lifecycle reads of one version of an alert. */
+export interface AlertFacts {
+  /** The alert's id: Graph's `id`, the SIEM API's FullId. */
+  id: string;
+  /** When the alert was created, as a timeKey; '' when the service did not say. */
+  created: string;
+  /** The tracked properties of this version, by name (one of `fields`). */
+  values: readonly AlertValue[];
+  /** The names of `values`: GRAPH_FIELDS or SIEM_FIELDS. */
+  fields: readonly string[];
+}
+
+export type AlertValue = string | number | boolean | null;
+
+/**
+ * What changes when an analyst triages a Graph alert, and what new evidence or comments change. Counts stand
+ * for the lists: the lists themselves are large and their order is not meaningful.
+ */
+export const GRAPH_FIELDS = ['status', 'severity', 'classification', 'determination', 'assignedTo', 'title', 'evidenceCount', 'commentCount'] as const;
+
+/** The SIEM API has no status or assignment; what an update of a detection can change there. */
+export const SIEM_FIELDS = ['Severity', 'AlertTitle', 'Category', 'ThreatFamily', 'ThreatName', 'RemediationAction', 'RemediationIsSuccess'] as const;
+
+/** The properties whose change is triage: what `events: triage` sends updates for. */
+const TRIAGE = new Set<string>(['status', 'severity', 'classification', 'determination', 'assignedTo', 'Severity']);
+
+export const EVENT_MODES = ['all', 'new', 'triage'] as const;
+/** `all`: every version. `new`: first versions only. `triage`: first versions and updates that touch triage. */
+export type EventMode = (typeof EVENT_MODES)[number];
+
+export type AlertEvent = 'new' | 'update';
+
+/** What a version of an alert is to this node, and whether it goes out. */
+export interface Verdict {
+  event: AlertEvent;
+  /**
+   * For an update: the tracked properties that differ from the version sent last, in `fields` order; null
+   * when that version is not known (the alert was created before what the node remembers).
+   */
+  changes: string[] | null;
+  /** For an update with known changes: their values in the version sent last. */
+  previous?: Record<string, AlertValue>;
+  send: boolean;
+}
+
+/**
+ * One remembered alert, compact because a node may remember a hundred thousand: the time of the version
+ * sent last, of the first version sent, of the newest version seen (sent or not: an alert still being
+ * touched is not forgotten), then the tracked values of the version sent last.
+ */
+type Entry = [sent: string, first: string, touched: string, ...values: AlertValue[]];
+
+/** The remembered alerts as stored with the checkpoint (plain JSON, for any context store). */
+export interface AlertMemoryState {
+  /** The names of the stored values; a memory of other fields (the node switched APIs) is not used. */
+  fields: string[];
+  alerts: Record<string, Entry>;
+}
+
+function value(v: unknown): AlertValue {
+  return v === undefined ? null : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null ? v : JSON.stringify(v);
+}
+
+function count(list: unknown): number {
+  return Array.isArray(list) ? list.length : 0;
+}
+
+/** The facts of a Graph alerts_v2 alert. */
+export function graphFacts(alert: Record<string, unknown>): AlertFacts {
+  return {
+    id: String(alert.id ?? ''),
+    created: timeKey(alert.createdDateTime),
+    fields: GRAPH_FIELDS,
+    values: [
+      value(alert.status),
+      value(alert.severity),
+      value(alert.classification),
+      value(alert.determination),
+      value(alert.assignedTo),
+      value(alert.title),
+      count(alert.evidence),
+      count(alert.comments),
+    ],
+  };
+}
+
+/** The facts of a SIEM API detection. */
+export function siemFacts(d: Detection): AlertFacts {
+  return {
+    id: String(d.FullId || d.AlertId || ''),
+    created: timeKey(d.AlertTime),
+    fields: SIEM_FIELDS,
+    values: SIEM_FIELDS.map((f) => value(d[f])),
+  };
+}
+
+/**
+ * Graph's alerts mapped to the SIEM API's fields lose what triage changes (status, assignment,
+ * classification); the facts of the alert they came from travel with them under this key, not enumerable, so
+ * no message, clone or debug output shows them.
+ */
+export const ALERT_FACTS: unique symbol = Symbol('defender alert facts');
+
+export function withFacts<T extends object>(detection: T, facts: AlertFacts): T {
+  Object.defineProperty(detection, ALERT_FACTS, { value: facts, enumerable: false });
+  return detection;
+}
+
+export function isAlertMemoryState(value: unknown): value is AlertMemoryState {
+  if (!value || typeof value !== 'object') return false;
+  const m = value as Partial<AlertMemoryState>;
+  return Array.isArray(m.fields) && m.fields.every((f) => typeof f === 'string') && !!m.alerts && typeof m.alerts === 'object' && !Array.isArray(m.alerts);
+}
+
+/**
+ * What a node remembers of the alerts it sent, for one filter: bounded by `remember` (alerts untouched for
+ * longer are forgotten), kept with the checkpoint so a persistent context store carries it across restarts.
+ */
+export class AlertMemory {
+  readonly state: AlertMemoryState;
+  /** Alerts created before this (a timeKey) and not remembered are updates of versions never seen. */
+  private readonly horizon: string;
+
+  /**
+   * `stored` is what the checkpoint held (or undefined); `nowMs - rememberMs` is the horizon. Alerts last
+   * touched before the horizon are forgotten now.
+   */
+  constructor(stored: AlertMemoryState | undefined, nowMs: number, rememberMs: number) {
+    this.horizon = timeKey(new Date(nowMs - rememberMs).toISOString());
+    this.state = stored && isAlertMemoryState(stored) ? stored : { fields: [], alerts: {} };
+    for (const [id, entry] of Object.entries(this.state.alerts)) {
+      if (!Array.isArray(entry) || typeof entry[2] !== 'string' || entry[2] < this.horizon) delete this.state.alerts[id];
+    }
+  }
+
+  get size(): number {
+    return Object.keys(this.state.alerts).length;
+  }
+
+  /**
+   * What this version of an alert is, whether it goes out under `mode`, and remembers it: as the version
+   * sent last when it goes out, only as touched when it does not. `time` is the version's timeKey.
+   */
+  observe(facts: AlertFacts, time: string, mode: EventMode): Verdict {
+    const alerts = this.useFields(facts.fields);
+    const entry = alerts[facts.id];
+    let verdict: Verdict;
+    if (!entry) {
+      // Not remembered: new, unless it was created before what the node remembers.
+      verdict = facts.created !== '' && facts.created < this.horizon ? { event: 'update', changes: null, send: false } : { event: 'new', changes: null, send: true };
+    } else if (entry[0] === time) {
+      // The version sent last, again (a restart before the checkpoint moved past it): the same event as then.
+      verdict = entry[1] === time ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
+    } else {
+      const changes: string[] = [];
+      const previous: Record<string, AlertValue> = {};
+      facts.fields.forEach((field, i) => {
+        if (entry[3 + i] !== facts.values[i]) {
+          changes.push(field);
+          previous[field] = entry[3 + i] ?? null;
+        }
+      });
+      verdict = { event: 'update', changes, previous, send: false };
+    }
+    verdict.send = verdict.event === 'new' || mode === 'all' || (mode === 'triage' && (verdict.changes === null || verdict.changes.some((c) => TRIAGE.has(c))));
+    if (verdict.send) {
+      alerts[facts.id] = [time, entry?.[1] ?? (verdict.event === 'new' ? time : ''), entry && entry[2] > time ? entry[2] : time, ...facts.values];
+    } else if (entry && entry[2] < time) {
+      entry[2] = time;
+    }
+    return verdict;
+  }
+
+  /** The alerts remembered under `fields`; a memory of other fields is dropped (the node switched APIs). */
+  private useFields(fields: readonly string[]): Record<string, Entry> {
+    const state = this.state;
+    if (state.fields.length !== fields.length || state.fields.some((f, i) => f !== fields[i])) {
+      state.fields = [...fields];
+      state.alerts = {};
+    }
+    return state.alerts;
+  }
+}
