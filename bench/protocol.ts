@@ -65,8 +65,26 @@ export interface TenantsResult {
   p99DelayMs: number;
 }
 
+/** What remembering alerts costs (bench/lifecycle.ts). */
+export interface LifecycleResult {
+  count: number;
+  /** Heap per remembered alert, after a collection. */
+  bytesPerAlert: number;
+  /** Classifying `count` first versions into an empty memory, and `count` updates against the full one. */
+  buildMs: number;
+  updateMs: number;
+  updatesSent: number;
+  /** The memory as a file context store writes it, and the time to write and to read it back. */
+  jsonBytes: number;
+  writeMs: number;
+  readMs: number;
+  /** Read back five days later: alerts still within `remember`. */
+  keptAfterRestart: number;
+}
+
 export type ChildMessage =
   | { type: 'pull-result'; result: PullResult }
+  | { type: 'lifecycle-result'; result: LifecycleResult }
   | { type: 'tenants-result'; result: TenantsResult }
   | { type: 'stop-stream' }
   | { type: 'failed'; message: string };

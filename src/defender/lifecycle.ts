@@ -1,4 +1,4 @@
-import { timeKey } from './time-key';
+import { keyToMillis, timeKey } from './time-key';
 import type { Detection } from './detection';
 
 /**
@@ -55,11 +55,11 @@ export interface Verdict {
 }
 
 /**
- * One remembered alert, compact because a node may remember a hundred thousand: the time of the version
- * sent last, of the first version sent, of the newest version seen (sent or not: an alert still being
- * touched is not forgotten), then the tracked values of the version sent last.
+ * One remembered alert, compact because a node may remember a hundred thousand: the time key of the version
+ * sent last, 1 when that version went out as new, the epoch ms of the newest version seen (sent or not: an
+ * alert still being touched is not forgotten), then the tracked values of the version sent last.
  */
-type Entry = [sent: string, first: string, touched: string, ...values: AlertValue[]];
+type Entry = [sent: string, sentAsNew: 0 | 1, touchedMs: number, ...values: AlertValue[]];
 
 /** The remembered alerts as stored with the checkpoint (plain JSON, for any context store). */
 export interface AlertMemoryState {
@@ -137,11 +137,27 @@ export class AlertMemory {
    * touched before the horizon are forgotten now.
    */
   constructor(stored: AlertMemoryState | undefined, nowMs: number, rememberMs: number) {
-    this.horizon = timeKey(new Date(nowMs - rememberMs).toISOString());
+    const horizonMs = nowMs - rememberMs;
+    this.horizon = timeKey(new Date(horizonMs).toISOString());
     this.state = stored && isAlertMemoryState(stored) ? stored : { fields: [], alerts: {} };
     for (const [id, entry] of Object.entries(this.state.alerts)) {
-      if (!Array.isArray(entry) || typeof entry[2] !== 'string' || entry[2] < this.horizon) delete this.state.alerts[id];
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[2] !== 'number' || entry[2] < horizonMs) delete this.state.alerts[id];
+      else for (let i = 3; i < entry.length; i++) entry[i] = this.canonical(entry[i]);
     }
+  }
+
+  /**
+   * Values repeat across alerts (a status, a severity, an owner, a detection's title): each kept once, so a
+   * hundred thousand remembered alerts do not hold a hundred thousand copies of "inProgress".
+   */
+  private readonly values = new Map<string, string>();
+
+  private canonical(value: AlertValue): AlertValue {
+    if (typeof value !== 'string') return value;
+    const known = this.values.get(value);
+    if (known !== undefined) return known;
+    this.values.set(value, value);
+    return value;
   }
 
   get size(): number {
@@ -161,7 +177,7 @@ export class AlertMemory {
       verdict = facts.created !== '' && facts.created < this.horizon ? { event: 'update', changes: null, send: false } : { event: 'new', changes: null, send: true };
     } else if (entry[0] === time) {
       // The version sent last, again (a restart before the checkpoint moved past it): the same event as then.
-      verdict = entry[1] === time ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
+      verdict = entry[1] === 1 ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
     } else {
       const changes: string[] = [];
       const previous: Record<string, AlertValue> = {};
@@ -174,10 +190,17 @@ export class AlertMemory {
       verdict = { event: 'update', changes, previous, send: false };
     }
     verdict.send = verdict.event === 'new' || mode === 'all' || (mode === 'triage' && (verdict.changes === null || verdict.changes.some((c) => TRIAGE.has(c))));
+    const timeMs = keyToMillis(time, 'floor');
     if (verdict.send) {
-      alerts[facts.id] = [time, entry?.[1] ?? (verdict.event === 'new' ? time : ''), entry && entry[2] > time ? entry[2] : time, ...facts.values];
-    } else if (entry && entry[2] < time) {
-      entry[2] = time;
+      // Built at its exact length: a hundred thousand of these are kept.
+      const next = new Array(3 + facts.values.length) as Entry;
+      next[0] = time;
+      next[1] = verdict.event === 'new' ? 1 : 0;
+      next[2] = entry && entry[2] > timeMs ? entry[2] : timeMs;
+      for (let i = 0; i < facts.values.length; i++) next[3 + i] = this.canonical(facts.values[i]);
+      alerts[facts.id] = next;
+    } else if (entry && entry[2] < timeMs) {
+      entry[2] = timeMs;
     }
     return verdict;
   }

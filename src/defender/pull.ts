@@ -135,10 +135,10 @@ export async function pullDetections(
   // the pull has moved past them.
   const seen = new Map<string, string>(isIncremental ? (checkpoint?.keys ?? []).map((key) => [key, keyTime(key)]) : []);
   const progress = isIncremental ? new CheckpointWindow(checkpoint, overlapMs, accessor) : undefined;
-  // What the node remembers of the alerts it sent lives with the checkpoint; an explicit pull remembers only
-  // within itself.
+  // What the node remembers of the alerts it sent lives with the checkpoint. An explicit pull remembers
+  // nothing (a memory of every alert of an explicit range would grow with the range): each alert is new to it.
   const lifecycle = options.lifecycle ?? { mode: 'all', rememberMs: DEFAULT_REMEMBER_MS };
-  const memory = new AlertMemory(isIncremental ? checkpoint?.alerts : undefined, now.toMillis(), lifecycle.rememberMs);
+  const memory = isIncremental ? new AlertMemory(checkpoint?.alerts, now.toMillis(), lifecycle.rememberMs) : undefined;
   const events = { new: 0, updates: 0, suppressed: 0 };
   let duplicates = 0;
   let delivered = 0;
@@ -178,7 +178,7 @@ export async function pullDetections(
     if (!progress || uncommitted === 0) return;
     uncommitted = 0;
     const next = progress.current();
-    if (next) current = { ...next, alerts: memory.state };
+    if (next) current = memory ? { ...next, alerts: memory.state } : next;
     if (current) await sink.commit?.(current);
   };
 
@@ -208,7 +208,7 @@ export async function pullDetections(
       // In order, so a later version of an alert is judged against the earlier one of the same slice.
       const items: Classified[] = oldestFirstOrder(fresh, slice.times).map((i) => {
         const detection = slice.detections[i];
-        const verdict = memory.observe(accessor.facts(detection), slice.times[i], lifecycle.mode);
+        const verdict = memory ? memory.observe(accessor.facts(detection), slice.times[i], lifecycle.mode) : FIRST_SEEN;
         if (!verdict.send) events.suppressed++;
         return { detection, time: slice.times[i], verdict };
       });
@@ -252,6 +252,9 @@ export async function pullDetections(
     nextCheckpoint: current,
   };
 }
+
+/** What every alert is to an explicit pull. */
+const FIRST_SEEN: Verdict = Object.freeze({ event: 'new', changes: null, send: true });
 
 /** One detection of a slice, with what it is to the node. */
 interface Classified {

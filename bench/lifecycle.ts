@@ -1,0 +1,86 @@
+/**
+ * Child process: what remembering alerts costs (the lifecycle memory of `events`/`remember`), in memory and
+ * time, at N remembered alerts shaped as Graph's: build the memory from N first versions, classify N updates
+ * against it, write it as a file context store would (JSON) and read it back after a "restart", which also
+ * forgets what `remember` no longer covers.
+ */
+import { performance } from 'node:perf_hooks';
+import { AlertMemory, graphFacts } from '../src/defender/lifecycle';
+import { timeKey } from '../src/defender/time-key';
+import { settle } from './measure';
+import { report } from './protocol';
+
+const DAY = 24 * 60 * 60 * 1000;
+const STATUSES = ['new', 'inProgress', 'resolved'];
+
+function alert(i: number, version: number, now: number): Record<string, unknown> {
+  return {
+    id: `da${(638_000_000_000_000_000 + i * 7919).toString()}_${(i * 104_729) % 2_147_483_647}`,
+    createdDateTime: new Date(now - (i % 29) * DAY - 3_600_000).toISOString(),
+    status: STATUSES[(i + version) % 3],
+    severity: ['low', 'medium', 'high'][i % 3],
+    classification: version > 0 ? 'truePositive' : null,
+    determination: null,
+    assignedTo: version > 0 ? 'soc@contoso.com' : null,
+    title: `Suspicious PowerShell command line on host ${i % 5000}`,
+    evidence: new Array(1 + (i % 4)),
+    comments: new Array(version),
+  };
+}
+
+function main(): void {
+  const count = (JSON.parse(process.argv[2] ?? '{}') as { count?: number }).count ?? 100_000;
+  const now = Date.now();
+  const time = (i: number, version: number): string => timeKey(new Date(now - (i % 28) * DAY + version * 1000 + (i % 1000)).toISOString());
+  // Memory: alerts observed as a pull observes them, each version's facts garbage once it is classified; the
+  // memory keeps its own copy of what it compares (ids and titles are distinct strings, as parsed from JSON).
+  settle();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const measured = new AlertMemory(undefined, now, 30 * DAY);
+  for (let i = 0; i < count; i++) measured.observe(graphFacts(alert(i, 0, now)), time(i, 0), 'all');
+  settle();
+  const bytesPerAlert = (process.memoryUsage().heapUsed - heapBefore) / count;
+  // Still in use here, so the collection above could not take it.
+  if (measured.size !== count) throw new Error(`remembered ${measured.size} of ${count} alerts`);
+
+  // Time: the facts are made before the clock starts (in a pull they come with the alert, read once).
+  const first = Array.from({ length: count }, (_, i) => graphFacts(alert(i, 0, now)));
+  const second = Array.from({ length: count }, (_, i) => graphFacts(alert(i, 1, now)));
+  const t0 = performance.now();
+  const memory = new AlertMemory(undefined, now, 30 * DAY);
+  for (let i = 0; i < count; i++) memory.observe(first[i], time(i, 0), 'all');
+  const buildMs = performance.now() - t0;
+
+  const t1 = performance.now();
+  let changed = 0;
+  for (let i = 0; i < count; i++) if (memory.observe(second[i], time(i, 1), 'triage').send) changed++;
+  const updateMs = performance.now() - t1;
+
+  const t2 = performance.now();
+  const json = JSON.stringify(memory.state);
+  const writeMs = performance.now() - t2;
+  const t3 = performance.now();
+  const restored = new AlertMemory(JSON.parse(json) as never, now + 5 * DAY, 30 * DAY);
+  const readMs = performance.now() - t3;
+
+  report({
+    type: 'lifecycle-result',
+    result: {
+      count,
+      bytesPerAlert,
+      buildMs,
+      updateMs,
+      updatesSent: changed,
+      jsonBytes: Buffer.byteLength(json),
+      writeMs,
+      readMs,
+      keptAfterRestart: restored.size,
+    },
+  });
+}
+
+try {
+  main();
+} catch (err) {
+  report({ type: 'failed', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+}
