@@ -4,10 +4,17 @@
 // or saved by an older version) then reads as that property's default everywhere in the editor: in
 // validation, in the dialog's fields (so Done stores it) and in the node's label, as it does in the runtime.
 function nodeProperties(table) {
-    // A property the flow does not hold means its default.
+    // A property the flow does not hold means its default. A flag written as text ("false", as some flows
+    // written by hand have it) means what the runtime reads it as.
     function valueOf(node, name) {
         var value = node[name];
-        return value === undefined || value === null ? table[name] : value;
+        if (value === undefined || value === null) {
+            return table[name];
+        }
+        if (typeof table[name] === "boolean" && typeof value === "string") {
+            return value === "true";
+        }
+        return value;
     }
 
     return {
@@ -41,17 +48,18 @@ function nodeProperties(table) {
         // lacks shows the default, so what the dialog shows is what the runtime uses, and Done stores it.
         showDefaults: function (node, prefix) {
             Object.keys(table).forEach(function (name) {
+                var input = $("#" + prefix + "-" + name);
+                // A checkbox shows what the runtime reads, a missing or textual flag included.
+                if (input.attr("type") === "checkbox") {
+                    input.prop("checked", valueOf(node, name) === true);
+                    return;
+                }
                 // An empty default is what Node-RED shows for a missing property anyway (and all that a
                 // config node reference such as `defender` can default to).
                 if (table[name] === "" || (node[name] !== undefined && node[name] !== null)) {
                     return;
                 }
-                var input = $("#" + prefix + "-" + name);
-                if (input.attr("type") === "checkbox") {
-                    input.prop("checked", table[name] === true);
-                } else {
-                    input.val(String(table[name]));
-                }
+                input.val(String(table[name]));
             });
         }
     };

@@ -127,11 +127,16 @@ export class CheckpointWindow {
 
   /** A detection went out; `time` is its timeKey. */
   add(detection: Detection, time: string): void {
+    this.addKey(this.accessor.key(detection), this.accessor.time(detection), time);
+  }
+
+  /** The same, from what the checkpoint keeps of a detection: its dedupe key, its time as sent, its timeKey. */
+  addKey(key: string, rawTime: unknown, time: string): void {
     if (time > this.highestKey) {
       this.highestKey = time;
-      this.highest = String(this.accessor.time(detection));
+      this.highest = String(rawTime);
     }
-    this.keys.push(this.accessor.key(detection));
+    this.keys.push(key);
     this.times.push(time);
   }
 

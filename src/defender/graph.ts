@@ -11,7 +11,7 @@ import { message } from './messages';
 import { alertsUrl, type Connection } from './regions';
 import { bodyExcerpt, type ServiceDescription, statusError } from './response';
 import type { DetectionsSource, PageOptions, SiemClientOptions } from './siem';
-import type { BudgetMeter } from './slice-budget';
+import type { BudgetMeter, SliceBudget } from './slice-budget';
 import type { TokenProvider } from './token';
 
 /** `siem`: each alert mapped to the SIEM API's detection fields. `native`: the alerts_v2 object as Graph sent it. */
@@ -205,19 +205,31 @@ export class GraphClient implements DetectionsSource {
   }
 
   /**
-   * The window oldest first, one page at a time (`$orderby=lastUpdateDateTime asc`, `$top`, nextLink), so a
-   * pull holds one page however many alerts the window has. Before the first page is handed out, a refused
-   * `$orderby` (400/501) or a first page out of order throws OrderByNotHonoured, and the caller cuts time
-   * windows instead; the config node remembers. A later page out of order is still handed out (every page of
-   * the window is read, so nothing is lost, only out of order) and later pulls cut time windows.
+   * The window oldest first, one page at a time, so a pull holds one page however many alerts the window has.
+   * Each page is asked afresh from the newest time the last one held (`lastUpdateDateTime ge …`,
+   * `$orderby=lastUpdateDateTime asc`, `$top`): paging by key rather than by offset, so an alert updated
+   * during a long pull (it leaves the window's pinned end) cannot shift the pages and hide one that was not
+   * read yet. The repeats at each page boundary are dropped by the pull's dedupe; only a page that is one
+   * instant through is followed by its nextLink. `$top` is sized from the bytes the alerts took so far, to fit
+   * the slice's budget.
+   *
+   * A refused `$orderby` (400/501) or a page out of order throws OrderByNotHonoured before that page is
+   * handed out, and the caller cuts time windows from where the pages stopped; the config node remembers.
    */
-  async *oldestFirst(params: URLSearchParams, top: number): AsyncGenerator<AscendingPage> {
+  async *oldestFirst(params: URLSearchParams, budget: SliceBudget): AsyncGenerator<AscendingPage> {
     if (this.session.orderByUnsupported) throw new OrderByNotHonoured();
-    const query = graphQuery(params, (this.options.now ?? Date.now)());
-    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, Math.min(top, this.pageSize), 'asc')}`;
+    const nowMs = (this.options.now ?? Date.now)();
+    const most = Math.max(1, Math.min(this.pageSize, budget.maxCount));
+    let top = most;
+    let lower: string | undefined;
+    let url: string | undefined;
     let first = true;
-    let newest = '';
-    while (url) {
+    for (;;) {
+      if (!url) {
+        const asked = new URLSearchParams(params);
+        if (lower !== undefined) asked.set('sinceTimeUtc', lower);
+        url = `${alertsUrl(this.connection)}?${graphRequestQuery(graphQuery(asked, nowMs), top, 'asc')}`;
+      }
       let page: GraphPage;
       try {
         page = await this.getPage(url);
@@ -228,20 +240,36 @@ export class GraphClient implements DetectionsSource {
         }
         throw err;
       }
-      let ordered = true;
+      first = false;
+      let newest = '';
+      let newestRaw: string | undefined;
       for (const alert of page.alerts) {
         const t = timeKey(alert.lastUpdateDateTime);
         if (t === '') continue;
-        if (t < newest) ordered = false;
-        else newest = t;
+        if (t < newest) {
+          this.session.orderByUnsupported = true;
+          throw new OrderByNotHonoured();
+        }
+        newest = t;
+        newestRaw = String(alert.lastUpdateDateTime);
       }
-      if (!ordered) {
-        this.session.orderByUnsupported = true;
-        if (first) throw new OrderByNotHonoured();
+      const device = graphQuery(params, nowMs).device;
+      const detections = this.shaped(page.alerts.filter((alert) => matchesDeviceFilter(alert, device)));
+      // Fewer than asked, and nothing more to follow: the window is read.
+      const final = page.alerts.length < top && page.nextLink === undefined;
+      const progressed = newestRaw !== undefined && (lower === undefined || newest > timeKey(lower));
+      if (page.alerts.length > 0) top = Math.max(1, Math.min(most, Math.floor((budget.maxBytes / (page.bytes / page.alerts.length)) * 0.75)));
+      yield { detections, final: final || (!progressed && page.nextLink === undefined) };
+      if (final) return;
+      if (progressed) {
+        lower = newestRaw;
+        url = undefined;
+      } else if (page.nextLink !== undefined) {
+        // A whole page at one instant: the next page of that instant, by the link Graph gave.
+        url = page.nextLink;
+      } else {
+        return;
       }
-      first = false;
-      url = page.nextLink;
-      yield { detections: this.shaped(page.alerts.filter((alert) => matchesDeviceFilter(alert, query.device))), final: url === undefined };
     }
   }
 

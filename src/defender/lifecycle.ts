@@ -66,7 +66,16 @@ export interface AlertMemoryState {
   /** The names of the stored values; a memory of other fields (the node switched APIs) is not used. */
   fields: string[];
   alerts: Record<string, Entry>;
+  /**
+   * A timeKey before which this node sent alerts it does not remember: the checkpoint's newest time when the
+   * memory began after the node had already pulled (a checkpoint of 0.1.0, or the node switched APIs).
+   * An alert created before it is not new to the node.
+   */
+  since?: string;
 }
+
+/** How to put back one change of the memory: the entry it replaced, or the touched time it moved. */
+type Undo = [id: string, replaced: Entry | undefined] | [id: string, touchedBefore: number, entry: Entry];
 
 function value(v: unknown): AlertValue {
   return v === undefined ? null : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null ? v : JSON.stringify(v);
@@ -131,15 +140,26 @@ export class AlertMemory {
   readonly state: AlertMemoryState;
   /** Alerts created before this (a timeKey) and not remembered are updates of versions never seen. */
   private readonly horizon: string;
+  private readonly pulledUntil?: string;
 
   /**
    * `stored` is what the checkpoint held (or undefined); `nowMs - rememberMs` is the horizon. Alerts last
    * touched before the horizon are forgotten now.
    */
-  constructor(stored: AlertMemoryState | undefined, nowMs: number, rememberMs: number) {
+  /** Changes since the last settle(), in order, to put back on rollback(). `settledAt` counts those dropped. */
+  private readonly journal: Undo[] = [];
+  private settledAt = 0;
+
+  /**
+   * `stored` is what the checkpoint held (or undefined); `nowMs - rememberMs` is the horizon. Alerts last
+   * touched before the horizon are forgotten now. `pulledUntil` is the checkpoint's newest time when there
+   * is one: a node that pulled before it remembered (0.1.0) sent the alerts created before it.
+   */
+  constructor(stored: AlertMemoryState | undefined, nowMs: number, rememberMs: number, pulledUntil?: string) {
     const horizonMs = nowMs - rememberMs;
     this.horizon = timeKey(new Date(horizonMs).toISOString());
-    this.state = stored && isAlertMemoryState(stored) ? stored : { fields: [], alerts: {} };
+    this.state = stored && isAlertMemoryState(stored) ? stored : { fields: [], alerts: {}, ...(pulledUntil ? { since: timeKey(pulledUntil) } : {}) };
+    this.pulledUntil = pulledUntil;
     for (const [id, entry] of Object.entries(this.state.alerts)) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[2] !== 'number' || entry[2] < horizonMs) delete this.state.alerts[id];
       else for (let i = 3; i < entry.length; i++) entry[i] = this.canonical(entry[i]);
@@ -173,8 +193,9 @@ export class AlertMemory {
     const entry = alerts[facts.id];
     let verdict: Verdict;
     if (!entry) {
-      // Not remembered: new, unless it was created before what the node remembers.
-      verdict = facts.created !== '' && facts.created < this.horizon ? { event: 'update', changes: null, send: false } : { event: 'new', changes: null, send: true };
+      // Not remembered: new, unless it was created before what the node remembers, or before it remembered.
+      const known = this.state.since !== undefined && this.state.since > this.horizon ? this.state.since : this.horizon;
+      verdict = facts.created !== '' && facts.created < known ? { event: 'update', changes: null, send: false } : { event: 'new', changes: null, send: true };
     } else if (entry[0] === time) {
       // The version sent last, again (a restart before the checkpoint moved past it): the same event as then.
       verdict = entry[1] === 1 ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
@@ -198,19 +219,47 @@ export class AlertMemory {
       next[1] = verdict.event === 'new' ? 1 : 0;
       next[2] = entry && entry[2] > timeMs ? entry[2] : timeMs;
       for (let i = 0; i < facts.values.length; i++) next[3 + i] = this.canonical(facts.values[i]);
+      this.journal.push([facts.id, entry]);
       alerts[facts.id] = next;
     } else if (entry && entry[2] < timeMs) {
+      this.journal.push([facts.id, entry[2], entry]);
       entry[2] = timeMs;
     }
     return verdict;
+  }
+
+  /** Where the memory stands: what rollback() can go back to. */
+  get position(): number {
+    return this.settledAt + this.journal.length;
+  }
+
+  /** The changes before `position` stay: they are covered by a stored checkpoint. */
+  settle(position: number): void {
+    const drop = Math.min(this.journal.length, position - this.settledAt);
+    if (drop <= 0) return;
+    this.journal.splice(0, drop);
+    this.settledAt += drop;
+  }
+
+  /** Puts back every change after `position` that was not settled: the versions did not go out. */
+  rollback(position: number): void {
+    const alerts = this.state.alerts;
+    while (this.position > Math.max(position, this.settledAt)) {
+      const undo = this.journal.pop() as Undo;
+      if (undo.length === 3) undo[2][2] = undo[1];
+      else if (undo[1] === undefined) delete alerts[undo[0]];
+      else alerts[undo[0]] = undo[1];
+    }
   }
 
   /** The alerts remembered under `fields`; a memory of other fields is dropped (the node switched APIs). */
   private useFields(fields: readonly string[]): Record<string, Entry> {
     const state = this.state;
     if (state.fields.length !== fields.length || state.fields.some((f, i) => f !== fields[i])) {
+      // A memory of other fields (the node switched APIs, or it is new): what it sent before is not new to it.
       state.fields = [...fields];
       state.alerts = {};
+      if (this.pulledUntil) state.since = timeKey(this.pulledUntil);
     }
     return state.alerts;
   }

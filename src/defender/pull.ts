@@ -1,7 +1,9 @@
 import { DateTime, Duration } from 'luxon';
-import { Checkpoint, CheckpointWindow, keyTime, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
+import { Checkpoint, CheckpointWindow, keyTime, keyToMillis, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
+import { DefenderError } from './errors';
 import { AlertMemory, type EventMode, type Verdict } from './lifecycle';
+import { message } from './messages';
 import { DetectionQuery, describeQuery, formatTime, hasTimeRange, toSearchParams } from './query';
 import { DEFAULT_SLICE_BUDGET, type SliceBudget } from './slice-budget';
 import { ascendingSlices, type PullWindow, type RawSlice, type SlicedSource, timeSlices } from './slicer';
@@ -68,6 +70,8 @@ export interface PullOptions {
   maxResponseBytes: number;
   /** Which versions of an alert go out, and how long the node remembers alerts (default: all, 30 days). */
   lifecycle?: { mode: EventMode; rememberMs: number };
+  /** The node is closing: nothing more goes out. */
+  signal?: AbortSignal;
   budget?: SliceBudget;
   now?: DateTime;
 }
@@ -113,7 +117,9 @@ export async function pullDetections(
   let slices: AsyncIterable<RawSlice>;
   let window: PullWindow;
   if (isIncremental) {
-    const sinceTime = checkpoint ? DateTime.fromMillis(resumeFrom(checkpoint, overlapMs), { zone: 'utc' }) : now.minus(incremental.initialAgo);
+    const resumed = checkpoint ? DateTime.fromMillis(resumeFrom(checkpoint, overlapMs), { zone: 'utc' }) : now.minus(incremental.initialAgo);
+    // A checkpoint ahead of this clock (another host's, or a clock set back) asks an empty window, not an inverted one.
+    const sinceTime = resumed > now ? now : resumed;
     // `until` is pinned to the start of the pull, so slices and the next pull agree on where this one ended.
     window = { sinceMs: sinceTime.toMillis(), untilMs: now.toMillis() };
     firstParams = toSearchParams({ ...query, sinceTimeUtc: sinceTime, untilTimeUtc: now });
@@ -138,24 +144,32 @@ export async function pullDetections(
   // What the node remembers of the alerts it sent lives with the checkpoint. An explicit pull remembers
   // nothing (a memory of every alert of an explicit range would grow with the range): each alert is new to it.
   const lifecycle = options.lifecycle ?? { mode: 'all', rememberMs: DEFAULT_REMEMBER_MS };
-  const memory = isIncremental ? new AlertMemory(checkpoint?.alerts, now.toMillis(), lifecycle.rememberMs) : undefined;
+  const memory = isIncremental ? new AlertMemory(checkpoint?.alerts, now.toMillis(), lifecycle.rememberMs, checkpoint?.highest) : undefined;
   const events = { new: 0, updates: 0, suppressed: 0 };
   let duplicates = 0;
   let delivered = 0;
   let sliceCount = 0;
   let current = isIncremental ? checkpoint : undefined;
   let uncommitted = 0;
+  // Where the alert memory stood after the last detection that went out (or was passed over), and at the
+  // last commit: what goes back if the rest does not go out.
+  let settledMark = memory?.position ?? 0;
+  let committedMark = settledMark;
   // The newest detection to go out is held back until it is known whether more follow (so the last can carry
-  // the total), with the versions not sent that came after it: the checkpoint must not pass it before it went.
-  let held: { item: Classified; after: Classified[] } | undefined;
+  // the total), with what the checkpoint needs of the versions not sent that came after it: the checkpoint
+  // must not pass the held detection before it went. Of those, only the ones inside the overlap are kept.
+  let held: { item: Classified; after: Passed[]; start: number } | undefined;
   let pausedAt = Date.now();
 
-  const pass = (item: Classified): void => {
+  const pass = (item: Passed): void => {
+    settledMark = item.mark;
     if (!progress) return;
-    progress.add(item.detection, item.time);
+    progress.addKey(item.key, item.raw, item.time);
     uncommitted++;
   };
   const deliver = async (item: Classified, count: number | undefined): Promise<void> => {
+    // A node that is closing delivers nothing more: the flow behind it may be gone already.
+    if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
     sink.deliver(item.detection, delivered, count, item.verdict);
     delivered++;
     if (item.verdict.event === 'new') events.new++;
@@ -168,18 +182,36 @@ export async function pullDetections(
   };
   const release = async (count: number | undefined): Promise<void> => {
     if (!held) return;
-    const { item, after } = held;
+    const { item, after, start } = held;
     held = undefined;
     await deliver(item, count);
-    for (const skipped of after) pass(skipped);
+    for (let k = start; k < after.length; k++) pass(after[k]);
   };
-  // Only what went out (or was passed over) is committed, and only once it did.
+  const holdAfter = (item: Classified): void => {
+    if (!held) return;
+    const after = held.after;
+    after.push(passed(item));
+    // What falls out of the overlap below the newest needs no key in the checkpoint: drop it as it goes.
+    const floor = timeKey(new Date(keyToMillis(item.time, 'floor') - overlapMs).toISOString());
+    while (held.start < after.length - 1 && after[held.start].time < floor) held.start++;
+    if (held.start > 1024 && held.start > after.length / 2) {
+      after.splice(0, held.start - 1);
+      held.start = 1;
+    }
+  };
+  // Only what went out (or was passed over) is committed, and only once it did: Node-RED hands messages on
+  // in the next turn of the event loop, so that turn comes first (a flow stopped before it would drop them).
   const commit = async (): Promise<void> => {
     if (!progress || uncommitted === 0) return;
+    await yieldToEventLoop();
+    // Closed meanwhile: the flow may have stopped before those messages reached it; they are not committed.
+    if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
     uncommitted = 0;
     const next = progress.current();
     if (next) current = memory ? { ...next, alerts: memory.state } : next;
     if (current) await sink.commit?.(current);
+    committedMark = settledMark;
+    memory?.settle(committedMark);
   };
 
   // The next slice is asked for as soon as this one is in hand, so the service prepares and sends it while
@@ -210,7 +242,7 @@ export async function pullDetections(
         const detection = slice.detections[i];
         const verdict = memory ? memory.observe(accessor.facts(detection), slice.times[i], lifecycle.mode) : FIRST_SEEN;
         if (!verdict.send) events.suppressed++;
-        return { detection, time: slice.times[i], verdict };
+        return { detection, key: accessor.key(detection), raw: accessor.time(detection), time: slice.times[i], verdict, mark: memory?.position ?? 0 };
       });
       const sending = items.reduce((n, item) => n + (item.verdict.send ? 1 : 0), 0);
       const whole = slice.final && sliceCount === 1;
@@ -218,9 +250,9 @@ export async function pullDetections(
       const total = delivered + sending;
       let sent = 0;
       for (const item of items) {
-        if (held) held.after.push(item);
+        if (held) holdAfter(item);
         else if (!item.verdict.send) pass(item);
-        else if (++sent === sending && !slice.final) held = { item, after: [] };
+        else if (++sent === sending && !slice.final) held = { item, after: [], start: 0 };
         else await deliver(item, whole || sent === sending ? total : undefined);
       }
       await commit();
@@ -228,13 +260,20 @@ export async function pullDetections(
       // Later parts of the window start at this one's end: only keys from there on can come again.
       if (slice.untilMs !== undefined) forgetBefore(seen, slice.untilMs);
     }
+    // Insurance: slices that end without a final one still let the held detection go.
+    await release(delivered + 1);
+    await commit();
   } catch (err) {
     await iterator.return?.(undefined).catch(() => undefined);
-    // What was fetched and is new still goes out, as the last of this pull, so a Join completes with what came.
-    // Even when the node is closing: the alert memory already counts it as sent.
-    if (held) {
+    if (err instanceof DefenderError && err.code === 'CANCELLED') {
+      // Closing: what went out since the last commit may not have reached the flow behind. It comes again
+      // with the next pull (the checkpoint and the alert memory stay where they were committed).
+      memory?.rollback(committedMark);
+    } else {
+      // What was fetched and is new still goes out, as the last of this pull, so a Join completes with what came.
       await release(delivered + 1);
       await commit();
+      memory?.rollback(settledMark);
     }
     throw err;
   }
@@ -256,11 +295,24 @@ export async function pullDetections(
 /** What every alert is to an explicit pull. */
 const FIRST_SEEN: Verdict = Object.freeze({ event: 'new', changes: null, send: true });
 
-/** One detection of a slice, with what it is to the node. */
-interface Classified {
-  detection: Detection;
+/** What the checkpoint needs of a detection that went out or was passed over, and where the memory stood after it. */
+interface Passed {
+  key: string;
+  /** Its time as the service sent it. */
+  raw: unknown;
   time: string;
+  mark: number;
+}
+
+/** One detection of a slice, with what it is to the node. */
+interface Classified extends Passed {
+  detection: Detection;
   verdict: Verdict;
+}
+
+/** A detection passed over keeps only what the checkpoint needs. */
+function passed(item: Classified): Passed {
+  return { key: item.key, raw: item.raw, time: item.time, mark: item.mark };
 }
 
 /** The query's filters apart from its time range and limit. */

@@ -26,6 +26,8 @@ export const DEFAULT_SLICE_BUDGET: SliceBudget = { maxCount: 1000, maxBytes: 2 *
 /** What an answer held before it went past the budget: how many detections, over which times. */
 export interface OverflowSeen {
   count: number;
+  /** Body bytes read before the reading stopped. */
+  bytes: number;
   /** Time keys (timeKey) of the newest and oldest detection read, '' when none had a time. */
   newest: string;
   oldest: string;
@@ -51,7 +53,7 @@ interface Tally {
   last: unknown;
 }
 
-const EMPTY: Tally = { count: 0, bytes: 0, first: undefined, last: undefined };
+const EMPTY: Readonly<Tally> = Object.freeze({ count: 0, bytes: 0, first: undefined, last: undefined });
 
 /**
  * Counts what the answers behind one slice bring against its budget, and throws SliceOverflow at the first
@@ -59,10 +61,15 @@ const EMPTY: Tally = { count: 0, bytes: 0, first: undefined, last: undefined };
  * what the answers before it brought.
  */
 export class BudgetMeter {
-  private done: Tally = EMPTY;
-  private tally: Tally = EMPTY;
+  private done: Tally = { ...EMPTY };
+  private tally: Tally = { ...EMPTY };
 
   constructor(private readonly budget: SliceBudget) {}
+
+  /** Bytes of the answers read whole so far. */
+  get bytes(): number {
+    return this.done.bytes;
+  }
 
   /** An answer begins (a request, or its retry). */
   beginAnswer(): void {
@@ -93,8 +100,8 @@ export class BudgetMeter {
    * in another order they are a sample of it, which is all the next cut needs.
    */
   private overflow(): never {
-    const { count, first, last } = this.tally;
+    const { count, bytes, first, last } = this.tally;
     const [a, b] = [timeKey(first), timeKey(last)];
-    throw new SliceOverflow({ count, newest: a > b ? a : b, oldest: a === '' || (b !== '' && b < a) ? b : a });
+    throw new SliceOverflow({ count, bytes, newest: a > b ? a : b, oldest: a === '' || (b !== '' && b < a) ? b : a });
   }
 }

@@ -30,7 +30,7 @@ export interface PullWindow {
 
 /** A source that can hand out a window oldest first, page by page (Graph with `$orderby`). */
 export interface AscendingSource {
-  oldestFirst(params: URLSearchParams, top: number): AsyncIterable<AscendingPage>;
+  oldestFirst(params: URLSearchParams, budget: SliceBudget): AsyncIterable<AscendingPage>;
 }
 
 export type SlicedSource = DetectionsSource & Partial<AscendingSource>;
@@ -72,21 +72,25 @@ export async function* timeSlices(
   let span = Math.max(1, window.untilMs - lo);
   // Detections per millisecond, as last seen: sizes the next part so that it fills about half a slice.
   let density: number | undefined;
-  const fits = options.budget.maxCount * FILL;
+  // Bytes per detection, as last seen: what fits a slice is bounded by its bytes as much as by its count.
+  let bytesPer: number | undefined;
+  const fits = (): number => Math.max(1, Math.min(options.budget.maxCount, bytesPer ? options.budget.maxBytes / bytesPer : Infinity)) * FILL;
   let exact = firstParams;
   for (;;) {
     const hi = Math.min(window.untilMs, lo + span);
     const final = hi >= window.untilMs;
     let part: { detections: Detection[]; times: string[] };
+    const meter = new BudgetMeter(options.budget);
     try {
-      part = await readPart(source, filters, lo, hi, new BudgetMeter(options.budget), options, exact);
+      part = await readPart(source, filters, lo, hi, meter, options, exact);
     } catch (err) {
       const overflow = asOverflow(err);
       if (!overflow) throw err;
       exact = undefined;
       if (hi - lo > 1) {
         density = overflowDensity(overflow, hi - lo) ?? density;
-        span = narrower(overflow, hi - lo, density, options.budget);
+        if (overflow.seen.count > 0 && overflow.seen.bytes > 0) bytesPer = overflow.seen.bytes / overflow.seen.count;
+        span = narrower(overflow, hi - lo, density, fits());
         continue;
       }
       // One millisecond holds more than a slice: it cannot be cut, so it is read with the user's cap.
@@ -101,8 +105,11 @@ export async function* timeSlices(
     yield { ...part, untilMs: hi, final };
     if (final) return;
     const count = part.detections.length;
-    if (count > 0) density = count / (hi - lo);
-    span = wider(count, hi - lo, density, fits);
+    if (count > 0) {
+      density = count / (hi - lo);
+      if (meter.bytes > 0) bytesPer = meter.bytes / count;
+    }
+    span = wider(count, hi - lo, density, fits());
     // The API's bounds are inclusive: what sits exactly on `hi` comes again in the next part, and the dedupe drops it.
     lo = hi;
   }
@@ -121,9 +128,9 @@ export async function* ascendingSlices(
   let rest = window;
   if (source.oldestFirst) {
     const params = toSearchParams({ ...filters, limit: undefined, sinceTimeUtc: MS(window.sinceMs), untilTimeUtc: MS(window.untilMs) });
-    const top = Math.min(options.budget.maxCount, filters.limit ?? options.budget.maxCount);
+    const budget = { ...options.budget, maxCount: Math.min(options.budget.maxCount, filters.limit ?? options.budget.maxCount) };
     try {
-      for await (const page of source.oldestFirst(params, top)) {
+      for await (const page of source.oldestFirst(params, budget)) {
         options.onPage?.();
         const times = page.detections.map((d) => detectionTime(d, options.accessor));
         // Later pages are no older than this one's newest: that is where the next slice starts.
@@ -188,7 +195,7 @@ async function readPart(
  */
 function asOverflow(err: unknown): SliceOverflow | undefined {
   if (err instanceof SliceOverflow) return err;
-  if (err instanceof DefenderError && err.code === 'TOO_LARGE') return new SliceOverflow({ count: 0, newest: '', oldest: '' });
+  if (err instanceof DefenderError && err.code === 'TOO_LARGE') return new SliceOverflow({ count: 0, bytes: 0, newest: '', oldest: '' });
   return undefined;
 }
 
@@ -201,17 +208,15 @@ function overflowDensity(overflow: SliceOverflow, span: number): number | undefi
 }
 
 /** The width of the next try after a part of `span` ms overflowed: at most half of it. */
-function narrower(overflow: SliceOverflow, span: number, density: number | undefined, budget: SliceBudget): number {
-  // What fits: half the budget's count, or of as many as came before the bytes ran out.
-  const fits = Math.max(1, Math.min(budget.maxCount, overflow.seen.count || budget.maxCount)) * FILL;
-  const estimate = density === undefined ? span / 4 : fits / density;
+function narrower(overflow: SliceOverflow, span: number, density: number | undefined, fits: number): number {
+  const estimate = density === undefined || !Number.isFinite(density) || density <= 0 ? span / 4 : fits / density;
   return Math.max(1, Math.min(Math.floor(span / 2), Math.floor(estimate)));
 }
 
 /** The width of the next part after one of `span` ms held `count` detections. */
 function wider(count: number, span: number, density: number | undefined, fits: number): number {
   const most = span * MAX_GROWTH;
-  if (density === undefined) return most;
+  if (density === undefined || !Number.isFinite(density) || density <= 0) return most;
   // An empty part says little: grow, but where an overflow showed how dense the window gets, not straight past that.
   const wanted = count > 0 ? fits / density : Math.max(2 * span, fits / density);
   return Math.max(1, Math.min(most, Math.floor(wanted)));

@@ -84,7 +84,8 @@ export = function register(RED: NodeAPI): void {
       // The input's own properties travel with every detection. Nested ones are copied per message so a
       // downstream change to one message cannot reach the others; the freshly parsed detection is not.
       const base: Record<string, unknown> = { ...msg };
-      delete base.payload;
+      // What each detection's message says of itself is its own: none of the input's may stand in for it.
+      for (const own of ['payload', 'event', 'changes', 'previous'] as const) delete base[own];
       const copyBase = hasNestedValues(base) ? () => RED.util.cloneMessage(base) as Record<string, unknown> : () => ({ ...base });
       const result = await pullDetections(
         source,
@@ -110,7 +111,7 @@ export = function register(RED: NodeAPI): void {
           commit: (next) => saveCheckpoint(key, s.store, next),
           progress: (sent) => status.progress(sent),
         },
-        { maxResponseBytes: s.maxResponseBytes, lifecycle: s.lifecycle },
+        { maxResponseBytes: s.maxResponseBytes, lifecycle: s.lifecycle, signal },
       );
 
       send([

@@ -4,6 +4,7 @@ import { DateTime, Duration } from 'luxon';
 import { timeKey } from '../../src/defender/checkpoint';
 import type { Detection } from '../../src/defender/detection';
 import { DefenderError } from '../../src/defender/errors';
+import type { Verdict } from '../../src/defender/lifecycle';
 import { pullDetections, type PullResult } from '../../src/defender/pull';
 import { parseQuery, type DetectionQuery } from '../../src/defender/query';
 import type { DetectionsSource, PageOptions } from '../../src/defender/siem';
@@ -201,7 +202,7 @@ describe('pullDetections in slices', () => {
     const source = new ListSource([...spread(15, 100, 'x').filter((d) => timeKey(d.LastProcessedTimeUtc) < timeKey(at(60))), ...crowd, det('after', at(20))]);
     const { sink } = await pull(source, {}, undefined, { budget });
     assert.equal(new Set(ids(sink)).size, sink.detections.length);
-    assert.ok(crowd.every((d) => ids(sink).includes(String(d.FullId))));
+    assert.deepEqual(new Set(ids(sink)), new Set(source.detections.map((d) => String(d.FullId))), 'every detection of the window, once');
     assert.equal(ids(sink).at(-1), 'after');
   });
 
@@ -268,5 +269,59 @@ describe('pullDetections in slices', () => {
         assert.ok(timeKey(later.LastProcessedTimeUtc) >= timeKey(checkpoint.highest), `commit ${k} passed ${String(later.FullId)} before it went out`);
       }
     }
+  });
+
+  it('delivers nothing more once the node closes, and the next pull sends again what came after the last commit, as new', async () => {
+    const all = spread(60, 90);
+    // One alert is sent early (and committed), and its next version, Severity raised, goes out just as the node closes.
+    all[3] = { ...all[3], FullId: 'x', Severity: 'Low' };
+    all[24] = { ...all[24], FullId: 'x', Severity: 'High' };
+    const source = new ListSource(all);
+    const closing = new AbortController();
+    const sink = new CollectingSink();
+    const deliver = sink.deliver.bind(sink);
+    // The node closes as the 25th detection goes out.
+    sink.deliver = (d: Detection, index: number, count: number | undefined, verdict: Verdict) => {
+      deliver(d, index, count, verdict);
+      if (index === 24) closing.abort();
+    };
+    await assert.rejects(
+      pullDetections(source, {}, settings, undefined, sink, { now: NOW, budget, maxResponseBytes: 1 << 30, signal: closing.signal }),
+      (err: DefenderError) => err.code === 'CANCELLED',
+    );
+    assert.equal(sink.detections.length, 25, 'nothing went out after the close');
+    const saved = sink.commits.at(-1);
+    assert.ok(saved && sink.deliveredAtCommit.at(-1)! < 25);
+    const next = await pull(source, {}, saved, { budget });
+    const again = ids(next.sink);
+    // Those after the last commit come again (they may not have reached the flow), nothing is lost, and the
+    // alert memory was put back with the checkpoint, so they are new, not "the version sent last".
+    assert.deepEqual([...ids(sink).slice(0, sink.deliveredAtCommit.at(-1)), ...again], all.map((d) => String(d.FullId)));
+    assert.equal(ids(sink)[24], 'x', 'the premise: the update went out as the node closed');
+    const x = ids(next.sink).indexOf('x');
+    assert.deepEqual(next.sink.verdicts[x], { event: 'update', changes: ['Severity'], previous: { Severity: 'Low' }, send: true });
+    assert.ok(next.sink.verdicts.every((v, i) => i === x || v.event === 'new'));
+  });
+
+  it('calls an alert a checkpoint of 0.1.0 (no alert memory) had sent an update, and one created after it new', async () => {
+    const legacy = { version: 1 as const, highest: at(30), keys: [] };
+    const old = { ...det('old', at(2)), AlertTime: at(60) };
+    const fresh = { ...det('fresh', at(1)), AlertTime: at(10) };
+    const source = new ListSource([old, fresh]);
+    const sink = new CollectingSink();
+    await pullDetections(source, {}, settings, legacy, sink, { now: NOW, maxResponseBytes: 1 << 30, lifecycle: { mode: 'new', rememberMs: 30 * 24 * 3600_000 } });
+    assert.deepEqual(ids(sink), ['fresh']);
+  });
+
+  it('keeps the held detection the last to go and moves the checkpoint over a long run of versions not sent', async () => {
+    const versions = [det('first', at(89)), ...spread(300, 88).map((d) => det('first', String(d.LastProcessedTimeUtc)))];
+    const source = new ListSource(versions);
+    const sink = new CollectingSink();
+    const result = await pullDetections(source, {}, settings, undefined, sink, { now: NOW, budget, maxResponseBytes: 1 << 30, lifecycle: { mode: 'new', rememberMs: 30 * 24 * 3600_000 } });
+    assert.deepEqual(sink.parts, [{ index: 0, count: 1 }]);
+    assert.deepEqual(result.events, { new: 1, updates: 0, suppressed: 300 });
+    assert.equal(result.nextCheckpoint?.highest, versions.at(-1)?.LastProcessedTimeUtc);
+    // Only the keys inside the overlap below the newest are kept.
+    assert.ok((result.nextCheckpoint?.keys.length ?? 0) < 30, `${result.nextCheckpoint?.keys.length} keys`);
   });
 });

@@ -13,6 +13,8 @@ declare module 'node-red-node-test-helper' {
     settings(userSettings: Record<string, unknown>): Record<string, unknown>;
     load(nodes: NodeModule | NodeModule[], flow: FlowNode[], credentials?: Record<string, Record<string, string>>): Promise<void>;
     unload(): Promise<void>;
+    /** Stops the flows (their close handlers run) without clearing node contexts or the registry. */
+    clearFlows(): Promise<void>;
     getNode(id: string): Node & { receive(msg: Record<string, unknown>): void };
     startServer(): Promise<void>;
     stopServer(): Promise<void>;
