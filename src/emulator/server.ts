@@ -805,7 +805,12 @@ export class Emulator {
         // A careless gateway that quotes the whole request back: the form with the secret, or the bearer
         // token. Clients must not pass such text on.
         const quoted = token ? requestBody : `Authorization: ${req.headers.authorization ?? ''}`;
-        return this.send(res, { status: 400, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `Bad request. You sent: ${quoted}` }, record);
+        const throttled = fault.status === 429 || fault.status >= 500;
+        return this.send(res, {
+          status: fault.status,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8', ...(throttled ? { 'Retry-After': fault.retryAfter } : {}) },
+          body: `Request refused (HTTP ${fault.status}). You sent: ${quoted}`,
+        }, record);
       }
       default: {
         const unknown: never = fault.kind;
