@@ -34,7 +34,7 @@ export = function register(RED: NodeAPI): void {
     try {
       // A property the flow leaves out means its declared default, as it does in the editor.
       const settings = withDefaults('defender-config', def);
-      this.tenant = new Tenant(settings, this.credentials?.clientSecret ?? '', { transport: transportOptions(settings.proxy || undefined, settings.tls || undefined) });
+      this.tenant = new Tenant(settings, this.credentials ?? {}, { transport: transportOptions(settings.proxy || undefined, settings.tls || undefined) });
     } catch (err) {
       this.configError = err instanceof DefenderError ? err : new DefenderError('INVALID_CONFIG', String(err));
     }
@@ -91,7 +91,7 @@ export = function register(RED: NodeAPI): void {
     let tenant: Tenant | undefined;
     try {
       const retry = { ...DEFAULT_RETRY_POLICY, maxRetries: 0 };
-      tenant = new Tenant(settings, secret, { tokenTimeoutMs: TEST_TIMEOUT_MS, retry, transport: transportOptions(text(body.proxy) || undefined, text(body.tls) || undefined) });
+      tenant = new Tenant(settings, { clientSecret: secret }, { tokenTimeoutMs: TEST_TIMEOUT_MS, retry, transport: transportOptions(text(body.proxy) || undefined, text(body.tls) || undefined) });
       const page = await tenant.detections({ timeoutMs: TEST_TIMEOUT_MS, maxResponseBytes: 16 * 1024 * 1024, retry }).fetchPage(new URLSearchParams({ limit: '1' }));
       return { ok: true, detections: page.length };
     } catch (err) {
