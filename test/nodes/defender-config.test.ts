@@ -166,12 +166,13 @@ describe('defender-config Test connection', () => {
     assert.match(String(answer.body.message), /ECONNREFUSED/);
   });
 
-  it('is registered behind the defender-config.write permission', () => {
+  it('is registered behind the defender-config.write permission, with every credential a password', () => {
     const routes: Array<{ path: string; handlers: unknown[] }> = [];
     const permissions: string[] = [];
+    const registered: Array<{ credentials: Record<string, { type: string }> }> = [];
     const guard = (): void => undefined;
     const RED = {
-      nodes: { registerType: () => undefined },
+      nodes: { registerType: (_type: string, _node: unknown, options: { credentials: Record<string, { type: string }> }) => registered.push(options) },
       httpAdmin: { post: (path: string, ...handlers: unknown[]) => routes.push({ path, handlers }) },
       auth: {
         needsPermission: (permission: string) => {
@@ -181,8 +182,10 @@ describe('defender-config Test connection', () => {
       },
     } as unknown as NodeAPI;
     configNode(RED);
-    assert.deepEqual(routes.map((r) => r.path), ['/defender-config/:id/test']);
-    assert.deepEqual(permissions, ['defender-config.write']);
-    assert.equal(routes[0].handlers[0], guard, 'the permission check runs before the handler');
+    assert.deepEqual(routes.map((r) => r.path), ['/defender-config/:id/test', '/defender-config/:id/certificate']);
+    assert.deepEqual(permissions, ['defender-config.write', 'defender-config.write']);
+    for (const route of routes) assert.equal(route.handlers[0], guard, `the permission check runs before the handler of ${route.path}`);
+    // A password credential is never sent back to the editor: the credentials API says only whether it is set.
+    assert.deepEqual(registered[0].credentials, { clientSecret: { type: 'password' }, privateKey: { type: 'password' }, privateKeyPassphrase: { type: 'password' } });
   });
 });

@@ -1,64 +1,99 @@
 /**
- * The token request's failure paths in the real runtime, against a token endpoint that quotes the request
- * back (some gateways and WAFs do): a 429 with Retry-After is waited for, 5xx and 429 fail after the
- * retries, 4xx at once, and the secret never reaches the error, the status or the log.
+ * The token request's failure paths in the real runtime, for every sign-in mode, against a token endpoint
+ * that quotes the request back (some gateways and WAFs do): a 429 with Retry-After is waited for, 5xx and
+ * 429 fail after the retries, 4xx at once, and no secret (client secret, private key, passphrase, client
+ * assertion, federated token, identity header, token) reaches the error, the status or the log.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
+import type { AuthMode } from '../../src/defender/sign-in/credential';
 import type { Emulator } from '../../src/emulator';
-import { everythingShown, loadRig, Message, recent, SECRET, withEmulatorSuite } from '../fixtures/harness';
+import { everythingShown, loadRig, Message, recent, withEmulatorSuite } from '../fixtures/harness';
+import { secretsOf, setEnvironment, type SignInSetup, signInEmulatorOptions, signInMaterial, signInSetups } from '../fixtures/sign-in';
 
 const errorOf = (m: Message | undefined): { code?: string; message?: string } => (m?.error ?? {}) as { code?: string; message?: string };
 
-describe('token endpoint failures', () => {
-  let emulator: Emulator;
-  withEmulatorSuite({ seed: 14 }, (e) => (emulator = e));
+/** Where each mode's secret sits in the request the endpoint quotes back, blanked out. */
+const QUOTED: Record<AuthMode, string> = {
+  secret: 'client_secret=\\*\\*\\*',
+  certificate: 'client_assertion=\\*\\*\\*',
+  'managed-identity': 'X-IDENTITY-HEADER: \\*\\*\\*',
+  'workload-identity': 'client_assertion=\\*\\*\\*',
+};
 
-  /** Every text the runtime let out holds none of the secrets, and some service words were shown. */
-  function assertNoSecret(shown: string, secrets: readonly string[]): void {
-    for (const secret of secrets) {
-      for (const form of new Set([secret, encodeURIComponent(secret)])) assert.ok(!shown.includes(form), `a secret got out: …${form.slice(0, 6)}…`);
-    }
+/** Every text the runtime let out holds none of the secrets. */
+function assertNoSecret(shown: string, secrets: readonly string[]): void {
+  for (const secret of secrets) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) assert.ok(!shown.includes(form), `a secret got out: …${form.slice(0, 12)}…`);
   }
+}
 
-  // Two seconds: longer than the first backoff (at most one second), so a client that ignored Retry-After fails.
-  it('waits the Retry-After of a 429 from the token endpoint, then delivers', async () => {
-    emulator.addDetections(2, recent());
-    const rig = await loadRig(emulator);
-    emulator.injectFault({ kind: 'echo', on: 'token', status: 429, retryAfter: '2' });
-    const started = Date.now();
-    const { detections, error } = await rig.pull();
-    const waited = Date.now() - started;
-    assert.equal(error, undefined, errorOf(error).message);
-    assert.equal(detections.length, 2);
-    assert.equal(emulator.stats.tokenRequests, 2);
-    assert.ok(waited >= 1950, `waited only ${waited} ms`);
-    assertNoSecret(everythingShown(rig), [SECRET]);
+describe('token endpoint failures', () => {
+  const material = signInMaterial();
+  let emulator: Emulator;
+  let restore: (() => void) | undefined;
+  withEmulatorSuite({ seed: 14, ...signInEmulatorOptions(material) }, (e) => (emulator = e));
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
   });
+  after(() => material.remove());
 
-  for (const status of [429, 500, 503]) {
-    it(`fails with TOKEN_FAILED once the retries of a ${status} are spent, quoting the service without the secret`, async () => {
-      const rig = await loadRig(emulator);
-      emulator.injectFault({ kind: 'echo', on: 'token', status, retryAfter: '0', times: Infinity });
-      const { error } = await rig.pull();
-      assert.equal(errorOf(error).code, 'TOKEN_FAILED');
-      assert.equal(error?.statusCode, status);
-      assert.match(String(errorOf(error).message), new RegExp(`HTTP ${status}: Request refused .*You sent: .*client_secret=\\*\\*\\*`));
-      assert.equal(emulator.stats.tokenRequests, 5, 'one request and four retries');
-      assert.equal(emulator.stats.alertRequests, 0);
-      assert.equal(rig.statuses.at(-1)?.fill, 'red');
-      assertNoSecret(everythingShown(rig), [SECRET]);
+  for (const label of ['secret', 'certificate', 'managed identity (App Service, user-assigned)', 'workload identity']) {
+    describe(`signing in with ${label}`, () => {
+      const setup = (): SignInSetup => {
+        const found = signInSetups(material, emulator).find((s) => s.label === label);
+        assert.ok(found, label);
+        return found;
+      };
+      const rig = (s: SignInSetup) => {
+        restore = setEnvironment(s.env);
+        return loadRig(emulator, {}, { config: s.config, credentials: s.credentials });
+      };
+
+      // Two seconds: longer than the first backoff (at most one second), so a client that ignored Retry-After fails.
+      it('waits the Retry-After of a 429 from the token endpoint, then delivers', async () => {
+        const s = setup();
+        emulator.addDetections(2, recent());
+        const r = await rig(s);
+        emulator.injectFault({ kind: 'echo', on: 'token', status: 429, retryAfter: '2' });
+        const started = Date.now();
+        const { detections, error } = await r.pull();
+        const waited = Date.now() - started;
+        assert.equal(error, undefined, errorOf(error).message);
+        assert.equal(detections.length, 2);
+        assert.equal(emulator.stats.tokenRequests, 2);
+        assert.ok(waited >= 1950, `waited only ${waited} ms`);
+        assertNoSecret(everythingShown(r), secretsOf(s, emulator));
+      });
+
+      for (const status of [429, 500, 503]) {
+        it(`fails with TOKEN_FAILED once the retries of a ${status} are spent, quoting the service without the secret`, async () => {
+          const s = setup();
+          const r = await rig(s);
+          emulator.injectFault({ kind: 'echo', on: 'token', status, retryAfter: '0', times: Infinity });
+          const { error } = await r.pull();
+          assert.equal(errorOf(error).code, 'TOKEN_FAILED');
+          assert.equal(error?.statusCode, status);
+          assert.match(String(errorOf(error).message), new RegExp(`HTTP ${status}: Request refused .*You sent: .*${QUOTED[s.mode]}`));
+          assert.equal(emulator.stats.tokenRequests, 5, 'one request and four retries');
+          assert.equal(emulator.stats.alertRequests, 0);
+          assert.equal(r.statuses.at(-1)?.fill, 'red');
+          assertNoSecret(everythingShown(r), secretsOf(s, emulator));
+        });
+      }
+
+      it('fails with TOKEN_FAILED at once on a 400, quoting the service without the secret', async () => {
+        const s = setup();
+        const r = await rig(s);
+        emulator.injectFault({ kind: 'echo', on: 'token', status: 400 });
+        const { error } = await r.pull();
+        assert.equal(errorOf(error).code, 'TOKEN_FAILED');
+        assert.equal(error?.statusCode, 400);
+        assert.match(String(errorOf(error).message), new RegExp(`You sent: .*${QUOTED[s.mode]}`));
+        assert.equal(emulator.stats.tokenRequests, 1, 'a refusal is not retried');
+        assertNoSecret(everythingShown(r), secretsOf(s, emulator));
+      });
     });
   }
-
-  it('fails with TOKEN_FAILED at once on a 400, quoting the service without the secret', async () => {
-    const rig = await loadRig(emulator);
-    emulator.injectFault({ kind: 'echo', on: 'token', status: 400 });
-    const { error } = await rig.pull();
-    assert.equal(errorOf(error).code, 'TOKEN_FAILED');
-    assert.equal(error?.statusCode, 400);
-    assert.match(String(errorOf(error).message), /You sent: .*client_secret=\*\*\*/);
-    assert.equal(emulator.stats.tokenRequests, 1, 'a refusal is not retried');
-    assertNoSecret(everythingShown(rig), [SECRET]);
-  });
 });
