@@ -164,10 +164,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
 
   step('Test connection reports success with the stored secret, and the exact error for a wrong one', async () => {
     const page = suite.editor.page;
-    await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
-    await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
-    await page.locator('#defender-config-test').waitFor({ state: 'visible' });
-    await suite.editor.settle();
+    await suite.editor.openConfigOf(ids.detections, '#defender-config-test');
     // Deployed and left unchanged, the secret field holds Node-RED's placeholder, not the secret.
     assert.equal(await page.locator('#node-config-input-clientSecret').inputValue(), '__PWRD__');
     await page.click('#defender-config-test');
@@ -192,10 +189,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
 
   step('the sign-in select shows only the fields of the chosen mode', async () => {
     const page = suite.editor.page;
-    await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
-    await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
-    await page.locator('#node-config-input-auth').waitFor({ state: 'visible' });
-    await suite.editor.settle();
+    await suite.editor.openConfigOf(ids.detections, '#node-config-input-auth');
     const shown = async (): Promise<string[]> => {
       const fields = ['tenantId', 'clientId', 'clientSecret', 'privateKey', 'privateKeyPassphrase', 'certificate', 'managedIdentityClientId'];
       const visible = await Promise.all(fields.map((f) => page.locator(`#node-config-input-${f}`).isVisible()));

@@ -7,19 +7,12 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { NodeAPI } from 'node-red';
 import configNode from '../../src/nodes/defender-config';
 import type { Emulator } from '../../src/emulator';
-import { configFlowNode, helper, SECRET, startEmulator } from '../fixtures/harness';
+import { adminPost, type AdminAnswer, configFlowNode, helper, SECRET, startEmulator } from '../fixtures/harness';
 
-interface Answer {
-  status: number;
-  body: { ok: boolean; detections?: number; code?: string; message?: string; statusCode?: number };
-  text: string;
-}
-
-// helper.request() is supertest on the admin app; its typings are not part of the helper's.
-const admin = helper as unknown as { request(): { post(url: string): { send(body: unknown): Promise<Answer> } } };
+type Answer = AdminAnswer<{ ok: boolean; detections?: number; code?: string; message?: string; statusCode?: number }>;
 
 function post(id: string, body: Record<string, unknown>): Promise<Answer> {
-  return admin.request().post(`/defender-config/${id}/test`).send(body);
+  return adminPost(`/defender-config/${id}/test`, body);
 }
 
 /** What the dialog sends: every connection field as it stands, and the secret field's value. */

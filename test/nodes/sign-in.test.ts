@@ -7,56 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { generateKeyPairSync } from 'node:crypto';
-import { type Emulator, selfSignedCertificate } from '../../src/emulator';
+import { selfSignedCertificate } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import type { DefenderConfigNode } from '../../src/nodes/config-node';
-import { CLIENT_ID, configFlowNode, everythingShown, helper, loadRig, Message, recent, TENANT, withEmulatorSuite } from '../fixtures/harness';
+import { adminPost, CLIENT_ID, configFlowNode, everythingShown, helper, Message, recent, TENANT } from '../fixtures/harness';
 import { TestProxy } from '../fixtures/proxy';
-import {
-  federatedToken, IDENTITY_HEADER, secretsOf, setEnvironment, type SignInSetup, signInEmulatorOptions, signInMaterial, signInSetups, USER_ASSIGNED_ID,
-} from '../fixtures/sign-in';
+import { assertNoSecret, federatedToken, IDENTITY_HEADER, secretsOf, type SignInSetup, USER_ASSIGNED_ID, withSignInSuite } from '../fixtures/sign-in';
 
 const errorOf = (m: Message | undefined): { code?: string; message?: string } => (m?.error ?? {}) as { code?: string; message?: string };
 const decode = (part: string): Record<string, unknown> => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
 const DAY = 24 * 3600_000;
 
-function assertNoSecret(shown: string, secrets: readonly string[]): void {
-  for (const secret of secrets) assert.ok(!shown.includes(secret), `a secret got out: …${secret.slice(0, 12)}…`);
-}
-
-// helper.request() is supertest on the admin app; its typings are not part of the helper's.
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  text: string;
-}
-const admin = helper as unknown as { request(): { post(url: string): { send(body: unknown): Promise<Answer> } } };
-
 describe('sign-in modes', () => {
-  const material = signInMaterial();
-  let emulator: Emulator;
-  let restore: (() => void) | undefined;
-  withEmulatorSuite({ seed: 8, ...signInEmulatorOptions(material) }, (e) => (emulator = e));
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-    emulator.setFederatedTokens(signInEmulatorOptions(material).federatedTokens ?? []);
-    fs.writeFileSync(material.tokenFile, federatedToken(1));
-  });
-  after(() => material.remove());
-
-  const setup = (label: string): SignInSetup => {
-    const found = signInSetups(material, emulator).find((s) => s.label === label);
-    assert.ok(found, label);
-    return found;
-  };
-  /** Loads the flow of `s`, with its environment, and `config` laid over its config node. */
-  const rigFor = (s: SignInSetup, config: Record<string, unknown> = {}, credentials: Record<string, string> = s.credentials) => {
-    restore = setEnvironment(s.env);
-    return loadRig(emulator, {}, { config: { ...s.config, ...config }, credentials });
-  };
+  const suite = withSignInSuite(8);
+  const { material } = suite;
+  const setup = (label: string): SignInSetup => suite.setup(label);
+  const rigFor = (s: SignInSetup, config: Record<string, unknown> = {}, credentials?: Record<string, string>) => suite.rig(s, config, credentials);
   const tenantOf = (): NonNullable<DefenderConfigNode['tenant']> => {
     const tenant = (helper.getNode('cfg') as unknown as DefenderConfigNode).tenant;
     assert.ok(tenant, 'the config node has no tenant');
@@ -68,51 +36,51 @@ describe('sign-in modes', () => {
     describe(`with ${label}`, () => {
       it('pulls from the SIEM API with one token for every caller, and a new one after a 401', async () => {
         const s = setup(label);
-        emulator.addDetections(3, recent());
+        suite.emulator.addDetections(3, recent());
         const rig = await rigFor(s);
         const first = await rig.pull();
         assert.equal(first.error, undefined, errorOf(first.error).message);
         assert.equal(first.detections.length, 3);
-        assert.equal(emulator.stats.tokenRequests, 1);
+        assert.equal(suite.emulator.stats.tokenRequests, 1);
         // The token is revoked by the API's 401: one new token, one more try.
-        emulator.injectFault({ kind: 'http401' });
+        suite.emulator.injectFault({ kind: 'http401' });
         const refreshed = await rig.pull({ payload: 1, query: { ago: 'PT1H' } });
         assert.equal(refreshed.error, undefined, errorOf(refreshed.error).message);
         assert.equal(refreshed.detections.length, 3);
-        assert.equal(emulator.stats.tokenRequests, 2);
+        assert.equal(suite.emulator.stats.tokenRequests, 2);
         // However many ask at once, one token request is in flight.
         const tenant = tenantOf();
         tenant.tokens.clear();
         const tokens = await Promise.all([tenant.tokens.get(), tenant.tokens.get(), tenant.tokens.get()]);
         assert.equal(new Set(tokens).size, 1);
-        assert.equal(emulator.stats.tokenRequests, 3);
-        assert.ok(emulator.requests.filter((r) => r.endpoint !== 'alerts').every((r) => r.authorized || r.status === 0));
-        assertNoSecret(everythingShown(rig), secretsOf(s, emulator));
+        assert.equal(suite.emulator.stats.tokenRequests, 3);
+        assert.ok(suite.emulator.requests.filter((r) => r.endpoint !== 'alerts').every((r) => r.authorized || r.status === 0));
+        assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
       });
 
       it('pulls Microsoft Graph alerts_v2 signing in the same way', async () => {
         const s = setup(label);
-        emulator.addDetections(2, recent());
+        suite.emulator.addDetections(2, recent());
         const rig = await rigFor(s, { api: 'graph' });
         const { detections, error } = await rig.pull();
         assert.equal(error, undefined, errorOf(error).message);
         assert.equal(detections.length, 2);
-        const graph = emulator.requests.filter((r) => r.endpoint === 'graph-alerts');
+        const graph = suite.emulator.requests.filter((r) => r.endpoint === 'graph-alerts');
         assert.ok(graph.length > 0 && graph.every((r) => r.authorized));
-        assertNoSecret(everythingShown(rig), secretsOf(s, emulator));
+        assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
       });
 
       it('passes Test connection with the values typed in the dialog, and with those stored', async () => {
         const s = setup(label);
-        restore = setEnvironment(s.env);
-        await helper.load([configNode], [{ ...configFlowNode(emulator), ...s.config }], { cfg: s.credentials });
-        const { id: _id, type: _type, name: _name, ...dialog } = { ...configFlowNode(emulator), ...s.config };
-        const typed = await admin.request().post('/defender-config/cfg/test').send({ ...dialog, ...s.credentials });
+        suite.environment(s.env);
+        await helper.load([configNode], [{ ...configFlowNode(suite.emulator), ...s.config }], { cfg: s.credentials });
+        const { id: _id, type: _type, name: _name, ...dialog } = { ...configFlowNode(suite.emulator), ...s.config };
+        const typed = await adminPost('/defender-config/cfg/test', { ...dialog, ...s.credentials });
         assert.deepEqual(typed.body, { ok: true, detections: 0 });
         const unchanged = Object.fromEntries(Object.keys(s.credentials).map((k) => [k, '__PWRD__']));
-        const stored = await admin.request().post('/defender-config/cfg/test').send({ ...dialog, ...unchanged });
+        const stored = await adminPost('/defender-config/cfg/test', { ...dialog, ...unchanged });
         assert.deepEqual(stored.body, { ok: true, detections: 0 });
-        assertNoSecret(`${typed.text}${stored.text}`, secretsOf(s, emulator));
+        assertNoSecret(`${typed.text}${stored.text}`, secretsOf(s, suite.emulator));
       });
     });
   }
@@ -124,10 +92,10 @@ describe('sign-in modes', () => {
       await rig.pull();
       tenantOf().tokens.clear();
       await tenantOf().tokens.get();
-      const [first, second] = emulator.clientAssertions.map((a) => a.split('.').map((p, i) => (i < 2 ? decode(p) : p)));
+      const [first, second] = suite.emulator.clientAssertions.map((a) => a.split('.').map((p, i) => (i < 2 ? decode(p) : p)));
       assert.equal((first[0] as Record<string, unknown>).alg, 'PS256');
       const claims = first[1] as Record<string, number | string>;
-      assert.equal(claims.aud, `${emulator.url}/${TENANT}/oauth2/token`);
+      assert.equal(claims.aud, `${suite.emulator.url}/${TENANT}/oauth2/token`);
       assert.deepEqual([claims.iss, claims.sub], [CLIENT_ID, CLIENT_ID]);
       assert.ok(Number(claims.exp) - Number(claims.nbf) <= 600 && Number(claims.exp) > Date.now() / 1000);
       assert.notEqual(claims.jti, (second[1] as Record<string, unknown>).jti);
@@ -148,31 +116,30 @@ describe('sign-in modes', () => {
         const { error } = await rig.pull();
         assert.equal(errorOf(error).code, 'INVALID_CONFIG', what);
         assert.match(String(errorOf(error).message), reason, what);
-        assert.equal(emulator.requests.length, 0, `${what}: a request was sent`);
-        assertNoSecret(everythingShown(rig), [...secretsOf(s, emulator), 'not the passphrase at all', otherKey.split('\n')[2]]);
-        restore?.();
+        assert.equal(suite.emulator.requests.length, 0, `${what}: a request was sent`);
+        assertNoSecret(everythingShown(rig), [...secretsOf(s, suite.emulator), 'not the passphrase at all', otherKey.split('\n')[2]]);
         await helper.unload();
       }
     });
 
     it('reports a certificate the app registration does not have with TOKEN_FAILED and what to check', async () => {
       const s = setup('certificate');
-      emulator.setCertificates([]);
+      suite.emulator.setCertificates([]);
       try {
         const rig = await rigFor(s);
         const { error } = await rig.pull();
         assert.equal(errorOf(error).code, 'TOKEN_FAILED');
         assert.match(String(errorOf(error).message), /AADSTS700027: .*Check that the certificate is uploaded to the app registration/);
-        assertNoSecret(everythingShown(rig), secretsOf(s, emulator));
+        assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
       } finally {
-        emulator.setCertificates([material.certificatePem]);
+        suite.emulator.setCertificates([material.certificatePem]);
       }
     });
 
     it('shows the certificate\'s thumbprint and expiry in the dialog, and whether the key belongs to it', async () => {
       const s = setup('certificate');
-      await helper.load([configNode], [{ ...configFlowNode(emulator), ...s.config }], { cfg: s.credentials });
-      const info = (body: Record<string, string>) => admin.request().post('/defender-config/cfg/certificate').send(body);
+      await helper.load([configNode], [{ ...configFlowNode(suite.emulator), ...s.config }], { cfg: s.credentials });
+      const info = (body: Record<string, string>) => adminPost('/defender-config/cfg/certificate', body);
       const matching = await info({ certificate: material.certificatePem, privateKey: '__PWRD__', privateKeyPassphrase: '__PWRD__' });
       const facts = matching.body.facts as Record<string, string>;
       assert.match(facts.thumbprint, /^[0-9A-F]{40}$/);
@@ -182,9 +149,9 @@ describe('sign-in modes', () => {
       const wrong = await info({ certificate: material.certificatePem, privateKey: '__PWRD__', privateKeyPassphrase: 'typed wrong passphrase' });
       assert.match(String((wrong.body.problem as Record<string, string>).message), /cannot be decrypted/);
       assert.deepEqual(wrong.body.facts, facts, 'the certificate\'s facts are shown with the problem');
-      const none = await admin.request().post('/defender-config/new-node/certificate').send({ certificate: material.certificatePem, privateKey: '', privateKeyPassphrase: '' });
+      const none = await adminPost('/defender-config/new-node/certificate', { certificate: material.certificatePem, privateKey: '', privateKeyPassphrase: '' });
       assert.deepEqual([none.body.keyChecked, none.body.problem], [false, undefined]);
-      assertNoSecret(`${matching.text}${wrong.text}${none.text}`, [...secretsOf(s, emulator), 'typed wrong passphrase']);
+      assertNoSecret(`${matching.text}${wrong.text}${none.text}`, [...secretsOf(s, suite.emulator), 'typed wrong passphrase']);
     });
   });
 
@@ -194,19 +161,14 @@ describe('sign-in modes', () => {
       const proxy = new TestProxy();
       await proxy.listen();
       try {
-        emulator.addDetections(1, recent());
+        suite.emulator.addDetections(1, recent());
         const rig = await rigFor(s);
-        const unproxied = restore;
         // The environment's proxy: the detections API goes through it, the identity endpoint must not.
-        const proxied = setEnvironment({ http_proxy: proxy.url, HTTP_PROXY: undefined, no_proxy: undefined, NO_PROXY: undefined });
-        restore = () => {
-          proxied();
-          unproxied?.();
-        };
+        suite.environment({ http_proxy: proxy.url, HTTP_PROXY: undefined, no_proxy: undefined, NO_PROXY: undefined });
         const { error, detections } = await rig.pull();
         assert.equal(error, undefined, errorOf(error).message);
         assert.equal(detections.length, 1);
-        const [identity] = emulator.requests.filter((r) => r.endpoint === 'managed-identity');
+        const [identity] = suite.emulator.requests.filter((r) => r.endpoint === 'managed-identity');
         assert.equal(identity.path, '/metadata/identity/oauth2/token');
         assert.deepEqual(identity.query, [['api-version', '2018-02-01'], ['resource', 'https://graph.windows.net']]);
         assert.ok(proxy.seen.some((p) => p.target.includes('/api/alerts')), 'the detections API was not proxied');
@@ -220,7 +182,7 @@ describe('sign-in modes', () => {
       const s = setup('managed identity (App Service, user-assigned)');
       const rig = await rigFor(s);
       await rig.pull();
-      const [identity] = emulator.requests.filter((r) => r.endpoint === 'managed-identity');
+      const [identity] = suite.emulator.requests.filter((r) => r.endpoint === 'managed-identity');
       assert.equal(identity.path, '/msi/token');
       assert.deepEqual(identity.query, [['api-version', '2019-08-01'], ['resource', 'https://graph.windows.net'], ['client_id', USER_ASSIGNED_ID]]);
       assert.equal(identity.authorized, true);
@@ -232,7 +194,7 @@ describe('sign-in modes', () => {
       const { error } = await rig.pull();
       assert.equal(errorOf(error).code, 'INVALID_CONFIG');
       assert.match(String(errorOf(error).message), /IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not/);
-      assert.equal(emulator.requests.length, 0);
+      assert.equal(suite.emulator.requests.length, 0);
     });
 
     it('reports a refused identity header or an unknown identity with TOKEN_FAILED and what to check', async () => {
@@ -244,7 +206,6 @@ describe('sign-in modes', () => {
       assert.equal(error?.statusCode, 401);
       assert.match(String(errorOf(error).message), /Check that this Azure resource has the managed identity turned on/);
       assertNoSecret(everythingShown(rig), [wrongHeader, IDENTITY_HEADER]);
-      restore?.();
       await helper.unload();
       const unknown = await rigFor(s, { managedIdentityClientId: '00000000-1111-2222-3333-444444444444' });
       const refused = await unknown.pull();
@@ -256,26 +217,26 @@ describe('sign-in modes', () => {
   describe('workload identity', () => {
     it('reads the token file again for every token request: a rotated token is used', async () => {
       const s = setup('workload identity');
-      emulator.addDetections(1, recent());
+      suite.emulator.addDetections(1, recent());
       const rig = await rigFor(s);
       assert.equal((await rig.pull()).error, undefined);
       // Kubernetes rotates the token; the app registration trusts only the new one from now on.
       const rotated = federatedToken(2);
       fs.writeFileSync(material.tokenFile, rotated);
-      emulator.setFederatedTokens([rotated]);
-      emulator.revokeTokens();
+      suite.emulator.setFederatedTokens([rotated]);
+      suite.emulator.revokeTokens();
       const { error, detections } = await rig.pull({ payload: 1, query: { ago: 'PT1H' } });
       assert.equal(error, undefined, errorOf(error).message);
       assert.equal(detections.length, 1);
-      assert.deepEqual(emulator.clientAssertions, [s.secrets[0], rotated]);
-      assertNoSecret(everythingShown(rig), [...secretsOf(s, emulator), rotated]);
+      assert.deepEqual(suite.emulator.clientAssertions, [s.secrets[0], rotated]);
+      assertNoSecret(everythingShown(rig), [...secretsOf(s, suite.emulator), rotated]);
     });
 
     it('signs in as the node\'s own tenant and app when they are filled', async () => {
       const s = setup('workload identity');
       const rig = await rigFor({ ...s, env: { ...s.env, AZURE_CLIENT_ID: 'an-app-of-the-environment', AZURE_TENANT_ID: 'contoso.onmicrosoft.com' } }, { tenantId: TENANT, clientId: CLIENT_ID });
       assert.equal((await rig.pull()).error, undefined);
-      const [token] = emulator.requests.filter((r) => r.endpoint === 'token');
+      const [token] = suite.emulator.requests.filter((r) => r.endpoint === 'token');
       assert.equal(token.path, `/${TENANT}/oauth2/token`);
       assert.equal(token.authorized, true);
     });
@@ -287,7 +248,7 @@ describe('sign-in modes', () => {
       const { error } = await rig.pull();
       assert.equal(errorOf(error).code, 'INVALID_CONFIG');
       assert.match(String(errorOf(error).message), new RegExp(`federated token file ${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(AZURE_FEDERATED_TOKEN_FILE\\) cannot be read: ENOENT`));
-      assert.equal(emulator.requests.length, 0);
+      assert.equal(suite.emulator.requests.length, 0);
       fs.writeFileSync(missing, s.secrets[0]);
       try {
         assert.equal((await rig.pull()).error, undefined, 'the node did not recover');
@@ -302,16 +263,16 @@ describe('sign-in modes', () => {
       const { error } = await rig.pull();
       assert.equal(errorOf(error).code, 'INVALID_CONFIG');
       assert.match(String(errorOf(error).message), /AZURE_FEDERATED_TOKEN_FILE names, and it is not set/);
-      assert.equal(emulator.requests.length, 0);
+      assert.equal(suite.emulator.requests.length, 0);
     });
   });
 
   it('keeps a config node saved without auth on its client secret', async () => {
     const s = setup('secret');
-    emulator.addDetections(1, recent());
+    suite.emulator.addDetections(1, recent());
     const rig = await rigFor(s, { auth: undefined });
     assert.equal((await rig.pull()).error, undefined);
     assert.equal(tenantOf().credential.mode, 'secret');
-    assert.equal(emulator.requests.filter((r) => r.endpoint === 'token').length, 1);
+    assert.equal(suite.emulator.requests.filter((r) => r.endpoint === 'token').length, 1);
   });
 });

@@ -5,11 +5,10 @@
  * assertion, federated token, identity header, token) reaches the error, the status or the log.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { AuthMode } from '../../src/defender/sign-in/credential';
-import type { Emulator } from '../../src/emulator';
-import { everythingShown, loadRig, Message, recent, withEmulatorSuite } from '../fixtures/harness';
-import { secretsOf, setEnvironment, type SignInSetup, signInEmulatorOptions, signInMaterial, signInSetups } from '../fixtures/sign-in';
+import { everythingShown, Message, recent } from '../fixtures/harness';
+import { assertNoSecret, secretsOf, withSignInSuite } from '../fixtures/sign-in';
 
 const errorOf = (m: Message | undefined): { code?: string; message?: string } => (m?.error ?? {}) as { code?: string; message?: string };
 
@@ -21,78 +20,55 @@ const QUOTED: Record<AuthMode, string> = {
   'workload-identity': 'client_assertion=\\*\\*\\*',
 };
 
-/** Every text the runtime let out holds none of the secrets. */
-function assertNoSecret(shown: string, secrets: readonly string[]): void {
-  for (const secret of secrets) {
-    for (const form of new Set([secret, encodeURIComponent(secret)])) assert.ok(!shown.includes(form), `a secret got out: …${form.slice(0, 12)}…`);
-  }
-}
-
 describe('token endpoint failures', () => {
-  const material = signInMaterial();
-  let emulator: Emulator;
-  let restore: (() => void) | undefined;
-  withEmulatorSuite({ seed: 14, ...signInEmulatorOptions(material) }, (e) => (emulator = e));
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
-  after(() => material.remove());
+  const suite = withSignInSuite(14);
 
   for (const label of ['secret', 'certificate', 'managed identity (App Service, user-assigned)', 'workload identity']) {
     describe(`signing in with ${label}`, () => {
-      const setup = (): SignInSetup => {
-        const found = signInSetups(material, emulator).find((s) => s.label === label);
-        assert.ok(found, label);
-        return found;
-      };
-      const rig = (s: SignInSetup) => {
-        restore = setEnvironment(s.env);
-        return loadRig(emulator, {}, { config: s.config, credentials: s.credentials });
-      };
+      const setup = () => suite.setup(label);
 
       // Two seconds: longer than the first backoff (at most one second), so a client that ignored Retry-After fails.
       it('waits the Retry-After of a 429 from the token endpoint, then delivers', async () => {
         const s = setup();
-        emulator.addDetections(2, recent());
-        const r = await rig(s);
-        emulator.injectFault({ kind: 'echo', on: 'token', status: 429, retryAfter: '2' });
+        suite.emulator.addDetections(2, recent());
+        const r = await suite.rig(s);
+        suite.emulator.injectFault({ kind: 'echo', on: 'token', status: 429, retryAfter: '2' });
         const started = Date.now();
         const { detections, error } = await r.pull();
         const waited = Date.now() - started;
         assert.equal(error, undefined, errorOf(error).message);
         assert.equal(detections.length, 2);
-        assert.equal(emulator.stats.tokenRequests, 2);
+        assert.equal(suite.emulator.stats.tokenRequests, 2);
         assert.ok(waited >= 1950, `waited only ${waited} ms`);
-        assertNoSecret(everythingShown(r), secretsOf(s, emulator));
+        assertNoSecret(everythingShown(r), secretsOf(s, suite.emulator));
       });
 
       for (const status of [429, 500, 503]) {
         it(`fails with TOKEN_FAILED once the retries of a ${status} are spent, quoting the service without the secret`, async () => {
           const s = setup();
-          const r = await rig(s);
-          emulator.injectFault({ kind: 'echo', on: 'token', status, retryAfter: '0', times: Infinity });
+          const r = await suite.rig(s);
+          suite.emulator.injectFault({ kind: 'echo', on: 'token', status, retryAfter: '0', times: Infinity });
           const { error } = await r.pull();
           assert.equal(errorOf(error).code, 'TOKEN_FAILED');
           assert.equal(error?.statusCode, status);
           assert.match(String(errorOf(error).message), new RegExp(`HTTP ${status}: Request refused .*You sent: .*${QUOTED[s.mode]}`));
-          assert.equal(emulator.stats.tokenRequests, 5, 'one request and four retries');
-          assert.equal(emulator.stats.alertRequests, 0);
+          assert.equal(suite.emulator.stats.tokenRequests, 5, 'one request and four retries');
+          assert.equal(suite.emulator.stats.alertRequests, 0);
           assert.equal(r.statuses.at(-1)?.fill, 'red');
-          assertNoSecret(everythingShown(r), secretsOf(s, emulator));
+          assertNoSecret(everythingShown(r), secretsOf(s, suite.emulator));
         });
       }
 
       it('fails with TOKEN_FAILED at once on a 400, quoting the service without the secret', async () => {
         const s = setup();
-        const r = await rig(s);
-        emulator.injectFault({ kind: 'echo', on: 'token', status: 400 });
+        const r = await suite.rig(s);
+        suite.emulator.injectFault({ kind: 'echo', on: 'token', status: 400 });
         const { error } = await r.pull();
         assert.equal(errorOf(error).code, 'TOKEN_FAILED');
         assert.equal(error?.statusCode, 400);
         assert.match(String(errorOf(error).message), new RegExp(`You sent: .*${QUOTED[s.mode]}`));
-        assert.equal(emulator.stats.tokenRequests, 1, 'a refusal is not retried');
-        assertNoSecret(everythingShown(r), secretsOf(s, emulator));
+        assert.equal(suite.emulator.stats.tokenRequests, 1, 'a refusal is not retried');
+        assertNoSecret(everythingShown(r), secretsOf(s, suite.emulator));
       });
     });
   }

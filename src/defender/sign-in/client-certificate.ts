@@ -4,9 +4,9 @@ import { message } from '../messages';
 import { type Connection, tokenUrl } from '../regions';
 import type { AccessToken } from '../token';
 import { type CertificateFacts, certificateFacts, checkValidAt, pemBlocks, readCertificate, readPrivateKey } from './certificate';
-import { clientAssertion, JWT_BEARER } from './client-assertion';
+import { clientAssertion } from './client-assertion';
 import type { CredentialSource, TokenRequestContext } from './credential';
-import { postClientCredentials } from './token-request';
+import { postClientAssertion } from './token-request';
 
 /** The texts of certificate sign-in: the key and its passphrase are Node-RED credentials, the certificate a property. */
 export interface CertificateTexts {
@@ -48,13 +48,10 @@ export class ClientCertificateCredential implements CredentialSource {
 
   requestToken(connection: Connection, context: TokenRequestContext): Promise<AccessToken> {
     const now = context.now ?? Date.now;
-    const sent: string[] = [];
-    const assertion = (): Record<string, string> => {
+    const assertion = (): string => {
       checkValidAt(this.facts, now());
-      const signed = clientAssertion({ key: this.key, certificateDer: this.certificate.raw, clientId: connection.clientId, audience: tokenUrl(connection), nowMs: now() });
-      sent.push(signed);
-      return { client_assertion_type: JWT_BEARER, client_assertion: signed };
+      return clientAssertion({ key: this.key, certificateDer: this.certificate.raw, clientId: connection.clientId, audience: tokenUrl(connection), nowMs: now() });
     };
-    return postClientCredentials(connection, assertion, () => sent, message('signin.check-certificate'), context);
+    return postClientAssertion(connection, assertion, message('signin.check-certificate'), context);
   }
 }

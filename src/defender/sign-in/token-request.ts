@@ -5,6 +5,7 @@ import { type Connection, graphScope, tokenUrl } from '../regions';
 import { serviceErrorText } from '../response';
 import { parseRetryAfter, withRetries } from '../retry';
 import { type AccessToken, parseTokenResponse } from '../token';
+import { JWT_BEARER } from './client-assertion';
 import type { TokenRequestContext } from './credential';
 
 /** One exchange with a token endpoint: how to send an attempt, and how to speak of its answers. */
@@ -110,4 +111,23 @@ export function postClientCredentials(
     },
     context,
   );
+}
+
+/**
+ * Client credentials proven with a client assertion (RFC 7523): a certificate's signed JWT or a federated
+ * token. `assertion` is asked for every attempt; each one it gives is blanked out of the answers.
+ */
+export function postClientAssertion(
+  connection: Connection,
+  assertion: () => string | Promise<string>,
+  check: Message,
+  context: TokenRequestContext,
+): Promise<AccessToken> {
+  const sent: string[] = [];
+  const credential = async (): Promise<Record<string, string>> => {
+    const value = await assertion();
+    sent.push(value);
+    return { client_assertion_type: JWT_BEARER, client_assertion: value };
+  };
+  return postClientCredentials(connection, credential, () => sent, check, context);
 }

@@ -3,9 +3,8 @@ import { DefenderError, invalidConfig } from '../errors';
 import { message } from '../messages';
 import type { Connection, ConnectionSettings } from '../regions';
 import type { AccessToken } from '../token';
-import { JWT_BEARER } from './client-assertion';
 import type { CredentialSource, Environment, TokenRequestContext } from './credential';
-import { postClientCredentials } from './token-request';
+import { postClientAssertion } from './token-request';
 
 /**
  * The ids and authority of workload identity federation, as the AKS webhook puts them in the environment.
@@ -43,13 +42,7 @@ export class WorkloadIdentityCredential implements CredentialSource {
   }
 
   requestToken(connection: Connection, context: TokenRequestContext): Promise<AccessToken> {
-    const sent: string[] = [];
-    const assertion = async (): Promise<Record<string, string>> => {
-      const token = await this.federatedToken();
-      sent.push(token);
-      return { client_assertion_type: JWT_BEARER, client_assertion: token };
-    };
-    return postClientCredentials(connection, assertion, () => sent, message('signin.check-workload-identity'), context);
+    return postClientAssertion(connection, () => this.federatedToken(), message('signin.check-workload-identity'), context);
   }
 
   private async federatedToken(): Promise<string> {
