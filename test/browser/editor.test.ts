@@ -212,9 +212,15 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     const dir = path.join(suite.demo.userDir, 'demo-certificate');
     const certificate = new X509Certificate(fs.readFileSync(path.join(dir, 'certificate.pem')));
     await page.selectOption('#node-config-input-auth', 'certificate');
-    await page.setInputFiles('#defender-config-privateKey-file', path.join(dir, 'private-key.pem'));
+    // The certificate's file chosen for the key by mistake: the dialog and Test connection say so.
+    await page.setInputFiles('#defender-config-privateKey-file', path.join(dir, 'certificate.pem'));
     await page.setInputFiles('#defender-config-certificate-file', path.join(dir, 'certificate.pem'));
     const info = page.locator('#defender-config-certificate-info');
+    await info.filter({ hasText: 'privateKey must be a PEM private key' }).waitFor({ state: 'visible' });
+    await page.click('#defender-config-test');
+    await page.locator('#defender-config-test-result.defender-config-test-failed').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#defender-config-test-result').innerText(), /^Failed \(INVALID_CONFIG\): privateKey must be a PEM private key/);
+    await page.setInputFiles('#defender-config-privateKey-file', path.join(dir, 'private-key.pem'));
     await info.filter({ hasText: 'belongs to this certificate' }).waitFor({ state: 'visible' });
     const thumbprint = certificate.fingerprint.replace(/:/g, '');
     const expiry = new Date(certificate.validTo).toISOString().slice(0, 10);
