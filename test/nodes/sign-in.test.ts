@@ -12,7 +12,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { selfSignedCertificate } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import type { DefenderConfigNode } from '../../src/nodes/config-node';
-import { adminPost, CLIENT_ID, configFlowNode, everythingShown, helper, Message, recent, TENANT } from '../fixtures/harness';
+import { adminPost, CLIENT_ID, configFlowNode, everythingShown, helper, loadUpdateRig, Message, recent, TENANT } from '../fixtures/harness';
 import { TestProxy } from '../fixtures/proxy';
 import { assertNoSecret, federatedToken, IDENTITY_HEADER, secretsOf, type SignInSetup, USER_ASSIGNED_ID, withSignInSuite } from '../fixtures/sign-in';
 
@@ -67,6 +67,20 @@ describe('sign-in modes', () => {
         assert.equal(detections.length, 2);
         const graph = suite.emulator.requests.filter((r) => r.endpoint === 'graph-alerts');
         assert.ok(graph.length > 0 && graph.every((r) => r.authorized));
+        assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
+      });
+
+      it('updates an alert through Graph from a SIEM config node, signing in the same way for Graph', async () => {
+        const s = setup(label);
+        const [detection] = suite.emulator.addDetections(1, recent());
+        suite.environment(s.env);
+        const rig = await loadUpdateRig(suite.emulator, { status: 'inProgress' }, { config: s.config, credentials: s.credentials });
+        const { output, error } = await rig.update({ payload: detection });
+        assert.equal(error, undefined, JSON.stringify(error?.error));
+        assert.equal((output?.payload as { status?: string }).status, 'inProgress');
+        const [signIn] = suite.emulator.requests.filter((r) => r.endpoint === 'graph-token' || r.endpoint === 'managed-identity');
+        assert.equal(signIn.authorized, true);
+        if (signIn.endpoint === 'managed-identity') assert.ok(signIn.query.some(([k, v]) => k === 'resource' && v === suite.emulator.url), 'not a token for Graph');
         assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
       });
 
