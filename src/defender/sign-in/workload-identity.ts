@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DefenderError, invalidConfig } from '../errors';
+import { invalidConfig } from '../errors';
 import { message } from '../messages';
 import type { Connection, ConnectionSettings } from '../regions';
 import type { AccessToken } from '../token';
@@ -51,7 +51,7 @@ export class WorkloadIdentityCredential implements CredentialSource {
       text = await readFile(this.tokenFile, 'utf8');
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new DefenderError('INVALID_CONFIG', message('signin.token-file-unreadable', { path: this.tokenFile, reason }));
+      throw invalidConfig(message('signin.token-file-unreadable', { path: this.tokenFile, reason }));
     }
     // A JWT holds no whitespace; a trailing newline from an editor or `echo` is not part of it.
     const token = text.trim();
