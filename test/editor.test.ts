@@ -11,6 +11,7 @@ import vm from 'node:vm';
 import { ALERT_ENUMS } from '../src/defender/alert-update';
 import { MESSAGES } from '../src/defender/messages';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
+import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { NODE_PROPERTIES, type NodeType, propertyNames } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
 import { readUpdateSettings } from '../src/nodes/update-settings';
@@ -81,9 +82,12 @@ describe('editor and runtime agree', () => {
     assert.deepEqual(inspect(readSettings({})), inspect(readSettings(declared)));
   });
 
-  it('the config dialog keeps the secret a password credential and offers every region', () => {
+  it('the config dialog keeps every credential a password and offers every region and sign-in mode', () => {
     const html = read('nodes/defender-config.html');
-    assert.match(html, /credentials: \{\s*clientSecret: \{ type: "password" \}/);
+    const block = /credentials: \{([^}]*(?:\}[^}]*)*?)\n\s*\},/.exec(html)?.[1] ?? '';
+    const declared = [...block.matchAll(/(\w+): \{ type: "(\w+)" \}/g)].map((m) => `${m[1]}:${m[2]}`);
+    assert.deepEqual(declared, ['clientSecret:password', 'privateKey:password', 'privateKeyPassphrase:password']);
+    for (const mode of AUTH_MODES) assert.ok(html.includes(`<option value="${mode}"`), `sign-in mode ${mode} missing from the dialog`);
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
   });
 

@@ -36,6 +36,11 @@ export interface RequestOptions {
   maxResponseBytes: number;
   /** Aborts the request when the node closes. */
   signal?: AbortSignal;
+  /**
+   * Past any proxy: a managed identity endpoint is on this host or link-local (169.254.169.254), which a
+   * proxy cannot reach and Azure's instance metadata service refuses to be reached through.
+   */
+  direct?: boolean;
 }
 
 const NETWORK_CODES = new Set([
@@ -151,7 +156,7 @@ export class HttpTransport {
     const host = safeHost(url);
     try {
       if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('http.cancelled', { host }));
-      const response = await this.client.request<Readable>({ method, url, headers, data, signal: controller.signal, ...this.route(url) });
+      const response = await this.client.request<Readable>({ method, url, headers, data, signal: controller.signal, ...(options.direct ? {} : this.route(url)) });
       const responseHeaders: Record<string, string> = {};
       for (const [k, v] of Object.entries(response.headers)) {
         if (v !== undefined && v !== null) responseHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);

@@ -15,3 +15,6 @@ export * from './graph-rate';
 export * from './authorized-request';
 export * from './alert-update';
 export * from './graph-writer';
+export * from './sign-in/credential';
+export * from './sign-in/modes';
+export * from './sign-in/certificate';

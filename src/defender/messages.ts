@@ -74,6 +74,40 @@ export const MESSAGES = {
   'token.refused-said': 'token request to __host__ failed: HTTP __status__: __text__. Check tenantId, clientId and the client secret',
   'token.not-json': 'the token endpoint answered HTTP 200 with a body that is not JSON (__type__)',
 
+  // Sign-in
+  'signin.bad-auth': 'auth must be one of __known__, got "__value__"',
+  'signin.refused': 'token request to __host__ failed: HTTP __status__. Check __check__',
+  'signin.refused-said': 'token request to __host__ failed: HTTP __status__: __text__. Check __check__',
+  'signin.check-certificate': 'that the certificate is uploaded to the app registration (Certificates & secrets), and tenantId and clientId',
+  'signin.check-managed-identity': 'that this Azure resource has the managed identity turned on (for a user-assigned one, its client id in managedIdentityClientId)',
+  'signin.check-workload-identity': "the app registration's federated credential (issuer and subject of the pod's service account), and the tenant and client ids",
+  'signin.key-missing': 'privateKey is missing: paste the PEM private key of the certificate uploaded to the app registration',
+  'signin.key-not-pem':
+    'privateKey must be a PEM private key (-----BEGIN PRIVATE KEY-----, -----BEGIN RSA PRIVATE KEY----- or -----BEGIN ENCRYPTED PRIVATE KEY-----); the text given is not one (it is not shown here)',
+  'signin.key-unreadable': 'the private key cannot be read: it is not a valid PKCS#8 or PKCS#1 key (it is not shown here)',
+  'signin.key-encrypted': 'the private key is encrypted: enter its passphrase in privateKeyPassphrase',
+  'signin.key-passphrase': 'the private key cannot be decrypted with the passphrase given: check privateKeyPassphrase',
+  'signin.key-not-rsa': 'the private key is a __type__ key; Microsoft Entra ID takes RSA keys for certificate credentials (PS256)',
+  'signin.key-too-small': 'the RSA key has __bits__ bits; Microsoft Entra ID takes 2048 bits or more',
+  'signin.key-mismatch': 'the private key does not belong to the certificate __thumbprint__: give the key the certificate was made with',
+  'signin.certificate-missing':
+    'certificate is missing: paste the PEM certificate (-----BEGIN CERTIFICATE-----) uploaded to the app registration, or put it after the key in privateKey',
+  'signin.certificate-unreadable': 'certificate must be a PEM X.509 certificate (-----BEGIN CERTIFICATE-----); the text given cannot be read as one',
+  'signin.certificate-expired':
+    'the certificate __thumbprint__ expired on __date__: make a new one, upload it to the app registration and put it and its key here',
+  'signin.certificate-not-yet-valid': 'the certificate __thumbprint__ is not valid before __date__',
+  'signin.identity-header-missing':
+    'IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not: App Service, Container Apps and Functions set both when the managed identity is turned on',
+  'signin.identity-unreachable':
+    'the managed identity endpoint __host__ cannot be reached: __detail__. A managed identity works only on Azure (a VM or scale set, AKS, App Service, Container Apps, Functions) with the identity turned on',
+  'signin.env-not-url':
+    'the environment variable __name__ must hold an http or https URL (the value is not shown here: environment variables may hold secrets)',
+  'signin.workload-missing': '__name__ is missing: fill it in or let the environment variable __env__ give it (the AKS workload identity webhook sets it)',
+  'signin.token-file-unset':
+    'auth workload-identity reads the federated token from the file that AZURE_FEDERATED_TOKEN_FILE names, and it is not set: on AKS, label the pod azure.workload.identity/use: "true" and annotate its service account with azure.workload.identity/client-id',
+  'signin.token-file-unreadable': 'the federated token file __path__ (AZURE_FEDERATED_TOKEN_FILE) cannot be read: __reason__',
+  'signin.token-file-empty': 'the federated token file __path__ (AZURE_FEDERATED_TOKEN_FILE) is empty',
+
   // Requests and answers
   'http.cancelled': 'request to __host__ cancelled: the node is closing',
   'http.timeout': 'no complete answer from __host__ within __seconds__ s',

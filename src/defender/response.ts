@@ -4,11 +4,23 @@ import { parseRetryAfter } from './retry';
 import type { HttpResponse } from './http';
 import type { Detection } from './detection';
 
+/** A cut-off copy of a secret this long or longer at the end of a text is blanked too. */
+const SHORTEST_CUT = 6;
+
 function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   // Also as a form or a URL carries it, since a service may quote the request it received.
-  const forms = secrets.filter((s) => s).flatMap((s) => [s, encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2)]);
-  for (const form of new Set(forms)) out = out.split(form).join('***');
+  const forms = [...new Set(secrets.filter((s) => s).flatMap((s) => [s, encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2)]))];
+  for (const form of forms) out = out.split(form).join('***');
+  // A text cut to an excerpt may end inside a secret: its first characters must not get out either.
+  for (const form of forms) {
+    for (let n = Math.min(form.length - 1, out.length); n >= SHORTEST_CUT; n--) {
+      if (out.endsWith(form.slice(0, n))) {
+        out = `${out.slice(0, out.length - n)}***`;
+        break;
+      }
+    }
+  }
   return out;
 }
 
@@ -22,8 +34,7 @@ function oneLine(text: string, max: number): string {
  * error_description, the API's error.message) or a short excerpt of whatever else it sent.
  */
 export function serviceErrorText(response: HttpResponse, secrets: readonly string[] = []): string {
-  const raw = response.body.subarray(0, 4096).toString('utf8');
-  let text = raw;
+  let text = response.body.subarray(0, 4096).toString('utf8');
   try {
     const body = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
     const error = body.error;

@@ -2,13 +2,15 @@ import { invalidConfig } from './errors';
 import { message } from './messages';
 import { GraphClient, type GraphSession, type GraphShape } from './graph';
 import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './graph-rate';
+import { AlertWriter, type AlertWriterOptions } from './graph-writer';
 import { HttpTransport, TransportOptions } from './http';
 import type { PullSource } from './pull';
-import { Connection, ConnectionSettings, graphConnection, resolveConnection } from './regions';
+import { type Connection, type ConnectionSettings, graphConnection } from './regions';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
+import type { CredentialSource, Environment } from './sign-in/credential';
+import { resolveSignIn, type SignInCredentials, type SignInSettings } from './sign-in/modes';
 import { SiemClient, SiemClientOptions } from './siem';
-import { requestToken, type TokenRequestOptions, TokenProvider } from './token';
-import { AlertWriter, type AlertWriterOptions } from './graph-writer';
+import { TokenProvider } from './token';
 
 export interface TenantOptions {
   tokenTimeoutMs?: number;
@@ -18,6 +20,8 @@ export interface TenantOptions {
   transport?: TransportOptions;
   /** Graph's rate limit for this app and tenant (default about 150 a minute). */
   graphRateLimit?: RateLimitSettings;
+  /** Where managed and workload identities find their endpoint, ids and token file (default process.env). */
+  env?: Environment;
 }
 
 /** What a pull asks of the config node's client: the SIEM client's options, and the output shape for Graph. */
@@ -34,42 +38,56 @@ function rateSetting(name: string, raw: number | string | undefined, fallback: n
 }
 
 /**
- * Everything one defender-config node holds: the validated connection, its keep-alive transport, its
- * token cache and, for Graph, the rate limit its nodes share. The secret stays inside the token request
- * closure and is never handed out.
+ * Everything one defender-config node holds: the validated connection, how it signs in, its keep-alive
+ * transport, its token caches and, for Graph, the rate limit its nodes share. Secrets stay inside the
+ * credential source and are never handed out.
  */
 export class Tenant {
   readonly connection: Connection;
+  /** How this config node gets tokens, for whatever target: `tokenProvider` makes a cache for another one. */
+  readonly credential: CredentialSource;
   readonly tokens: TokenProvider;
   /** Graph allows about 150 requests a minute per app and tenant, across all nodes using this config. */
   readonly graph: GraphSession;
   private readonly transport: HttpTransport;
   private readonly closing = new AbortController();
-  /** Asks for a token for one connection of this tenant; the secret stays in this closure. */
-  private readonly fetchToken: (connection: Connection) => (request: TokenRequestOptions) => ReturnType<typeof requestToken>;
-  private readonly now: () => number;
+  private readonly options: TenantOptions;
   /** The Graph token cache of a `siem` config node, made when an update node first writes. */
   private graphOnlyTokens?: TokenProvider;
 
-  constructor(settings: ConnectionSettings, clientSecret: string, options: TenantOptions = {}) {
-    this.connection = resolveConnection(settings);
-    this.transport = new HttpTransport(options.transport);
+  constructor(settings: ConnectionSettings & SignInSettings, credentials: SignInCredentials, options: TenantOptions = {}) {
     const now = options.now ?? Date.now;
+    const signIn = resolveSignIn(settings, credentials, options.env ?? process.env, now());
+    this.connection = signIn.connection;
+    this.credential = signIn.credential;
+    this.options = options;
+    this.transport = new HttpTransport(options.transport);
     const rate = options.graphRateLimit ?? {
       perMinute: rateSetting('graphRequestsPerMinute', settings.graphRequestsPerMinute, GRAPH_RATE_LIMIT.perMinute),
       burst: Math.max(1, Math.floor(rateSetting('graphBurst', settings.graphBurst, GRAPH_RATE_LIMIT.burst))),
     };
     this.graph = { limiter: new RateLimiter(rate, now) };
-    this.now = now;
-    this.fetchToken = (connection) => (request) =>
-      requestToken(this.transport, connection, clientSecret, {
-        timeoutMs: request.timeoutMs ?? options.tokenTimeoutMs ?? 30_000,
-        maxResponseBytes: 1024 * 1024,
-        retry: options.retry ?? DEFAULT_RETRY_POLICY,
-        signal: this.closing.signal,
-        now,
-      });
-    this.tokens = new TokenProvider(this.fetchToken(this.connection), now);
+    this.tokens = this.tokenProvider(this.connection);
+  }
+
+  /**
+   * A token cache of its own for `connection` (its token URL and its resource or scope), signing in as this
+   * config node does, over its transport, stopped when it closes.
+   */
+  tokenProvider(connection: Connection): TokenProvider {
+    const now = this.options.now ?? Date.now;
+    return new TokenProvider(
+      (request) =>
+        this.credential.requestToken(connection, {
+          transport: this.transport,
+          timeoutMs: request.timeoutMs ?? this.options.tokenTimeoutMs ?? 30_000,
+          maxResponseBytes: 1024 * 1024,
+          retry: this.options.retry ?? DEFAULT_RETRY_POLICY,
+          signal: this.closing.signal,
+          now,
+        }),
+      now,
+    );
   }
 
   /**
@@ -79,7 +97,7 @@ export class Tenant {
    */
   get graphTokens(): TokenProvider {
     if (this.connection.api === 'graph') return this.tokens;
-    this.graphOnlyTokens ??= new TokenProvider(this.fetchToken(graphConnection(this.connection)), this.now);
+    this.graphOnlyTokens ??= this.tokenProvider(graphConnection(this.connection));
     return this.graphOnlyTokens;
   }
 

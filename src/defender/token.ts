@@ -1,9 +1,5 @@
 import { DefenderError } from './errors';
 import { message } from './messages';
-import { HttpTransport, RequestOptions } from './http';
-import { Connection, graphScope, tokenUrl } from './regions';
-import { parseRetryAfter, RetryPolicy, withRetries } from './retry';
-import { serviceErrorText } from './response';
 
 export interface AccessToken {
   value: string;
@@ -11,16 +7,7 @@ export interface AccessToken {
   expiresAt: number;
 }
 
-/**
- * The client-credentials form: the v1 endpoint (SIEM API) names a `resource`; the v2 endpoint (Graph) refuses
- * `resource` and wants a `scope` ending in `/.default` instead.
- */
-export function tokenForm(connection: Connection, clientSecret: string): Record<string, string> {
-  const target: Record<string, string> = connection.api === 'graph' ? { scope: graphScope(connection) } : { resource: connection.resource };
-  return { ...target, client_id: connection.clientId, client_secret: clientSecret, grant_type: 'client_credentials' };
-}
-
-/** Seconds as Azure AD v1 sends them: numbers or, usually, strings ("3599"). */
+/** Seconds as Azure AD v1 and the managed identity endpoints send them: numbers or, usually, strings ("3599"). */
 function seconds(value: unknown): number | undefined {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
@@ -35,63 +22,6 @@ export function parseTokenResponse(body: unknown, now: number): AccessToken {
   const expiresIn = seconds(b.expires_in);
   const expiresAt = expiresOn !== undefined ? expiresOn * 1000 : now + (expiresIn ?? 3600) * 1000;
   return { value: b.access_token, expiresAt };
-}
-
-/** Asks Azure AD for a client-credentials token: the v1 endpoint for the SIEM API, the v2 endpoint for Graph. */
-export async function requestToken(
-  transport: HttpTransport,
-  connection: Connection,
-  clientSecret: string,
-  options: RequestOptions & { retry: RetryPolicy; now?: () => number },
-): Promise<AccessToken> {
-  if (!clientSecret) {
-    throw new DefenderError('INVALID_CONFIG', message('config.secret-missing'));
-  }
-  const now = options.now ?? Date.now;
-  const url = tokenUrl(connection);
-  const host = new URL(url).host;
-  let response;
-  try {
-    response = await withRetries(
-      async () => {
-        const res = await transport.postForm(url, tokenForm(connection, clientSecret), options);
-        if (res.status === 429 || res.status >= 500) {
-          const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-          throw new DefenderError('TOKEN_FAILED', message('token.http-said', { host, status: res.status, text: serviceErrorText(res, [clientSecret]) }), {
-            statusCode: res.status,
-            retryable: true,
-            ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-          });
-        }
-        return res;
-      },
-      options.retry,
-      options.signal,
-    );
-  } catch (err) {
-    // The token endpoint had its retries here; the detections request that asked for the token must not
-    // retry the whole token dance again (retries would multiply).
-    if (err instanceof DefenderError && err.retryable) {
-      const text = err.code === 'TOKEN_FAILED' ? (err.text ?? err.message) : message('token.failed', { host, detail: err.text ?? err.message });
-      throw new DefenderError(err.code === 'TIMEOUT' ? 'TIMEOUT' : 'TOKEN_FAILED', text, { statusCode: err.statusCode });
-    }
-    throw err;
-  }
-  const text = serviceErrorText(response, [clientSecret]);
-  if (response.status !== 200) {
-    throw new DefenderError('TOKEN_FAILED', message(text ? 'token.refused-said' : 'token.refused', { host, status: response.status, text }), {
-      statusCode: response.status,
-    });
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(response.body.toString('utf8'));
-  } catch {
-    throw new DefenderError('TOKEN_FAILED', message('token.not-json', { type: response.headers['content-type'] ?? message('http.no-content-type') }), {
-      statusCode: 200,
-    });
-  }
-  return parseTokenResponse(body, now());
 }
 
 /** What a caller of the token provider may set for the request it might cause. */

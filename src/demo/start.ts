@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Emulator } from '../emulator';
+import { X509Certificate } from 'node:crypto';
+import { Emulator, throwawayCertificate, type ThrowawayCertificate } from '../emulator';
 
 // This file runs from <build>/src/demo/, where <build> is dist/ or the folder BUILD_DIR named.
 const build = path.resolve(__dirname, '..', '..');
@@ -17,12 +18,26 @@ const TENANT = '00000000-0000-4000-8000-000000000000';
 const CLIENT_ID = 'emulator-client-id';
 const SECRET = 'emulator-client-secret';
 
-function demoFlow(emulatorUrl: string): Array<Record<string, unknown>> {
+/**
+ * DEMO_AUTH=certificate: the demo config node signs in with a throwaway key and self-signed certificate made
+ * at start, which the emulator is given as the app registration's. The default is the client secret.
+ */
+const DEMO_AUTHS = ['secret', 'certificate'] as const;
+const demoAuth = process.env.DEMO_AUTH || 'secret';
+/** Where the throwaway key and certificate are written, so they can be looked at or pasted into a dialog. */
+const certificateDir = path.join(userDir, 'demo-certificate');
+
+/** The demo config node's sign-in properties: the client secret, or the throwaway certificate. */
+function signIn(certificate: ThrowawayCertificate | undefined): Record<string, string> {
+  return certificate ? { auth: 'certificate', certificate: certificate.certificatePem } : { auth: 'secret', certificate: '' };
+}
+
+function demoFlow(emulatorUrl: string, certificate: ThrowawayCertificate | undefined): Array<Record<string, unknown>> {
   return [
     { id: 'demo-tab', type: 'tab', label: 'Defender detections (demo)' },
     {
       id: 'demo-cfg', type: 'defender-config', name: 'Local emulator', tenantId: TENANT, clientId: CLIENT_ID,
-      region: 'custom', api: 'siem', apiBaseUrl: emulatorUrl, authorityUrl: emulatorUrl, resource: '',
+      region: 'custom', api: 'siem', apiBaseUrl: emulatorUrl, authorityUrl: emulatorUrl, resource: '', ...signIn(certificate),
     },
     {
       id: 'demo-comment', type: 'comment', z: 'demo-tab', name: 'Polls the local emulator every 20 s; new detections appear in the debug sidebar',
@@ -70,8 +85,8 @@ function writePackage(): string {
   return build;
 }
 
-/** Keeps the user's edits across restarts; only the emulator's address is brought up to date. */
-function writeUserDir(emulatorUrl: string): void {
+/** Keeps the user's edits across restarts; only the emulator's address and the demo's sign-in are brought up to date. */
+function writeUserDir(emulatorUrl: string, certificate: ThrowawayCertificate | undefined): void {
   fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
   const link = path.join(userDir, 'node_modules', 'node-red-contrib-defender-detections');
   const target = writePackage();
@@ -80,7 +95,7 @@ function writeUserDir(emulatorUrl: string): void {
   if (!fs.lstatSync(link, { throwIfNoEntry: false })) fs.symlinkSync(target, link, 'dir');
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-demo', private: true, dependencies: {} }, null, 2));
   const flowsFile = path.join(userDir, 'flows.json');
-  let flows: Array<Record<string, unknown>> = demoFlow(emulatorUrl);
+  let flows: Array<Record<string, unknown>> = demoFlow(emulatorUrl, certificate);
   if (fs.existsSync(flowsFile)) {
     flows = JSON.parse(fs.readFileSync(flowsFile, 'utf8')) as Array<Record<string, unknown>>;
     for (const n of flows) {
@@ -88,11 +103,20 @@ function writeUserDir(emulatorUrl: string): void {
         n.apiBaseUrl = emulatorUrl;
         n.authorityUrl = emulatorUrl;
       }
+      // The key of a certificate from an earlier start is gone: the demo node signs in as this start says.
+      if (n.id === 'demo-cfg') Object.assign(n, signIn(certificate));
     }
   }
   fs.writeFileSync(flowsFile, JSON.stringify(flows, null, 2));
-  // The demo secret is the emulator's own; a real secret belongs in an encrypted credentials file.
-  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ 'demo-cfg': { clientSecret: SECRET } }, null, 2));
+  // The demo secret and key are the emulator's own; real ones belong in an encrypted credentials file.
+  const credentials = certificate ? { privateKey: certificate.privateKeyPem } : { clientSecret: SECRET };
+  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ 'demo-cfg': credentials }, null, 2));
+  fs.rmSync(certificateDir, { recursive: true, force: true });
+  if (certificate) {
+    fs.mkdirSync(certificateDir, { recursive: true });
+    fs.writeFileSync(path.join(certificateDir, 'private-key.pem'), certificate.privateKeyPem, { mode: 0o600 });
+    fs.writeFileSync(path.join(certificateDir, 'certificate.pem'), certificate.certificatePem);
+  }
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = {
@@ -111,11 +135,25 @@ function writeUserDir(emulatorUrl: string): void {
 }
 
 async function main(): Promise<void> {
-  const emulator = new Emulator({ clientId: CLIENT_ID, clientSecret: SECRET, initialDetections: 25, seed: Date.now() % 100000 });
+  if (!(DEMO_AUTHS as readonly string[]).includes(demoAuth)) {
+    throw new Error(`DEMO_AUTH must be ${DEMO_AUTHS.join(' or ')}, got ${JSON.stringify(demoAuth)}`);
+  }
+  const certificate = demoAuth === 'certificate' ? throwawayCertificate({ commonName: 'node-red-defender-detections demo' }) : undefined;
+  const emulator = new Emulator({
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    initialDetections: 25,
+    seed: Date.now() % 100000,
+    certificates: certificate ? [certificate.certificatePem] : [],
+  });
   const emulatorUrl = await emulator.listen(emulatorPort, '127.0.0.1');
   emulator.startStream({ everyMs: 15_000, perTick: 1, lateMs: 60_000, updateRatio: 0.1 });
-  writeUserDir(emulatorUrl);
+  writeUserDir(emulatorUrl, certificate);
   console.log(`Defender SIEM API emulator on ${emulatorUrl}`);
+  if (certificate) {
+    const thumbprint = new X509Certificate(certificate.certificatePem).fingerprint.replace(/:/g, '');
+    console.log(`Certificate sign-in: a throwaway key and certificate (thumbprint ${thumbprint}) in ${certificateDir}`);
+  }
   console.log(`Node-RED on http://127.0.0.1:${port} (demo flow deployed; open the debug sidebar)`);
 
   // NODE_RED_PATH (the folder of another node-red package) lets CI run the demo on another Node-RED major.

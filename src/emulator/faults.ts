@@ -22,6 +22,11 @@ export interface Fault {
   retryAfter?: string;
   /** delay: wait this long, then answer normally (default 2000). */
   delayMs?: number;
+  /**
+   * echo: the status of the answer that quotes the request back (default 400); with 429 or 5xx it carries
+   * Retry-After too, as a throttling or failing gateway would.
+   */
+  status?: number;
 }
 
 /** A fault with its defaults filled in. */
@@ -56,7 +61,11 @@ export function resolveFault(fault: Fault): ResolvedFault {
   }
   const delayMs = fault.delayMs ?? 2000;
   if (!isNonNegativeInteger(delayMs)) throw new RangeError(`fault "delayMs" must be a non-negative integer, got ${JSON.stringify(delayMs)}`);
-  return { kind: fault.kind, on, after, times, retryAfter, delayMs };
+  const status = fault.status ?? 400;
+  if (!(Number.isInteger(status) && status >= 200 && status <= 599)) {
+    throw new RangeError(`fault "status" must be an HTTP status from 200 to 599, got ${JSON.stringify(status)}`);
+  }
+  return { kind: fault.kind, on, after, times, retryAfter, delayMs, status };
 }
 
 /**
@@ -77,6 +86,7 @@ export function faultFromJson(value: unknown): ResolvedFault {
     times: times as number | undefined,
     retryAfter: retryAfter as string | undefined,
     delayMs: raw.delayMs as number | undefined,
+    status: raw.status as number | undefined,
   });
 }
 

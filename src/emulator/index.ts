@@ -5,6 +5,7 @@ export {
   type Fault,
   type FaultKind,
   type FaultTarget,
+  type ManagedIdentityOptions,
   type RecordedRequest,
   type StreamOptions,
 } from './server';
@@ -12,3 +13,4 @@ export { FAULT_KINDS } from './faults';
 export { CLOUD_TAGS, DEVICE_TAGS, MACHINE_GROUPS, SEVERITIES } from './generator';
 export { type TokenResponse, type TokenResponseV2 } from './tokens';
 export { graphAlertOf } from './graph';
+export { selfSignedCertificate, throwawayCertificate, type CertificateOptions, type ThrowawayCertificate } from './certificates';

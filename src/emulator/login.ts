@@ -9,6 +9,11 @@ import { type Reply, jsonReply } from './http';
 export interface ClientCredentials {
   clientId: string;
   clientSecret: string;
+  /**
+   * Checks a request that proves the client with a client_assertion (a certificate's JWT or a federated
+   * token) instead of a secret: undefined when it holds, else the refusal.
+   */
+  checkAssertion(form: URLSearchParams, clientId: string): Reply | undefined;
 }
 
 export type TokenRequestCheck =
@@ -59,7 +64,24 @@ function basicCredentials(authorization: string | undefined): Partial<ClientCred
   }
 }
 
-/** Checks a token request the way Azure AD does, in the same order: grant, client, secret, resource. */
+/** Why a client_secret does not prove the app, or undefined when it does. */
+function secretRefusal(clientId: string, given: string | undefined, expected: string, nowMs: number): Reply | undefined {
+  if (!given) {
+    return aadError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", nowMs);
+  }
+  if (!sameSecret(given, expected)) {
+    return aadError(
+      401,
+      'invalid_client',
+      7000215,
+      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+      nowMs,
+    );
+  }
+  return undefined;
+}
+
+/** Checks a token request the way Azure AD does, in the same order: grant, client, secret or assertion, resource. */
 export function checkTokenRequest(
   form: URLSearchParams,
   authorization: string | undefined,
@@ -95,24 +117,9 @@ export function checkTokenRequest(
       ),
     };
   }
-  if (!clientSecret) {
-    return {
-      ok: false,
-      reply: aadError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", nowMs),
-    };
-  }
-  if (!sameSecret(clientSecret, expected.clientSecret)) {
-    return {
-      ok: false,
-      reply: aadError(
-        401,
-        'invalid_client',
-        7000215,
-        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
-        nowMs,
-      ),
-    };
-  }
+  const asserted = form.has('client_assertion') || form.has('client_assertion_type');
+  const refusal = asserted ? expected.checkAssertion(form, clientId) : secretRefusal(clientId, clientSecret, expected.clientSecret, nowMs);
+  if (refusal) return { ok: false, reply: refusal };
   const resource = form.get('resource');
   if (!resource) return missing('resource');
   return { ok: true, clientId, resource };

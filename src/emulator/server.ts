@@ -9,7 +9,9 @@ import {
 } from './http';
 import { type AlertsV2Request, encodeCursor, graphAlertOf, isAfter, matchesClauses, parseAlertsV2Query } from './graph';
 import { type AlertTriage, applyPatch, checkAlertPatch, checkNewComment, graphError, triaged, UNTOUCHED } from './graph-write';
+import { ClientAssertions } from './assertions';
 import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
+import { APP_SERVICE_PATH, checkIdentityRequest, IMDS_PATH, type IdentityShape, type ManagedIdentityOptions } from './managed-identity';
 import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
 import { DetectionStore, type StoredView } from './store';
@@ -17,6 +19,7 @@ import { formatTicks, instantToTicks, parseDateTime } from './timestamps';
 import { TokenIssuer } from './tokens';
 
 export type { Fault, FaultKind, FaultTarget } from './faults';
+export type { ManagedIdentityOptions } from './managed-identity';
 
 export interface EmulatorOptions {
   /** Default 'emulator-client-id'. */
@@ -45,6 +48,12 @@ export interface EmulatorOptions {
    * SecurityAlert.Read.All and SecurityAlert.ReadWrite.All; without ReadWrite, writes answer 403.
    */
   graphPermissions?: readonly string[];
+  /** PEM certificates uploaded to the app registration: client assertions signed with their keys are accepted. */
+  certificates?: readonly string[];
+  /** Federated tokens the app registration trusts (workload identity federation), accepted as client assertions. */
+  federatedTokens?: readonly string[];
+  /** The managed identity endpoints (IMDS at /metadata/identity/oauth2/token, App Service at /msi/token). */
+  managedIdentity?: ManagedIdentityOptions;
 }
 
 /** Reading alerts_v2 needs either; changing an alert or adding a comment needs ReadWrite. */
@@ -56,14 +65,18 @@ export interface RecordedRequest {
   /**
    * The Microsoft Graph dialect: graph-token (v2.0 token), graph-alerts (GET /v1.0/security/alerts_v2),
    * graph-alert (one alert: GET or PATCH …/alerts_v2/{id}) and graph-comments (POST …/alerts_v2/{id}/comments).
+   * managed-identity: the IMDS or App Service token endpoint.
    */
-  endpoint: 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'graph-alert' | 'graph-comments' | 'redirected' | 'other';
+  endpoint: 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'graph-alert' | 'graph-comments' | 'managed-identity' | 'redirected' | 'other';
   method: string;
   path: string;
   query: Array<[string, string]>;
   /** 0 until answered, and for a connection reset without an answer. */
   status: number;
-  /** Token endpoint: the client credentials were right. Alerts and redirected: the bearer token was valid. */
+  /**
+   * Token endpoint: the client credentials (secret or assertion) were right; managed identity: the identity
+   * request was. Alerts and redirected: the bearer token was valid.
+   */
   authorized: boolean;
   hadAuthorizationHeader: boolean;
   /** graph-alert and graph-comments: the JSON body as sent (never a token endpoint's form, which holds the secret). */
@@ -101,6 +114,8 @@ const GRAPH_COMMENTS_PATH = /^\/v1\.0\/security\/alerts_v2\/([^/]+)\/comments\/?
 const REDIRECTED_PREFIX = '/redirected/';
 /** The content type of Graph's JSON answers. */
 const GRAPH_JSON = 'application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8';
+/** The Microsoft Graph service roots of the clouds: a token for one of them is a Graph token. */
+const GRAPH_ROOTS = ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'];
 const ADMIN_PREFIX = '/emulator/';
 const LATE_ARRIVAL_SHARE = 0.3;
 const MAX_GENERATED_PER_CALL = 1_000_000;
@@ -139,6 +154,8 @@ export class Emulator {
   private readonly store = new DetectionStore();
   private readonly tokens: TokenIssuer;
   private readonly faults = new FaultPlan();
+  private readonly assertions = new ClientAssertions();
+  private readonly identity: Required<ManagedIdentityOptions>;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private server: Server | undefined;
@@ -173,6 +190,14 @@ export class Emulator {
     }
     this.defaultGraphPermissions = [...(options.graphPermissions ?? DEFAULT_GRAPH_PERMISSIONS)];
     this.graphPermissions = this.defaultGraphPermissions;
+    this.assertions.setCertificates(options.certificates ?? []);
+    this.assertions.setFederatedTokens(options.federatedTokens ?? []);
+    this.identity = {
+      identityHeader: options.managedIdentity?.identityHeader ?? 'emulator-identity-header',
+      userAssignedClientIds: options.managedIdentity?.userAssignedClientIds ?? [],
+      systemAssignedClientId: options.managedIdentity?.systemAssignedClientId ?? 'emulator-managed-identity',
+      tenantId: options.managedIdentity?.tenantId ?? '00000000-0000-4000-8000-000000000000',
+    };
     this.random = new SeededRandom(options.seed ?? 1);
     this.generator = new DetectionGenerator(this.random);
     this.tokens = new TokenIssuer(() => this.clock(), lifetime);
@@ -204,6 +229,21 @@ export class Emulator {
   /** Every access token issued since construction or the last reset, oldest first (for leak checks). */
   get issuedTokens(): string[] {
     return this.tokens.all();
+  }
+
+  /** Every client_assertion received since construction or the last reset, oldest first (for leak checks). */
+  get clientAssertions(): string[] {
+    return this.assertions.received;
+  }
+
+  /** The certificates uploaded to the app registration (PEM); they replace those given before. */
+  setCertificates(pems: readonly string[]): void {
+    this.assertions.setCertificates(pems);
+  }
+
+  /** The federated tokens the app registration trusts now; they replace those given before (a token rotated). */
+  setFederatedTokens(tokens: readonly string[]): void {
+    this.assertions.setFederatedTokens(tokens);
   }
 
   /**
@@ -383,8 +423,9 @@ export class Emulator {
   }
 
   /**
-   * Clears detections and what was done to them, faults, tokens, stats and recorded requests, and grants
-   * the Graph permissions of the construction again. A running stream keeps running.
+   * Clears detections and what was done to them, faults, tokens, assertions seen, stats and recorded
+   * requests, and grants the Graph permissions of the construction again. A running stream keeps running;
+   * certificates, federated tokens and identities stay, as an app registration's do.
    */
   reset(): void {
     this.store.clear();
@@ -392,6 +433,7 @@ export class Emulator {
     this.graphPermissions = this.defaultGraphPermissions;
     this.faults.clear();
     this.tokens.clear();
+    this.assertions.reset();
     this.counters = { tokenRequests: 0, alertRequests: 0 };
     this.log = [];
   }
@@ -428,6 +470,8 @@ export class Emulator {
     if (commentsMatch) return this.handleGraphAlert(req, res, url, commentsMatch[1], 'graph-comments');
     const alertMatch = GRAPH_ALERT_PATH.exec(path);
     if (alertMatch) return this.handleGraphAlert(req, res, url, alertMatch[1], 'graph-alert');
+    if (IMDS_PATH.test(path)) return this.handleManagedIdentity(req, res, url, 'imds');
+    if (APP_SERVICE_PATH.test(path)) return this.handleManagedIdentity(req, res, url, 'app-service');
     if (path.startsWith(REDIRECTED_PREFIX)) return this.handleRedirected(req, res, url);
     if (path.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length).replace(/\/$/, ''));
     const record = this.record('other', req, url);
@@ -484,7 +528,13 @@ export class Emulator {
     }
     const isForm = (req.headers['content-type'] ?? '').toLowerCase().includes('application/x-www-form-urlencoded');
     const form = new URLSearchParams(isForm ? body : '');
-    const credentials = { clientId: this.clientId, clientSecret: this.clientSecret };
+    // The audience of a client assertion is the exact token URL the request went to.
+    const audience = `${this.url.slice(0, this.url.indexOf('://'))}://${req.headers.host ?? ''}${url.pathname}`;
+    const credentials = {
+      clientId: this.clientId,
+      clientSecret: this.clientSecret,
+      checkAssertion: (assertionForm: URLSearchParams, clientId: string) => this.assertions.check(assertionForm, clientId, audience, this.clock()),
+    };
     let verdict: { ok: true; issue: () => Reply } | { ok: false; reply: Reply } | undefined;
     if (req.method === 'POST') {
       const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -506,6 +556,25 @@ export class Emulator {
     };
     const fault = this.faults.take('token');
     if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer, body);
+    return this.send(res, answer(), record);
+  }
+
+  /** GET of a managed identity endpoint: the instance metadata service's shape or App Service's. */
+  private async handleManagedIdentity(req: IncomingMessage, res: ServerResponse, url: URL, shape: IdentityShape): Promise<void> {
+    this.counters.tokenRequests += 1;
+    const record = this.record('managed-identity', req, url);
+    req.resume();
+    const check = checkIdentityRequest(shape, req.method ?? 'GET', url.searchParams, req.headers, this.identity);
+    record.authorized = check.ok;
+    const answer = (): Reply =>
+      check.ok
+        // An identity granted Graph's app roles gets them on its Graph tokens, as the app registration does.
+        ? jsonReply(200, this.tokens.issueManagedIdentity(this.identity.tenantId, check.clientId, check.resource, shape, this.isGraphAudience(check.resource) ? this.graphPermissions : undefined), { 'Cache-Control': 'no-store' })
+        : check.reply;
+    const fault = this.faults.take('token');
+    // What a gateway that quotes the request would quote: the request line and the identity's header.
+    const quoted = `${req.method ?? 'GET'} ${req.url ?? ''} Metadata: ${String(req.headers.metadata ?? '')} X-IDENTITY-HEADER: ${String(req.headers['x-identity-header'] ?? '')}`;
+    if (fault) return this.applyFault(fault, 'token', req, res, url, record, answer, quoted);
     return this.send(res, answer(), record);
   }
 
@@ -561,7 +630,7 @@ export class Emulator {
   private async handleGraphAlerts(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     this.counters.alertRequests += 1;
     const presented = bearerToken(req.headers.authorization);
-    const record = this.record('graph-alerts', req, url, this.tokens.check(presented) === 'valid' && this.tokens.describe(presented)?.version === 'v2');
+    const record = this.record('graph-alerts', req, url, this.tokens.check(presented) === 'valid' && this.isGraphToken(presented));
     req.resume();
     const answer = (): Reply => this.graphAlertsReply(req, url);
     // The fault switches of the detections API apply to Graph's alerts too.
@@ -714,7 +783,7 @@ export class Emulator {
     } else {
       const state = this.tokens.check(token);
       if (state === 'valid') {
-        if (this.tokens.describe(token)?.version === 'v2') return undefined;
+        if (this.isGraphToken(token)) return undefined;
         message = 'Access token validation failure. Invalid audience: this token is for another resource; request one from the v2.0 endpoint with scope https://graph.microsoft.com/.default.';
       } else {
         message = {
@@ -725,6 +794,21 @@ export class Emulator {
       }
     }
     return apiError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"' });
+  }
+
+  /**
+   * A token Graph takes: any from the v2.0 endpoint (its scope named Graph), or a v1-style one whose audience
+   * is a Graph root, as a managed identity's token for the resource https://graph.microsoft.com is.
+   */
+  private isGraphToken(token: string | undefined): boolean {
+    const described = this.tokens.describe(token);
+    return described !== undefined && (described.version === 'v2' || this.isGraphAudience(described.audience));
+  }
+
+  /** Graph's root in some cloud, or this emulator's own (it serves Graph at its root). */
+  private isGraphAudience(audience: string): boolean {
+    const root = audience.replace(/\/+$/, '');
+    return root === this.url || GRAPH_ROOTS.includes(root);
   }
 
   private async handleRedirected(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -805,7 +889,12 @@ export class Emulator {
         // A careless gateway that quotes the whole request back: the form with the secret, or the bearer
         // token. Clients must not pass such text on.
         const quoted = token ? requestBody : `Authorization: ${req.headers.authorization ?? ''}`;
-        return this.send(res, { status: 400, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `Bad request. You sent: ${quoted}` }, record);
+        const throttled = fault.status === 429 || fault.status >= 500;
+        return this.send(res, {
+          status: fault.status,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8', ...(throttled ? { 'Retry-After': fault.retryAfter } : {}) },
+          body: `Request refused (HTTP ${fault.status}). You sent: ${quoted}`,
+        }, record);
       }
       default: {
         const unknown: never = fault.kind;
@@ -896,6 +985,29 @@ export class Emulator {
           pendingFaults: this.faults.pending().map(faultToJson),
           streaming: this.streamTimer !== undefined,
         });
+      case 'certificates': {
+        // The certificates uploaded to the app registration, so `npm run emulator` users can try certificate sign-in.
+        if (method !== 'POST') return notAllowed('POST');
+        const pems = (body as { certificates?: unknown }).certificates;
+        if (!Array.isArray(pems) || !pems.every((p): p is string => typeof p === 'string')) {
+          throw new RangeError('the body must be {"certificates": ["-----BEGIN CERTIFICATE-----…"]}');
+        }
+        try {
+          this.setCertificates(pems);
+        } catch {
+          throw new RangeError('each certificate must be a PEM X.509 certificate (-----BEGIN CERTIFICATE-----)');
+        }
+        return jsonReply(200, { certificates: pems.length });
+      }
+      case 'federated-tokens': {
+        if (method !== 'POST') return notAllowed('POST');
+        const tokens = (body as { tokens?: unknown }).tokens;
+        if (!Array.isArray(tokens) || !tokens.every((t): t is string => typeof t === 'string' && t !== '')) {
+          throw new RangeError('the body must be {"tokens": ["<the federated token the workload presents>"]}');
+        }
+        this.setFederatedTokens(tokens);
+        return jsonReply(200, { tokens: tokens.length });
+      }
       case 'reset':
         if (method !== 'POST') return notAllowed('POST');
         this.reset();
@@ -913,7 +1025,7 @@ export class Emulator {
         if (method === 'GET') return jsonReply(200, { graph: this.grantedGraphPermissions });
         return notAllowed('GET, PUT');
       default:
-        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens, GET|PUT /emulator/permissions.`);
+        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens, GET|PUT /emulator/permissions, POST /emulator/certificates, POST /emulator/federated-tokens.`);
     }
   }
 

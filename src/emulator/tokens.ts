@@ -61,7 +61,8 @@ export class TokenIssuer {
     return [...this.tokens.keys()];
   }
 
-  issue(tenant: string, clientId: string, resource: string): TokenResponse {
+  /** A v1 token for `resource`; `roles` are the application permissions it carries (the SIEM API's by default). */
+  issue(tenant: string, clientId: string, resource: string, roles: readonly string[] = ['Alert.Read.All']): TokenResponse {
     const issuedAt = this.now();
     const iat = Math.floor(issuedAt / 1000);
     const exp = iat + this.lifetimeSeconds;
@@ -74,7 +75,7 @@ export class TokenIssuer {
       exp,
       appid: clientId,
       tid: tenant,
-      roles: ['Alert.Read.All'],
+      roles: [...roles],
       jti: randomUUID(),
     };
     const accessToken = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}.${base64url(randomBytes(32))}`;
@@ -88,6 +89,18 @@ export class TokenIssuer {
       resource,
       access_token: accessToken,
     };
+  }
+
+  /**
+   * A managed identity's token for `resource`, as the instance metadata service or App Service's local
+   * endpoint answers it: v1-style, numbers as strings; only IMDS sends expires_in and not_before.
+   */
+  issueManagedIdentity(tenant: string, clientId: string, resource: string, shape: 'imds' | 'app-service', roles?: readonly string[]): Record<string, string> {
+    const v1 = this.issue(tenant, clientId, resource, roles);
+    const common = { access_token: v1.access_token, expires_on: v1.expires_on, resource: v1.resource, token_type: v1.token_type, client_id: clientId };
+    return shape === 'imds'
+      ? { ...common, refresh_token: '', expires_in: v1.expires_in, ext_expires_in: v1.ext_expires_in, not_before: v1.not_before }
+      : common;
   }
 
   /**

@@ -1,19 +1,19 @@
 import type { Node, NodeDef } from 'node-red';
 import type { DefenderError } from '../defender/errors';
 import type { ConnectionSettings } from '../defender/regions';
+import type { SignInCredentials, SignInSettings } from '../defender/sign-in/modes';
 import type { Tenant } from '../defender/tenant';
 
-/** A defender-config node as the editor saves it: the connection settings, plus the network config nodes. */
-export interface DefenderConfigDef extends NodeDef, ConnectionSettings {
+/** A defender-config node as the editor saves it: connection and sign-in settings, plus the network config nodes. */
+export interface DefenderConfigDef extends NodeDef, ConnectionSettings, SignInSettings {
   /** Id of a core `http proxy` config node, if one is chosen. */
   proxy?: string;
   /** Id of a core `tls-config` node, if one is chosen. */
   tls?: string;
 }
 
-export interface DefenderCredentials {
-  clientSecret?: string;
-}
+/** The config node's Node-RED credentials: every one a password field, so the editor only learns whether it is set. */
+export type DefenderCredentials = SignInCredentials;
 
 /** What a defender-detections node finds when it looks up its config node. */
 export interface DefenderConfigNode extends Node<DefenderCredentials> {

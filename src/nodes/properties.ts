@@ -20,6 +20,10 @@ export const NODE_PROPERTIES = {
     apiBaseUrl: '',
     authorityUrl: '',
     resource: '',
+    // Sign-in (SPEC section 8): a config node saved before the modes existed signed in with its client secret.
+    auth: 'secret',
+    certificate: '',
+    managedIdentityClientId: '',
     proxy: '',
     tls: '',
   },

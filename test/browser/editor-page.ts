@@ -118,6 +118,17 @@ export class EditorPage {
   }
 
   /**
+   * Opens a detections node's dialog, then the dialog of its config node with the pencil beside the config
+   * field (Node-RED 4 and 5 name that button differently from Node-RED 3), and waits for `field` there.
+   */
+  async openConfigOf(detectionsId: string, field: string): Promise<void> {
+    await this.openNode(detectionsId, '#node-input-initialAgo');
+    await this.page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
+    await this.page.locator(field).waitFor({ state: 'visible' });
+    await this.settle();
+  }
+
+  /**
    * The text box of a TypedInput field: Node-RED hides the original `#node-input-<property>` (which keeps the value
    * and the validation mark) and shows its own input next to it.
    */

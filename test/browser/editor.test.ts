@@ -2,14 +2,18 @@
  * The editor as a user meets it, in a real Chromium against a real Node-RED with this build installed
  * (the `npm start` demo on free ports, an empty flow): find the nodes, build inject → defender detections
  * → debug with the mouse, create a defender-config that points at the emulator, deploy, test the
- * connection, pull, and read the detections in the debug sidebar; put an update alert node behind it, choose a
- * status in its dialog and see the alerts change; then the same dialogs in Japanese.
+ * connection, switch it to certificate sign-in with the demo's throwaway key and certificate, pull, and read the
+ * detections in the debug sidebar; put an update alert node behind it, choose a status in its dialog and see
+ * the alerts change; then the same dialogs in Japanese.
  * Screenshots go to screenshots/ (gitignored).
  *
  * Runs when Chromium is installed (/usr/bin/chromium, or CHROMIUM_PATH); otherwise it is skipped with a
  * line saying why, unless BROWSER_TESTS=required (CI), which turns a missing Chromium into a failure.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { EditorPage } from './editor-page';
 import { editorSuite } from './suite';
 
@@ -160,10 +164,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
 
   step('Test connection reports success with the stored secret, and the exact error for a wrong one', async () => {
     const page = suite.editor.page;
-    await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
-    await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
-    await page.locator('#defender-config-test').waitFor({ state: 'visible' });
-    await suite.editor.settle();
+    await suite.editor.openConfigOf(ids.detections, '#defender-config-test');
     // Deployed and left unchanged, the secret field holds Node-RED's placeholder, not the secret.
     assert.equal(await page.locator('#node-config-input-clientSecret').inputValue(), '__PWRD__');
     await page.click('#defender-config-test');
@@ -184,6 +185,61 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     await page.locator('#defender-config-test').waitFor({ state: 'detached' });
     await page.click('#node-dialog-cancel');
     await page.locator('#node-input-limit').waitFor({ state: 'detached' });
+  });
+
+  step('the sign-in select shows only the fields of the chosen mode', async () => {
+    const page = suite.editor.page;
+    await suite.editor.openConfigOf(ids.detections, '#node-config-input-auth');
+    const shown = async (): Promise<string[]> => {
+      const fields = ['tenantId', 'clientId', 'clientSecret', 'privateKey', 'privateKeyPassphrase', 'certificate', 'managedIdentityClientId'];
+      const visible = await Promise.all(fields.map((f) => page.locator(`#node-config-input-${f}`).isVisible()));
+      return fields.filter((_, i) => visible[i]);
+    };
+    assert.equal(await page.locator('#node-config-input-auth').inputValue(), 'secret');
+    assert.deepEqual(await shown(), ['tenantId', 'clientId', 'clientSecret']);
+    await page.selectOption('#node-config-input-auth', 'certificate');
+    assert.deepEqual(await shown(), ['tenantId', 'clientId', 'privateKey', 'privateKeyPassphrase', 'certificate']);
+    await page.selectOption('#node-config-input-auth', 'managed-identity');
+    assert.deepEqual(await shown(), ['managedIdentityClientId']);
+    await page.selectOption('#node-config-input-auth', 'workload-identity');
+    assert.deepEqual(await shown(), ['tenantId', 'clientId']);
+    assert.equal(await page.locator('#node-config-input-tenantId').getAttribute('placeholder'), 'empty: AZURE_TENANT_ID');
+    assert.match(await page.locator('.defender-config-workload-identity-row .form-tips').innerText(), /AZURE_FEDERATED_TOKEN_FILE/);
+  });
+
+  step('signs in with a certificate loaded from files: the dialog shows its thumbprint and expiry, and Test connection passes', async () => {
+    const page = suite.editor.page;
+    const dir = path.join(suite.demo.userDir, 'demo-certificate');
+    const certificate = new X509Certificate(fs.readFileSync(path.join(dir, 'certificate.pem')));
+    await page.selectOption('#node-config-input-auth', 'certificate');
+    // The certificate's file chosen for the key by mistake: the dialog and Test connection say so.
+    await page.setInputFiles('#defender-config-privateKey-file', path.join(dir, 'certificate.pem'));
+    await page.setInputFiles('#defender-config-certificate-file', path.join(dir, 'certificate.pem'));
+    const info = page.locator('#defender-config-certificate-info');
+    await info.filter({ hasText: 'privateKey must be a PEM private key' }).waitFor({ state: 'visible' });
+    await page.click('#defender-config-test');
+    await page.locator('#defender-config-test-result.defender-config-test-failed').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#defender-config-test-result').innerText(), /^Failed \(INVALID_CONFIG\): privateKey must be a PEM private key/);
+    await page.setInputFiles('#defender-config-privateKey-file', path.join(dir, 'private-key.pem'));
+    await info.filter({ hasText: 'belongs to this certificate' }).waitFor({ state: 'visible' });
+    const thumbprint = certificate.fingerprint.replace(/:/g, '');
+    const expiry = new Date(certificate.validTo).toISOString().slice(0, 10);
+    assert.match(await info.innerText(), new RegExp(`^Thumbprint ${thumbprint} · valid until ${expiry} · CN=node-red-defender-detections demo\nThe private key belongs to this certificate\.$`));
+    await page.click('#defender-config-test');
+    await page.locator('#defender-config-test-result.defender-config-test-ok').waitFor({ state: 'visible' });
+    await suite.editor.scrollDialogTop();
+    await suite.editor.screenshot('config-certificate');
+    await page.click('#node-config-dialog-ok');
+    await page.locator('#node-config-input-auth').waitFor({ state: 'detached' });
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-limit').waitFor({ state: 'detached' });
+    await suite.editor.deploy();
+    // What the editor may learn of the credentials: that the key is set, never the key.
+    const answer = await fetch(new URL(`credentials/defender-config/${ids.config}`, suite.demo.editorUrl));
+    const text = await answer.text();
+    assert.deepEqual(JSON.parse(text), { has_clientSecret: true, has_privateKey: true, has_privateKeyPassphrase: false });
+    const key = fs.readFileSync(path.join(dir, 'private-key.pem'), 'utf8');
+    assert.ok(!text.includes(key.split('\n')[1]));
   });
 
   step('a pull from the inject button shows detections in the debug sidebar', async () => {
@@ -260,6 +316,8 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       await ja.settle();
       assert.equal((await ja.labelOf('node-config-input-tenantId')).trim(), 'テナント ID');
       assert.equal(await page.locator('#node-config-input-region option:checked').innerText(), 'カスタム URL');
+      assert.equal((await ja.labelOf('node-config-input-auth')).trim(), 'サインイン方法');
+      assert.equal(await page.locator('#node-config-input-auth option:checked').innerText(), '証明書');
       assert.equal((await page.locator('#defender-config-test').innerText()).trim(), '接続をテスト');
       await ja.screenshot('ja-config-dialog');
       await page.click('#node-config-dialog-cancel');
@@ -273,4 +331,4 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       await ja.close();
     }
   });
-});
+}, { demoEnv: { DEMO_AUTH: 'certificate' } });

@@ -90,13 +90,17 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
     assert.equal(await suite.editor.property(id, 'statusType'), 'str');
   });
 
-  step('shows the region and API defaults in the config dialog', async () => {
+  step('shows the region, API and sign-in defaults in the config dialog', async () => {
     const page = suite.editor.page;
     await suite.editor.openNode('m0000000000000d1', '#node-input-initialAgo');
     await page.locator('#node-input-btn-defender-edit, #node-input-lookup-defender').first().click();
     await page.locator('#node-config-input-tenantId').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#node-config-input-region').inputValue(), NODE_PROPERTIES['defender-config'].region);
     assert.equal(await page.locator('#node-config-input-api').inputValue(), NODE_PROPERTIES['defender-config'].api);
+    // Saved without auth, the node signs in with its secret: the dialog says so and shows that field only.
+    assert.equal(await page.locator('#node-config-input-auth').inputValue(), NODE_PROPERTIES['defender-config'].auth);
+    assert.equal(await page.locator('#node-config-input-clientSecret').isVisible(), true);
+    assert.equal(await page.locator('#node-config-input-privateKey').isVisible(), false);
     await page.click('#node-config-dialog-cancel');
     await page.locator('#node-config-input-tenantId').waitFor({ state: 'detached' });
     await page.click('#node-dialog-cancel');

@@ -18,7 +18,8 @@ export interface EditorSuite {
   step(name: string, fn: () => Promise<void>): void;
 }
 
-export function editorSuite(name: string, body: (suite: EditorSuite) => void): void {
+/** `demoEnv`: environment of the demo (DEMO_AUTH=certificate gives the emulator a throwaway certificate). */
+export function editorSuite(name: string, body: (suite: EditorSuite) => void, options: { demoEnv?: Record<string, string> } = {}): void {
   if (CHROMIUM_MISSING && !BROWSER_REQUIRED) console.log(`browser tests skipped: ${CHROMIUM_MISSING}`);
   describe(name, { skip: CHROMIUM_MISSING && !BROWSER_REQUIRED ? CHROMIUM_MISSING : false }, () => {
     if (CHROMIUM_MISSING) {
@@ -31,7 +32,7 @@ export function editorSuite(name: string, body: (suite: EditorSuite) => void): v
     let failed: string | undefined;
 
     before(async () => {
-      demo = await startDemo({ emptyFlow: true });
+      demo = await startDemo({ emptyFlow: true, ...(options.demoEnv ? { env: options.demoEnv } : {}) });
       browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
       editor = await EditorPage.open(browser, demo.editorUrl);
     }, { timeout: 120_000 });

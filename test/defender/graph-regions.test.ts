@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { alertsUrl, alertUrl, graphConnection, graphScope, resolveConnection, tokenUrl } from '../../src/defender/regions';
-import { parseTokenResponse, tokenForm } from '../../src/defender/token';
+import { clientCredentialsForm } from '../../src/defender/sign-in/token-request';
+import { parseTokenResponse } from '../../src/defender/token';
 
 const base = { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', clientId: 'app' };
 
@@ -32,14 +33,14 @@ describe('regions with api graph', () => {
 
   it('asks the v2.0 endpoint for a scope and never a resource, even one left over from the SIEM API', () => {
     const c = resolveConnection({ ...base, region: 'eu', api: 'graph', resource: 'https://graph.windows.net' });
-    assert.deepEqual(tokenForm(c, 's3cret'), {
+    assert.deepEqual(clientCredentialsForm(c, { client_secret: 's3cret' }), {
       scope: 'https://graph.microsoft.com/.default',
       client_id: 'app',
       client_secret: 's3cret',
       grant_type: 'client_credentials',
     });
     const siem = resolveConnection({ ...base, region: 'eu' });
-    assert.deepEqual(tokenForm(siem, 's3cret'), { resource: 'https://graph.windows.net', client_id: 'app', client_secret: 's3cret', grant_type: 'client_credentials' });
+    assert.deepEqual(clientCredentialsForm(siem, { client_secret: 's3cret' }), { resource: 'https://graph.windows.net', client_id: 'app', client_secret: 's3cret', grant_type: 'client_credentials' });
   });
 
   it('reads the v2.0 token answer, whose expires_in is a number and which has no expires_on', () => {
@@ -65,7 +66,7 @@ describe('regions with api graph', () => {
       const c = graphConnection(siem);
       assert.equal(c.api, 'graph', region);
       assert.equal(tokenUrl(c), `${login}/${base.tenantId}/oauth2/v2.0/token`, region);
-      assert.deepEqual(tokenForm(c, 's3cret'), { scope: `${graph}/.default`, client_id: 'app', client_secret: 's3cret', grant_type: 'client_credentials' }, region);
+      assert.deepEqual(clientCredentialsForm(c, { client_secret: 's3cret' }), { scope: `${graph}/.default`, client_id: 'app', client_secret: 's3cret', grant_type: 'client_credentials' }, region);
       assert.equal(alertUrl(c, 'da1_2'), `${graph}/v1.0/security/alerts_v2/da1_2`, region);
       assert.equal(siem.api, 'siem', 'the config node\'s own connection is left as it is');
     }

@@ -24,7 +24,7 @@ describe('AlertWriter', () => {
   after(() => emulator.close());
 
   function tenant(api: 'siem' | 'graph'): Tenant {
-    const t = new Tenant({ tenantId: TENANT, clientId: CLIENT_ID, region: 'custom', api, apiBaseUrl: emulator.url, authorityUrl: emulator.url }, SECRET, {
+    const t = new Tenant({ tenantId: TENANT, clientId: CLIENT_ID, region: 'custom', api, apiBaseUrl: emulator.url, authorityUrl: emulator.url }, { clientSecret: SECRET }, {
       retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 1 },
     });
     tenants.push(t);

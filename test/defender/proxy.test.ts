@@ -64,7 +64,7 @@ describe('through a real proxy to the emulator over HTTPS', () => {
   });
 
   function tenant(transport: TransportOptions): Tenant {
-    const t = new Tenant({ tenantId: TENANT, clientId: CLIENT_ID, region: 'custom', apiBaseUrl: emulator.url, authorityUrl: emulator.url }, SECRET, {
+    const t = new Tenant({ tenantId: TENANT, clientId: CLIENT_ID, region: 'custom', apiBaseUrl: emulator.url, authorityUrl: emulator.url }, { clientSecret: SECRET }, {
       transport,
       retry: { ...DEFAULT_RETRY_POLICY, maxRetries: 1, baseDelayMs: 1 },
     });

@@ -168,8 +168,17 @@ describe('GET /v1.0/security/alerts_v2', () => {
     assert.equal(strict.alerts.length, 4);
     const other = await allPages(query(emulator.url, { $filter: "serviceSource eq 'microsoftDefenderForIdentity'" }), token);
     assert.equal(other.alerts.length, 0);
+  });
+
+  it('filters on severity: exactly the alerts of that severity, whatever the seed generated', async () => {
+    emulator.reset();
+    const severities = ['High', 'Low', 'High', 'Medium', 'Informational'];
+    severities.forEach((Severity, i) => emulator.addDetection({ AlertId: `da-pinned-${i}`, Severity, LastProcessedTimeUtc: T0 - (i + 1) * MINUTE }));
+    token = await graphAccessToken(emulator.url);
     const high = await allPages(query(emulator.url, { $filter: "severity eq 'high'" }), token);
-    assert.deepEqual(new Set(high.alerts.map((a) => a.severity)), new Set(stored.some((d) => d.Severity === 'High') ? ['high'] : []));
+    assert.deepEqual(high.alerts.map((a) => a.id), ['da-pinned-0', 'da-pinned-2']);
+    const others = await allPages(query(emulator.url, { $filter: "severity ne 'high'" }), token);
+    assert.deepEqual(others.alerts.map((a) => a.id), ['da-pinned-1', 'da-pinned-3', 'da-pinned-4']);
   });
 
   it('counts with $count=true and skips with $skip', async () => {

@@ -534,6 +534,24 @@ describe('faults', () => {
     assert.deepEqual(alerts.map((r) => r.status), [0, 200]);
   });
 
+  it('echo quotes the request back with any status: the bearer token, or the token form with the secret', async () => {
+    emulator.injectFault({ kind: 'echo' });
+    const refused = await getAlerts(emulator.url, token);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.text, `Request refused (HTTP 400). You sent: Authorization: Bearer ${token}`);
+    assert.equal(refused.headers.get('retry-after'), null);
+    emulator.injectFault({ kind: 'echo', on: 'token', status: 429, retryAfter: '3' });
+    const throttled = await requestToken(emulator.url);
+    assert.equal(throttled.status, 429);
+    assert.equal(throttled.headers.get('retry-after'), '3');
+    assert.ok((await throttled.text()).includes(`client_secret=${encodeURIComponent(SECRET)}`), 'the form is quoted as sent');
+    emulator.injectFault({ kind: 'echo', on: 'token', status: 502, retryAfter: '0' });
+    const failing = await requestToken(emulator.url);
+    assert.deepEqual([failing.status, failing.headers.get('retry-after')], [502, '0']);
+    assert.match(await failing.text(), /^Request refused \(HTTP 502\)\. You sent: resource=/);
+    assert.throws(() => emulator.injectFault({ kind: 'echo', status: 700 }), /HTTP status from 200 to 599/);
+  });
+
   it('refuses a fault it does not know', () => {
     assert.throws(() => emulator.injectFault({ kind: 'http418' as 'http500' }), /fault kind must be one of/);
     assert.throws(() => emulator.injectFault({ kind: 'http500', times: 0 }), /times/);
@@ -554,7 +572,7 @@ describe('admin endpoints', () => {
   it('injects, lists and clears faults; times may be "Infinity"', async () => {
     const created = await adminCall(emulator.url, 'POST', 'faults', { kind: 'http500', times: 'Infinity' });
     assert.equal(created.status, 201);
-    assert.deepEqual((created.json as { fault: unknown }).fault, { kind: 'http500', on: 'alerts', after: 0, times: 'Infinity', retryAfter: '1', delayMs: 2000 });
+    assert.deepEqual((created.json as { fault: unknown }).fault, { kind: 'http500', on: 'alerts', after: 0, times: 'Infinity', retryAfter: '1', delayMs: 2000, status: 400 });
     assert.equal((await getAlerts(emulator.url, token)).status, 500);
     assert.equal((await getAlerts(emulator.url, token)).status, 500);
     const listed = await adminCall(emulator.url, 'GET', 'faults');

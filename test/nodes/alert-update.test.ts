@@ -214,7 +214,7 @@ describe('defender-alert-update', () => {
     const { error } = await rig.update({ alertId: id });
     assert.equal(caught(error).code, 'HTTP_400');
     assert.equal(error?.statusCode, 400);
-    assert.match(caught(error).message, /^Microsoft Graph answered HTTP 400: bad request: Graph refused the change — the service said: Bad request\. You sent: Authorization: Bearer \*\*\*$/);
+    assert.match(caught(error).message, /^Microsoft Graph answered HTTP 400: bad request: Graph refused the change — the service said: Request refused \(HTTP 400\)\. You sent: Authorization: Bearer \*\*\*$/);
   });
 
   it('retries a 429 after the Retry-After Graph asks for, and 5xx answers, then succeeds', async () => {

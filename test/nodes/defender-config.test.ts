@@ -7,19 +7,12 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { NodeAPI } from 'node-red';
 import configNode from '../../src/nodes/defender-config';
 import type { Emulator } from '../../src/emulator';
-import { configFlowNode, helper, SECRET, startEmulator } from '../fixtures/harness';
+import { adminPost, type AdminAnswer, configFlowNode, helper, SECRET, startEmulator } from '../fixtures/harness';
 
-interface Answer {
-  status: number;
-  body: { ok: boolean; detections?: number; code?: string; message?: string; statusCode?: number };
-  text: string;
-}
-
-// helper.request() is supertest on the admin app; its typings are not part of the helper's.
-const admin = helper as unknown as { request(): { post(url: string): { send(body: unknown): Promise<Answer> } } };
+type Answer = AdminAnswer<{ ok: boolean; detections?: number; code?: string; message?: string; statusCode?: number }>;
 
 function post(id: string, body: Record<string, unknown>): Promise<Answer> {
-  return admin.request().post(`/defender-config/${id}/test`).send(body);
+  return adminPost(`/defender-config/${id}/test`, body);
 }
 
 /** What the dialog sends: every connection field as it stands, and the secret field's value. */
@@ -166,12 +159,13 @@ describe('defender-config Test connection', () => {
     assert.match(String(answer.body.message), /ECONNREFUSED/);
   });
 
-  it('is registered behind the defender-config.write permission', () => {
+  it('is registered behind the defender-config.write permission, with every credential a password', () => {
     const routes: Array<{ path: string; handlers: unknown[] }> = [];
     const permissions: string[] = [];
+    const registered: Array<{ credentials: Record<string, { type: string }> }> = [];
     const guard = (): void => undefined;
     const RED = {
-      nodes: { registerType: () => undefined },
+      nodes: { registerType: (_type: string, _node: unknown, options: { credentials: Record<string, { type: string }> }) => registered.push(options) },
       httpAdmin: { post: (path: string, ...handlers: unknown[]) => routes.push({ path, handlers }) },
       auth: {
         needsPermission: (permission: string) => {
@@ -181,8 +175,10 @@ describe('defender-config Test connection', () => {
       },
     } as unknown as NodeAPI;
     configNode(RED);
-    assert.deepEqual(routes.map((r) => r.path), ['/defender-config/:id/test']);
-    assert.deepEqual(permissions, ['defender-config.write']);
-    assert.equal(routes[0].handlers[0], guard, 'the permission check runs before the handler');
+    assert.deepEqual(routes.map((r) => r.path), ['/defender-config/:id/test', '/defender-config/:id/certificate']);
+    assert.deepEqual(permissions, ['defender-config.write', 'defender-config.write']);
+    for (const route of routes) assert.equal(route.handlers[0], guard, `the permission check runs before the handler of ${route.path}`);
+    // A password credential is never sent back to the editor: the credentials API says only whether it is set.
+    assert.deepEqual(registered[0].credentials, { clientSecret: { type: 'password' }, privateKey: { type: 'password' }, privateKeyPassphrase: { type: 'password' } });
   });
 });
