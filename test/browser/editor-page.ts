@@ -112,8 +112,17 @@ export class EditorPage {
 
   /** Double-clicks a node on the workspace and waits for its edit dialog. */
   async openNode(id: string, field: string): Promise<void> {
-    await this.flowNode(id).locator('rect.red-ui-flow-node').dblclick();
-    await this.page.locator(field).waitFor({ state: 'visible' });
+    // A double-click that lands while a tray is still closing is taken by nothing: try again, as a person would.
+    for (let attempt = 1; ; attempt++) {
+      await this.dismissNotifications();
+      await this.flowNode(id).locator('rect.red-ui-flow-node').dblclick();
+      try {
+        await this.page.locator(field).waitFor({ state: 'visible', timeout: 5_000 });
+        break;
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
     await this.settle();
   }
 
