@@ -228,8 +228,9 @@ export async function pullDetections(
       ahead?.catch(() => undefined);
       sliceCount++;
       const fresh: number[] = [];
+      const keys: string[] = new Array(slice.detections.length);
       for (let i = 0; i < slice.detections.length; i++) {
-        const key = accessor.key(slice.detections[i]);
+        const key = (keys[i] = accessor.key(slice.detections[i]));
         if (seen.has(key)) {
           duplicates++;
           continue;
@@ -242,7 +243,7 @@ export async function pullDetections(
         const detection = slice.detections[i];
         const verdict = memory ? memory.observe(accessor.facts(detection), slice.times[i], lifecycle.mode) : FIRST_SEEN;
         if (!verdict.send) events.suppressed++;
-        return { detection, key: accessor.key(detection), raw: accessor.time(detection), time: slice.times[i], verdict, mark: memory?.position ?? 0 };
+        return { detection, key: keys[i], raw: progress ? accessor.time(detection) : undefined, time: slice.times[i], verdict, mark: memory?.position ?? 0 };
       });
       const sending = items.reduce((n, item) => n + (item.verdict.send ? 1 : 0), 0);
       const whole = slice.final && sliceCount === 1;

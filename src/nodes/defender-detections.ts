@@ -6,6 +6,7 @@ import { message } from '../defender/messages';
 import { pullDetections, type PullResult, usesCheckpoint } from '../defender/pull';
 import type { DefenderConfigNode } from './config-node';
 import { readPullRequest } from './input';
+import { messageCopier } from './message-copy';
 import { readPerMessage } from './node-property';
 import { handleInOrder, type Send } from './in-order';
 import { runtimeTranslate } from './language';
@@ -13,10 +14,6 @@ import { contextQuery, DetectionsNodeProperties, DetectionsSettings, readSetting
 import { PullStatus } from './status';
 
 type DetectionsDef = NodeDef & DetectionsNodeProperties;
-
-function hasNestedValues(msg: Record<string, unknown>): boolean {
-  return Object.entries(msg).some(([k, v]) => k !== 'payload' && v !== null && typeof v === 'object');
-}
 
 export = function register(RED: NodeAPI): void {
   function DefenderDetections(this: Node, def: DetectionsDef): void {
@@ -86,7 +83,7 @@ export = function register(RED: NodeAPI): void {
       const base: Record<string, unknown> = { ...msg };
       // What each detection's message says of itself is its own: none of the input's may stand in for it.
       for (const own of ['payload', 'event', 'changes', 'previous'] as const) delete base[own];
-      const copyBase = hasNestedValues(base) ? () => RED.util.cloneMessage(base) as Record<string, unknown> : () => ({ ...base });
+      const copyBase = messageCopier(base, (m) => RED.util.cloneMessage(m) as Record<string, unknown>);
       const result = await pullDetections(
         source,
         query,

@@ -1,0 +1,32 @@
+import { isPlainObject } from '../defender/realm';
+
+/**
+ * How a node that sends many messages from one input copies what the input carries besides its payload, so a
+ * downstream change to one message cannot reach the others. Flat properties are copied by a spread. Nested
+ * ones that are plain data (objects, arrays, strings, numbers…, as a msg.query is) are copied here, which
+ * costs a fifth of Node-RED's cloneMessage; anything else (a Buffer, an http request's req/res) is left to
+ * cloneMessage, which knows how to treat it.
+ */
+export function messageCopier(base: Record<string, unknown>, cloneMessage: (msg: Record<string, unknown>) => Record<string, unknown>): () => Record<string, unknown> {
+  const nested = Object.values(base).some((v) => v !== null && typeof v === 'object');
+  if (!nested) return () => ({ ...base });
+  if (!isPlainData(base)) return () => cloneMessage(base);
+  return () => copyPlain(base) as Record<string, unknown>;
+}
+
+function isPlainData(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol' && typeof value !== 'bigint';
+  // Deeper than any query or correlation object: let cloneMessage judge it.
+  if (depth > 16) return false;
+  if (Array.isArray(value)) return value.every((v) => isPlainData(v, depth + 1));
+  return isPlainObject(value) && Object.values(value).every((v) => isPlainData(v, depth + 1));
+}
+
+function copyPlain(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(copyPlain);
+  const out: Record<string, unknown> = {};
+  // defineProperty, not assignment: a "__proto__" key from JSON.parse stays a key instead of becoming a prototype.
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: copyPlain(v), enumerable: true, writable: true, configurable: true });
+  return out;
+}
