@@ -61,7 +61,7 @@ function options(argv: string[]): Options {
 function child<T>(script: string, config: object, onMessage: (m: ChildMessage, reply: (r: object) => void) => T | undefined): Promise<T> {
   return new Promise((resolve, reject) => {
     const proc = fork(path.join(__dirname, script), [JSON.stringify(config)], {
-      execArgv: ['--expose-gc'],
+      execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let settled = false;

@@ -167,7 +167,9 @@ export async function pullDetections(
     progress.addKey(item.key, item.raw, item.time);
     uncommitted++;
   };
-  const deliver = async (item: Classified, count: number | undefined): Promise<void> => {
+  // Synchronous, so a pull of 100 000 detections does not make 100 000 promises: it answers whether it is time
+  // to let the event loop run, and the caller then awaits `pause`.
+  const deliver = (item: Classified, count: number | undefined): boolean => {
     // A node that is closing delivers nothing more: the flow behind it may be gone already.
     if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
     sink.deliver(item.detection, delivered, count, item.verdict);
@@ -175,16 +177,17 @@ export async function pullDetections(
     if (item.verdict.event === 'new') events.new++;
     else events.updates++;
     pass(item);
-    if (delivered % YIELD_EVERY === 0 || ((delivered & 31) === 0 && Date.now() - pausedAt > YIELD_AFTER_MS)) {
-      await yieldToEventLoop();
-      pausedAt = Date.now();
-    }
+    return delivered % YIELD_EVERY === 0 || ((delivered & 31) === 0 && Date.now() - pausedAt > YIELD_AFTER_MS);
+  };
+  const pause = async (): Promise<void> => {
+    await yieldToEventLoop();
+    pausedAt = Date.now();
   };
   const release = async (count: number | undefined): Promise<void> => {
     if (!held) return;
     const { item, after, start } = held;
     held = undefined;
-    await deliver(item, count);
+    if (deliver(item, count)) await pause();
     for (let k = start; k < after.length; k++) pass(after[k]);
   };
   const holdAfter = (item: Classified): void => {
@@ -254,7 +257,7 @@ export async function pullDetections(
         if (held) holdAfter(item);
         else if (!item.verdict.send) pass(item);
         else if (++sent === sending && !slice.final) held = { item, after: [], start: 0 };
-        else await deliver(item, whole || sent === sending ? total : undefined);
+        else if (deliver(item, whole || sent === sending ? total : undefined)) await pause();
       }
       await commit();
       if (!whole) sink.progress?.(delivered);
