@@ -17,9 +17,40 @@ function nodeProperties(table) {
         return value;
     }
 
+    // The node whose dialog is open, and the prefix of its fields' ids: while it is open, validators and
+    // labels read what its fields hold now rather than what the node held when the dialog opened.
+    var editing = null;
+
+    function current(node, name) {
+        if (node && editing && node.id === editing.id) {
+            var input = $("#" + editing.prefix + "-" + name);
+            if (input.length) {
+                return input.attr("type") === "checkbox" ? input.prop("checked") : input.val();
+            }
+        }
+        return valueOf(node, name);
+    }
+
     return {
         table: table,
         valueOf: valueOf,
+        current: current,
+
+        // A value as the text it is compared as: trimmed, and "" for nothing.
+        text: function (v) {
+            return (v === undefined || v === null) ? "" : String(v).trim();
+        },
+
+        // oneditprepare: shows the defaults (see showDefaults) and reads this node's fields from now on.
+        beginEdit: function (node, prefix) {
+            editing = { id: node.id, prefix: prefix };
+            this.showDefaults(node, prefix);
+        },
+
+        // oneditsave, oneditcancel and oneditdelete.
+        endEdit: function () {
+            editing = null;
+        },
 
         // Node-RED's `defaults`: every property of the table with its default as `value`, plus what `specs`
         // add (type, required, validate). A validator is handed the default for a missing property; Node-RED
