@@ -142,10 +142,6 @@ export class AlertMemory {
   private readonly horizon: string;
   private readonly pulledUntil?: string;
 
-  /**
-   * `stored` is what the checkpoint held (or undefined); `nowMs - rememberMs` is the horizon. Alerts last
-   * touched before the horizon are forgotten now.
-   */
   /** Changes since the last settle(), in order, to put back on rollback(). `settledAt` counts those dropped. */
   private readonly journal: Undo[] = [];
   private settledAt = 0;
