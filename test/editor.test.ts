@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import vm from 'node:vm';
 import { ALERT_ENUMS } from '../src/defender/alert-update';
 import { MESSAGES } from '../src/defender/messages';
+import { ISO_DATE_TIME } from '../src/defender/query';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
 import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { NODE_PROPERTIES, type NodeType, propertyNames } from '../src/nodes/properties';
@@ -112,6 +113,47 @@ describe('editor and runtime agree', () => {
       if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
     }
     assert.deepEqual(inspect(readUpdateSettings({})), inspect(readUpdateSettings(declared)));
+  });
+
+  // What a user can type into a field, or a flow can hold: each must be accepted by the dialog exactly when
+  // the runtime accepts it (an empty or blank field means the default its placeholder shows, in both).
+  const TYPED = ['', '  ', '0', '-1', '1', ' 7 ', '2.5', '1e3', '0x10', '10', '11', '3600', '3601', '4096', '4097', 'abc', 'true',
+    'PT0S', 'PT2H', 'pt2h', 'P1D', 'P1M', 'P', 'PT', '2026-11-01T00:00:00Z', '2026-11-01T09:00:00.123+09:00', '2026-11-01T10:00+0900',
+    '2026-11-01', '2026-11-01Z', '2026-11-01t10:00z', '2026-02-30', '2026-11-01T24:00', '2026-11', '2026-W44', '10:00',
+    'UKMachines', 'UKMachines, FranceMachines', 'a,,b', ','];
+  // The fields a node reads in each mode: in incremental mode it picks the window itself (the dialog greys the
+  // time fields out); an explicit node has no initial window or overlap.
+  const UNREAD = { incremental: ['sinceTimeUtc', 'untilTimeUtc', 'ago'], explicit: ['initialAgo', 'overlap'] };
+
+  for (const mode of ['incremental', 'explicit'] as const) {
+    it(`the detections dialog accepts what a user types exactly when the runtime does (${mode} mode)`, () => {
+      const { defaults } = registeredType('defender-detections');
+      const disagree: string[] = [];
+      let compared = 0;
+      for (const [name, spec] of Object.entries(defaults)) {
+        if (!spec.validate || name === 'defender' || UNREAD[mode].includes(name)) continue;
+        for (const value of TYPED) {
+          const node = { incremental: mode === 'incremental', [name]: value };
+          const editor = spec.validate.call(node, value) === true;
+          let runtime = true;
+          try {
+            readSettings(node as never);
+          } catch {
+            runtime = false;
+          }
+          compared++;
+          if (editor !== runtime) disagree.push(`${name}=${JSON.stringify(value)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
+        }
+      }
+      assert.deepEqual(disagree, []);
+      assert.ok(compared > 300, `only ${compared} values compared`);
+    });
+  }
+
+  it('the dialog and the runtime read a date-time by the same pattern', () => {
+    const html = read('nodes/defender-detections.html');
+    const editor = /\n\s*var DATE_TIME = (\/.*\/);\n/.exec(html)?.[1];
+    assert.equal(editor, String(ISO_DATE_TIME));
   });
 
   it('has the same message keys in English and Japanese', () => {

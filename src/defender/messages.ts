@@ -22,7 +22,7 @@ export const MESSAGES = {
   'input.a-date': 'a Date',
   'input.a-buffer': 'a Buffer',
   'input.an-instance': 'an instance of __name__',
-  'input.bad-timeout': 'msg.requestTimeout must be a number of milliseconds above 0, got __value__',
+  'input.bad-timeout': 'msg.requestTimeout must be a number of milliseconds above 0 and at most 3600000 (an hour), got __value__',
   'input.bad-reset': 'msg.reset must be true (clear the checkpoint) or false, got __value__',
 
   // The detections node's own settings
@@ -40,8 +40,8 @@ export const MESSAGES = {
   'settings.bad-source': '__key__Type must be str, num, env, flow or global, got "__value__"',
   'settings.bad-shape': 'shape must be "siem" or "native", got "__value__"',
   'settings.bad-events': 'events must be "all", "new" or "triage", got "__value__"',
-  'settings.bad-timeout': 'requestTimeout must be a number of seconds above 0, got "__value__"',
-  'settings.bad-max-response': 'maxResponseMB must be a number of megabytes above 0, got "__value__"',
+  'settings.bad-timeout': 'requestTimeout must be a number of seconds above 0 and at most 3600, got "__value__"',
+  'settings.bad-max-response': 'maxResponseMB must be a number of megabytes above 0 and at most 4096, got "__value__"',
   'settings.bad-retries': 'maxRetries must be a whole number from 0 to 10, got "__value__"',
   'settings.bad-retry-delay': 'retryBaseDelayMs must be a number of milliseconds, got "__value__"',
   'settings.none': 'the node has no settings',

@@ -44,10 +44,21 @@ export function formatTime(time: DateTime): string {
   return time.toUTC().toISO({ suppressMilliseconds: false, includeOffset: true }) as string;
 }
 
+/**
+ * The date-times a query takes as text: a date, optionally a time (hours and minutes at least, fractions
+ * to nanoseconds) and with it a zone; no zone means UTC. Luxon alone would also take "10" (10:00 today) or
+ * "2026-W44", which nobody means as a window's edge. The editor's dialog checks the same pattern
+ * (nodes/defender-detections.html, DATE_TIME; test/editor.test.ts keeps the two alike).
+ */
+export const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
+
 /** An ISO 8601 string (no zone means UTC), a Date (of any realm), or epoch milliseconds. */
 export function parseTime(name: string, value: unknown): DateTime {
   let time: DateTime | undefined;
-  if (typeof value === 'string' && value.trim() !== '') time = DateTime.fromISO(value.trim(), { zone: 'utc' });
+  // 24:00, which Luxon reads as the next day's start, is refused as the dialog refuses it (write 00:00 of the
+  // next day instead).
+  const iso = typeof value === 'string' ? ISO_DATE_TIME.exec(value.trim()) : null;
+  if (iso && iso[4] !== '24') time = DateTime.fromISO(iso[0], { zone: 'utc' });
   else if (isDate(value)) time = DateTime.fromJSDate(value, { zone: 'utc' });
   else if (typeof value === 'number' && Number.isFinite(value)) time = DateTime.fromMillis(value, { zone: 'utc' });
   if (!time || !time.isValid) {
@@ -59,7 +70,8 @@ export function parseTime(name: string, value: unknown): DateTime {
 /** An ISO 8601 duration such as PT10M or P1D, longer than zero unless `allowZero`. */
 export function parseDuration(name: string, value: unknown, allowZero = false): Duration {
   const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
-  const duration = text ? Duration.fromISO(text) : undefined;
+  // At least one number: Luxon reads a bare "P" or "PT" as zero, which no one writes on purpose.
+  const duration = /\d/.test(text) ? Duration.fromISO(text) : undefined;
   if (!duration || !duration.isValid || duration.toMillis() < 0 || (!allowZero && duration.toMillis() === 0)) {
     throw invalidQuery(message('query.bad-duration', { name, value: describeValue(value) }));
   }

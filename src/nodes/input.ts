@@ -2,6 +2,7 @@ import { invalidQuery } from '../defender/errors';
 import { message, type MessageValue } from '../defender/messages';
 import { DetectionQuery, mergeQuery, parseQuery } from '../defender/query';
 import { isDate, isPlainObject } from '../defender/realm';
+import { MAX_TIMEOUT_S } from './settings';
 
 /** What one input message asks for, validated in one place before anything is sent. */
 export interface PullRequest {
@@ -29,7 +30,8 @@ export function readRequestTimeout(msg: Record<string, unknown>, defaultTimeoutM
   const raw = msg.requestTimeout;
   if (raw === undefined || raw === null || raw === '') return defaultTimeoutMs;
   const timeoutMs = Number(raw);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+  // At most the node's own bound: beyond 24.8 days Node.js would fire the timer at once.
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_S * 1000) {
     throw invalidQuery(message('input.bad-timeout', { value: JSON.stringify(raw) }));
   }
   return timeoutMs;

@@ -47,12 +47,22 @@ export interface DetectionsSettings {
 
 export type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
 
+/**
+ * A number field: empty (or blank) means `fallback`; text must be digits with an optional fraction, as the
+ * dialog checks it ("1e3", "0x10" or "-1" are refused there, so they are here).
+ */
 export function numberSetting(raw: string | number, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
+  if (raw === undefined || raw === null) return fallback;
+  const text = String(raw).trim();
+  if (text === '') return fallback;
+  const n = typeof raw === 'number' ? raw : /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(n) || !check(n)) throw invalidConfig(message(refused, { value: String(raw) }));
   return n;
 }
+
+/** The longest request timeout, in seconds, and the largest answer, in MB, a node takes (the dialog's bounds). */
+export const MAX_TIMEOUT_S = 3600;
+export const MAX_RESPONSE_MB = 4096;
 
 /** An error met in a value that came `from` somewhere, as INVALID_CONFIG that says where. */
 export function fromError(from: Message, err: unknown): DefenderError {
@@ -67,10 +77,14 @@ function groupList(value: unknown): unknown {
   return typeof value === 'string' ? value.split(',').map((g) => g.trim()).filter((g) => g !== '') : value;
 }
 
-/** One sourced default, parsed like a message's value; an error names where the value came from. */
+/**
+ * One sourced default, parsed like a message's value (blank text is no value, as an empty field is); an error
+ * names where the value came from.
+ */
 function parseSourced(key: SourcedDefault, value: unknown, refused: (err: unknown) => DefenderError): DetectionQuery {
+  const given = typeof value === 'string' ? value.trim() : value;
   try {
-    return parseQuery({ [key]: key === 'machinegroups' ? groupList(value) : value });
+    return parseQuery({ [key]: key === 'machinegroups' ? groupList(given) : given });
   } catch (err) {
     throw refused(err);
   }
@@ -103,10 +117,11 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
   try {
     // In incremental mode the node picks the window itself: the editor greys the time fields out, and
     // values left in them from before must not turn every pull into a fixed window.
+    // A blank field is an empty one, as in the dialog.
     defaults = parseQuery({
-      sinceTimeUtc: incremental ? undefined : p.sinceTimeUtc,
-      untilTimeUtc: incremental ? undefined : p.untilTimeUtc,
-      ago: incremental ? undefined : p.ago,
+      sinceTimeUtc: incremental ? undefined : String(p.sinceTimeUtc).trim(),
+      untilTimeUtc: incremental ? undefined : String(p.untilTimeUtc).trim(),
+      ago: incremental ? undefined : String(p.ago).trim(),
     });
   } catch (err) {
     throw fromError(NODE_DEFAULT, err);
@@ -160,8 +175,9 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
       ? { initialAgo: duration('initialAgo'), overlap: duration('overlap', true) }
       : undefined,
     store: String(p.store).trim() || undefined,
-    timeoutMs: numberSetting(p.requestTimeout, DEFAULTS.requestTimeout, (n) => n > 0, 'settings.bad-timeout') * 1000,
-    maxResponseBytes: numberSetting(p.maxResponseMB, DEFAULTS.maxResponseMB, (n) => n > 0, 'settings.bad-max-response') * 1024 * 1024,
+    // Bounded: beyond 24.8 days Node.js would fire a timer at once, failing every request as timed out.
+    timeoutMs: numberSetting(p.requestTimeout, DEFAULTS.requestTimeout, (n) => n > 0 && n <= MAX_TIMEOUT_S, 'settings.bad-timeout') * 1000,
+    maxResponseBytes: numberSetting(p.maxResponseMB, DEFAULTS.maxResponseMB, (n) => n > 0 && n <= MAX_RESPONSE_MB, 'settings.bad-max-response') * 1024 * 1024,
     retry: {
       ...DEFAULT_RETRY_POLICY,
       maxRetries: numberSetting(p.maxRetries, DEFAULTS.maxRetries, (n) => Number.isInteger(n) && n >= 0 && n <= 10, 'settings.bad-retries'),

@@ -49,6 +49,18 @@ describe('parseQuery', () => {
 
   it('refuses an unknown key and lists the known ones', () => rejects({ limt: 5 }, /unknown query parameter "limt".*sinceTimeUtc, untilTimeUtc, ago, limit, machinegroups/));
   it('refuses an unparseable time and shows the expected form', () => rejects({ sinceTimeUtc: 'yesterday' }, /sinceTimeUtc must be an ISO 8601 date-time.*got "yesterday"/));
+  it('reads a text time only as a date with an optional time and zone, so "10" is not 10:00 today', () => {
+    for (const text of ['10', '10:00', '2026', '2026-11', '2026-W44', '20261101', '2026-11-01T10', '2026-11-01T24:00', '2026-11-01Z']) {
+      rejects({ sinceTimeUtc: text }, /sinceTimeUtc must be an ISO 8601 date-time/);
+    }
+    const params = toSearchParams(parseQuery({ sinceTimeUtc: '2026-11-01', untilTimeUtc: '2026-11-01t10:00:00,5+0900' }));
+    assert.equal(params.get('sinceTimeUtc'), '2026-11-01T00:00:00.000Z');
+    assert.equal(params.get('untilTimeUtc'), '2026-11-01T01:00:00.500Z');
+  });
+  it('refuses a duration without a number, which Luxon would read as zero', () => {
+    rejects({ ago: 'P' }, /ago must be an ISO 8601 duration/);
+    rejects({ ago: 'PT' }, /ago must be an ISO 8601 duration/);
+  });
   it('refuses a duration that is not ISO 8601', () => rejects({ ago: '10 minutes' }, /ago must be an ISO 8601 duration such as PT10M.*got "10 minutes"/));
   it('refuses a zero duration', () => rejects({ ago: 'PT0S' }, /ago must be an ISO 8601 duration/));
   it('refuses a limit that is not a positive integer', () => {

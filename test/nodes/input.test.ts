@@ -26,9 +26,29 @@ describe('readPullRequest', () => {
     assert.equal(r.reset, true);
     assert.throws(() => readPullRequest({ reset: 'yes' }, defaults, 60_000), /msg.reset must be true/);
   });
+
+  it('refuses a msg.requestTimeout over an hour: Node.js would fire a longer timer at once', () => {
+    assert.equal(readPullRequest({ requestTimeout: 3_600_000 }, defaults, 60_000).timeoutMs, 3_600_000);
+    for (const requestTimeout of [3_600_001, 1e10, 0, -5, 'soon']) {
+      assert.throws(() => readPullRequest({ requestTimeout }, defaults, 60_000), /msg.requestTimeout must be a number of milliseconds above 0 and at most 3600000/);
+    }
+  });
 });
 
 describe('readSettings', () => {
+  it('takes a blank field as an empty one, and bounds the timeout and the answer size as the dialog does', () => {
+    const s = readSettings({ requestTimeout: ' ', maxResponseMB: '  ', maxRetries: ' 2 ', incremental: false, sinceTimeUtc: '  ', ago: ' ', limit: '  ' });
+    assert.equal(s.timeoutMs, 60_000);
+    assert.equal(s.maxResponseBytes, 256 * 1024 * 1024);
+    assert.equal(s.retry.maxRetries, 2);
+    assert.deepEqual(s.defaults, {});
+    assert.equal(readSettings({ requestTimeout: '3600' }).timeoutMs, 3_600_000);
+    assert.throws(() => readSettings({ requestTimeout: '3601' }), /requestTimeout must be a number of seconds above 0 and at most 3600, got "3601"/);
+    assert.throws(() => readSettings({ requestTimeout: 1e7 }), /at most 3600/);
+    assert.throws(() => readSettings({ maxResponseMB: '4097' }), /maxResponseMB must be a number of megabytes above 0 and at most 4096/);
+    assert.throws(() => readSettings({ maxRetries: '1e1' }), /maxRetries must be a whole number/);
+  });
+
   it('keeps the documented defaults for properties an older flow never saved', () => {
     const s = readSettings({});
     assert.equal(s.timeoutMs, 60_000);
