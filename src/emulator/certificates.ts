@@ -61,8 +61,10 @@ export function selfSignedCertificate(key: KeyObject, options: CertificateOption
   const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + 365 * 24 * 3600_000);
   const name = sequence(set(sequence(objectId(COMMON_NAME), utf8String(options.commonName ?? 'node-red-defender-detections'))));
+  // A positive serial in its minimal encoding: no high bit (no sign) and no leading zero byte, which DER
+  // forbids and OpenSSL refuses (1 certificate in about 230 was unreadable with only the high bit cleared).
   const serial = randomBytes(8);
-  serial[0] &= 0x7f;
+  serial[0] = (serial[0] & 0x7f) | 0x01;
   const publicKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
   const tbs = sequence(der(0xa0, integer(Buffer.from([2]))), integer(serial), SHA256_WITH_RSA, name, sequence(time(notBefore), time(notAfter)), name, publicKey);
   const certificate = sequence(tbs, SHA256_WITH_RSA, bitString(sign('sha256', tbs, key)));
