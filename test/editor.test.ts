@@ -13,6 +13,7 @@ import { MESSAGES } from '../src/defender/messages';
 import { ISO_DATE_TIME } from '../src/defender/query';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
 import { AUTH_MODES } from '../src/defender/sign-in/credential';
+import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType, propertyNames } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
 import { readUpdateSettings } from '../src/nodes/update-settings';
@@ -63,7 +64,7 @@ function registeredType(type: string): EditorDefinition {
   const registered: Record<string, EditorDefinition> = {};
   const RED = { _: (key: string) => key, nodes: { registerType: (name: string, definition: EditorDefinition) => (registered[name] = definition) } };
   const $ = Object.assign(() => ({ length: 0, val: () => undefined }), { extend: (...objects: object[]) => Object.assign({}, ...objects) });
-  vm.runInNewContext(script, { RED, $ });
+  vm.runInNewContext(script, { RED, $, URL });
   assert.ok(registered[type], `${type} was not registered`);
   return registered[type];
 }
@@ -118,7 +119,7 @@ describe('editor and runtime agree', () => {
   // What a user can type into a field, or a flow can hold: each must be accepted by the dialog exactly when
   // the runtime accepts it (an empty or blank field means the default its placeholder shows, in both).
   const TYPED = ['', '  ', '0', '-1', '1', ' 7 ', '2.5', '1e3', '0x10', '10', '11', '3600', '3601', '4096', '4097', 'abc', 'true',
-    'PT0S', 'PT2H', 'pt2h', 'P1D', 'P1M', 'P', 'PT', '2026-11-01T00:00:00Z', '2026-11-01T09:00:00.123+09:00', '2026-11-01T10:00+0900',
+    'PT0S', 'PT2H', 'pt2h', 'P1D', 'P1M', 'P', 'PT', 'P1DT', 'PT1,5M', 'P1,5D', 'pt1,5h', 'PT0.5S', 'P1DT2H', '2026-11-01T00:00:00Z', '2026-11-01T09:00:00.123+09:00', '2026-11-01T10:00+0900',
     '2026-11-01', '2026-11-01Z', '2026-11-01t10:00z', '2026-02-30', '2026-11-01T24:00', '2026-11', '2026-W44', '10:00',
     'UKMachines', 'UKMachines, FranceMachines', 'a,,b', ','];
   // The fields a node reads in each mode: in incremental mode it picks the window itself (the dialog greys the
@@ -149,6 +150,71 @@ describe('editor and runtime agree', () => {
       assert.ok(compared > 300, `only ${compared} values compared`);
     });
   }
+
+  it('the update dialog accepts what a user types exactly when the runtime does', () => {
+    const { defaults } = registeredType('defender-alert-update');
+    const values = ['', '  ', 'inProgress', 'INPROGRESS', ' resolved ', 'closed', 'truePositive', 'malware', 'soc@example.com', 'e-mailed', 'triage.status', '0'];
+    // An environment variable is the runtime's to read (the dialog cannot know it is set): left out here.
+    const sources = ['', 'str', 'msg', 'flow', 'global', 'nope'];
+    const disagree: string[] = [];
+    for (const field of ['status', 'classification', 'determination', 'assignedTo', 'comment']) {
+      for (const source of sources) {
+        for (const value of values) {
+          const node = { [field]: value, [`${field}Type`]: source };
+          const typeValid = defaults[`${field}Type`].validate?.call(node, source) ?? true;
+          const editor = typeValid === true && defaults[field].validate?.call(node, value) === true;
+          let runtime = true;
+          try {
+            readUpdateSettings(node as never);
+          } catch {
+            runtime = false;
+          }
+          if (editor !== runtime) disagree.push(`${field}=${JSON.stringify(value)} from ${JSON.stringify(source)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
+        }
+      }
+    }
+    assert.deepEqual(disagree, []);
+  });
+
+  it('the config dialog accepts what a user types exactly when the runtime does', () => {
+    const { defaults } = registeredType('defender-config');
+    const GUID_ID = '00000000-0000-0000-0000-000000000001';
+    const bases: Array<Record<string, string>> = [
+      { auth: 'secret', region: 'eu', api: 'siem', tenantId: GUID_ID, clientId: 'app' },
+      { auth: '', region: 'us-dod', api: 'graph', tenantId: 'contoso.onmicrosoft.com', clientId: 'app' },
+      { auth: 'secret', region: 'custom', api: 'graph', apiBaseUrl: 'https://graph.example', authorityUrl: 'https://login.example', tenantId: GUID_ID, clientId: 'app' },
+      { auth: 'managed-identity', region: 'custom', api: 'siem', apiBaseUrl: 'http://127.0.0.1:8080', tenantId: '', clientId: '' },
+    ];
+    const values: Record<string, string[]> = {
+      tenantId: ['', '  ', GUID_ID, ` ${GUID_ID} `, 'contoso.onmicrosoft.com', 'contoso', 'a/b', 'a..b.com', 'x%2f.com', 'a b.com'],
+      clientId: ['', '  ', 'app', ' app ', GUID_ID, 'a/b', 'a?b', 'a b'],
+      region: ['', 'eu', 'us', 'uk', 'us-gov', 'us-dod', 'custom', 'mars', 'EU'],
+      api: ['', 'siem', 'graph', 'Graph', 'rest'],
+      apiBaseUrl: ['', '  ', 'https://api.example', 'http://127.0.0.1:1', 'http://localhost:1', 'http://api.example', 'ftp://x', 'https://u:p@x', 'https://x/?a=1', 'https://x/#h', 'not a url'],
+      authorityUrl: ['', 'https://login.example', 'http://api.example', 'nope'],
+      resource: ['', 'https://api.securitycenter.microsoft.com', ' https://r ', 'a b'],
+      auth: ['', 'secret', 'managed-identity', 'token', 'Secret'],
+      managedIdentityClientId: ['', GUID_ID, 'a b', 'a/b'],
+    };
+    const disagree: string[] = [];
+    for (const base of bases) {
+      for (const [name, typed] of Object.entries(values)) {
+        for (const value of typed) {
+          const node: Record<string, string> = { ...base, [name]: value };
+          // Node-RED marks a node when any one of its properties is refused.
+          const editor = Object.entries(defaults).every(([property, spec]) => !spec.validate || spec.validate.call(node, node[property] ?? (NODE_PROPERTIES['defender-config'] as Record<string, unknown>)[property]) === true);
+          let runtime = true;
+          try {
+            resolveSignIn(node as never, { clientSecret: 'secret' }, {});
+          } catch {
+            runtime = false;
+          }
+          if (editor !== runtime) disagree.push(`${name}=${JSON.stringify(value)} with ${JSON.stringify(base)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
+        }
+      }
+    }
+    assert.deepEqual(disagree, []);
+  });
 
   it('the dialog and the runtime read a date-time by the same pattern', () => {
     const html = read('nodes/defender-detections.html');

@@ -52,6 +52,8 @@ export const MESSAGES = {
   'config.tenant-missing': 'tenantId is missing: expected a GUID or a verified domain such as contoso.onmicrosoft.com',
   'config.tenant-invalid': 'tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com, got "__value__"',
   'config.client-missing': 'clientId is missing: expected the application (client) id of the Azure app registration',
+  'config.client-invalid': '__name__ must not contain / ? # % @ \\ or spaces, got "__value__"',
+  'config.resource-invalid': 'resource must not contain spaces, got "__value__"',
   'config.secret-missing': 'clientSecret is missing: enter the application secret in the defender-config node',
   'config.bad-api': 'api must be "siem" or "graph", got "__value__"',
   'config.dod-siem': 'region us-dod is for api "graph"; with the SIEM API choose us-gcc-high, whose host serves GCC High and DoD',

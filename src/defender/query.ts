@@ -69,9 +69,11 @@ export function parseTime(name: string, value: unknown): DateTime {
 
 /** An ISO 8601 duration such as PT10M or P1D, longer than zero unless `allowZero`. */
 export function parseDuration(name: string, value: unknown, allowZero = false): Duration {
-  const text = typeof value === 'string' ? value.trim().toUpperCase() : '';
-  // At least one number: Luxon reads a bare "P" or "PT" as zero, which no one writes on purpose.
-  const duration = /\d/.test(text) ? Duration.fromISO(text) : undefined;
+  // ISO 8601 lets a fraction take a comma in any component, Luxon only a dot outside the seconds.
+  const text = typeof value === 'string' ? value.trim().toUpperCase().replace(/,/g, '.') : '';
+  // At least one number, and a T only before a time component: Luxon reads a bare "P" or "PT" as zero and
+  // takes "P1DT", none of which the dialog accepts.
+  const duration = /\d/.test(text) && !text.endsWith('T') ? Duration.fromISO(text) : undefined;
   if (!duration || !duration.isValid || duration.toMillis() < 0 || (!allowZero && duration.toMillis() === 0)) {
     throw invalidQuery(message('query.bad-duration', { name, value: describeValue(value) }));
   }

@@ -99,6 +99,13 @@ export function validateTenantId(tenantId: string): string {
   return value;
 }
 
+/** An app's or identity's client id goes into a form or a query string: nothing there may look like a URL's part. */
+export function validateClientId(name: string, raw: string | undefined): string {
+  const value = (raw ?? '').trim();
+  if (/[/?#%@\\\s]/.test(value)) throw invalidConfig(message('config.client-invalid', { name, value }));
+  return value;
+}
+
 function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
@@ -141,7 +148,7 @@ export const CLIENT_CREDENTIALS: ConnectionNeeds = { client: true, authority: tr
 export function resolveConnection(settings: ConnectionSettings, needs: ConnectionNeeds = CLIENT_CREDENTIALS): Connection {
   const given = (value: string | undefined): boolean => (value ?? '').trim() !== '';
   const tenantId = needs.client || given(settings.tenantId) ? validateTenantId(settings.tenantId ?? '') : '';
-  const clientId = (settings.clientId ?? '').trim();
+  const clientId = validateClientId('clientId', settings.clientId);
   if (clientId === '' && needs.client) throw invalidConfig(message('config.client-missing'));
   // A flow saved before the property existed has no api: it meant the SIEM API.
   const api = (settings.api || 'siem') as Api;
@@ -164,7 +171,9 @@ export function resolveConnection(settings: ConnectionSettings, needs: Connectio
         ? GRAPH[region]
         : KNOWN[region as Exclude<Region, 'custom' | 'us-dod'>];
   // Graph's scope is always its own service root: a resource left in from the SIEM API must not carry over.
-  const resource = api === 'graph' ? endpoints.apiBaseUrl : (settings.resource ?? '').trim() || DEFAULT_RESOURCE;
+  const ownResource = (settings.resource ?? '').trim();
+  if (api === 'siem' && /\s/.test(ownResource)) throw invalidConfig(message('config.resource-invalid', { value: ownResource }));
+  const resource = api === 'graph' ? endpoints.apiBaseUrl : ownResource || DEFAULT_RESOURCE;
   return { tenantId, clientId, region, api, resource, endpoints };
 }
 

@@ -24,7 +24,8 @@ function isPlainData(value: unknown, depth = 0): boolean {
 
 function copyPlain(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(copyPlain);
+  // Array.from, not map: a hole becomes undefined, as cloneMessage makes it.
+  if (Array.isArray(value)) return Array.from(value, (v) => copyPlain(v));
   const from = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   const keys = Object.keys(from);

@@ -117,12 +117,9 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
   try {
     // In incremental mode the node picks the window itself: the editor greys the time fields out, and
     // values left in them from before must not turn every pull into a fixed window.
-    // A blank field is an empty one, as in the dialog.
-    defaults = parseQuery({
-      sinceTimeUtc: incremental ? undefined : String(p.sinceTimeUtc).trim(),
-      untilTimeUtc: incremental ? undefined : String(p.untilTimeUtc).trim(),
-      ago: incremental ? undefined : String(p.ago).trim(),
-    });
+    // A blank field is an empty one, as in the dialog. (A flow written by hand may hold epoch milliseconds.)
+    const field = (value: unknown): unknown => (incremental ? undefined : typeof value === 'string' ? value.trim() : value);
+    defaults = parseQuery({ sinceTimeUtc: field(p.sinceTimeUtc), untilTimeUtc: field(p.untilTimeUtc), ago: field(p.ago) });
   } catch (err) {
     throw fromError(NODE_DEFAULT, err);
   }

@@ -43,6 +43,8 @@ describe('readSettings', () => {
     assert.equal(s.retry.maxRetries, 2);
     assert.deepEqual(s.defaults, {});
     assert.equal(readSettings({ requestTimeout: '3600' }).timeoutMs, 3_600_000);
+    // A flow written by hand may give a time as epoch milliseconds, as a message may.
+    assert.equal(readSettings({ incremental: false, sinceTimeUtc: Date.UTC(2026, 10, 1) as never }).defaults.sinceTimeUtc?.toISO(), '2026-11-01T00:00:00.000Z');
     assert.throws(() => readSettings({ requestTimeout: '3601' }), /requestTimeout must be a number of seconds above 0 and at most 3600, got "3601"/);
     assert.throws(() => readSettings({ requestTimeout: 1e7 }), /at most 3600/);
     assert.throws(() => readSettings({ maxResponseMB: '4097' }), /maxResponseMB must be a number of megabytes above 0 and at most 4096/);

@@ -23,6 +23,14 @@ describe('messageCopier', () => {
     assert.deepEqual(calls, [], 'plain data needs no cloneMessage');
   });
 
+  it('copies a sparse array as cloneMessage does: a hole becomes undefined', () => {
+    const copy = messageCopier({ query: { machinegroups: ['UK', , 'FR'] } }, () => assert.fail('plain data needs no cloneMessage'))();
+    const groups = (copy.query as { machinegroups: unknown[] }).machinegroups;
+    assert.equal(groups.length, 3);
+    assert.ok(1 in groups, 'the hole is an undefined element, not a hole');
+    assert.equal(groups[1], undefined);
+  });
+
   it('keeps a "__proto__" key that JSON.parse made a key, not a prototype', () => {
     const base = { query: JSON.parse('{"__proto__": {"polluted": true}, "limit": 5}') as Record<string, unknown> };
     const copy = messageCopier(base, () => assert.fail('plain data needs no cloneMessage'))();

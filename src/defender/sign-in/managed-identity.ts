@@ -1,6 +1,6 @@
 import { invalidConfig } from '../errors';
 import { message } from '../messages';
-import type { Connection } from '../regions';
+import { type Connection, validateClientId } from '../regions';
 import type { AccessToken } from '../token';
 import type { CredentialSource, Environment, TokenRequestContext } from './credential';
 import { exchangeToken } from './token-request';
@@ -57,7 +57,7 @@ export class ManagedIdentityCredential implements CredentialSource {
   ) {}
 
   static fromEnvironment(clientId: string | undefined, env: Environment): ManagedIdentityCredential {
-    return new ManagedIdentityCredential(identityEndpoint(env), clientId?.trim() || undefined);
+    return new ManagedIdentityCredential(identityEndpoint(env), validateClientId('managedIdentityClientId', clientId) || undefined);
   }
 
   requestToken(connection: Connection, context: TokenRequestContext): Promise<AccessToken> {
