@@ -2,15 +2,25 @@ import { DefenderError } from './errors';
 import type { HttpResponse, HttpTransport, ReaderFor, RequestOptions } from './http';
 import { message } from './messages';
 import { ServiceDescription, statusError } from './response';
-import { withRetries } from './retry';
-import type { SiemClientOptions } from './siem';
+import { type RetryPolicy, withRetries } from './retry';
 import type { TokenProvider } from './token';
+
+/** The limits and hooks every client of either API, and its requests, go by. */
+export interface ClientOptions {
+  timeoutMs: number;
+  maxResponseBytes: number;
+  retry: RetryPolicy;
+  signal?: AbortSignal;
+  /** Called for every HTTP request sent to the API, retries included. */
+  onRequest?: () => void;
+  onRetry?: (error: DefenderError, delayMs: number, attempt: number) => void;
+}
 
 /** What an authorized request needs of its client: whose token, which service, which limits. */
 export interface AuthorizedClient {
   tokens: TokenProvider;
   service: ServiceDescription;
-  options: SiemClientOptions;
+  options: ClientOptions;
   /** Waits its turn before each request (Graph's rate limit). */
   beforeEach?: () => Promise<void>;
 }

@@ -1,5 +1,4 @@
 import { keyToMillis, timeKey } from './time-key';
-import type { Detection } from './detection';
 
 /**
  * Alerts as a lifecycle. A Defender alert is updated after it was first seen (an analyst sets its status,
@@ -104,8 +103,8 @@ export function graphFacts(alert: Record<string, unknown>): AlertFacts {
   };
 }
 
-/** The facts of a SIEM API detection. */
-export function siemFacts(d: Detection): AlertFacts {
+/** The facts of a SIEM API detection (a `Detection` of detection.ts, which reads its facts through this). */
+export function siemFacts(d: { readonly [field: string]: unknown }): AlertFacts {
   return {
     id: String(d.FullId || d.AlertId || ''),
     created: timeKey(d.AlertTime),

@@ -1,13 +1,11 @@
-import { DefenderError } from './errors';
 import type { Detection } from './detection';
-import { authorizedGet } from './authorized-request';
+import { authorizedGet, type ClientOptions } from './authorized-request';
 import type { HttpTransport, ReaderFor } from './http';
 import type { BudgetMeter } from './slice-budget';
 import { JsonArraySplitter } from './json-array';
 import { message } from './messages';
 import type { ServiceDescription } from './response';
 import { alertsUrl, Connection } from './regions';
-import type { RetryPolicy } from './retry';
 import { TokenProvider } from './token';
 
 /** How one request of a pull is read. */
@@ -35,15 +33,8 @@ export const SIEM_API: ServiceDescription = {
   },
 };
 
-export interface SiemClientOptions {
-  timeoutMs: number;
-  maxResponseBytes: number;
-  retry: RetryPolicy;
-  signal?: AbortSignal;
-  /** Called for every HTTP request sent to the detections API, retries included. */
-  onRequest?: () => void;
-  onRetry?: (error: DefenderError, delayMs: number, attempt: number) => void;
-}
+/** The SIEM client's options are those of every client (authorized-request.ts). */
+export type SiemClientOptions = ClientOptions;
 
 /**
  * A 200 answer is parsed as it streams: each detection is parsed as soon as its bytes are in, so the body
