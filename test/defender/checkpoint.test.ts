@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { advanceCheckpoint, keyToMillis, sortOldestFirst, timeKey } from '../../src/defender/checkpoint';
+import { advanceCheckpoint, CheckpointWindow, keyToMillis, sortOldestFirst, timeKey } from '../../src/defender/checkpoint';
 import type { Detection } from '../../src/defender/detection';
 
 const d = (id: string, lpt: string): Detection => ({ FullId: id, LastProcessedTimeUtc: lpt });
@@ -56,5 +56,18 @@ describe('advanceCheckpoint', () => {
 
   it('stays empty when nothing was ever sent', () => {
     assert.equal(advanceCheckpoint(undefined, [], 60_000), undefined);
+  });
+});
+
+describe('CheckpointWindow', () => {
+  it('keeps the keys inside the overlap after it compacts thousands that fell out of it', () => {
+    const base = Date.parse('2024-05-01T00:00:00Z');
+    const w = new CheckpointWindow(undefined, 60_000);
+    const iso = (s: number): string => new Date(base + s * 1000).toISOString();
+    for (let s = 0; s < 6000; s++) w.addKey(`k${s}|${iso(s)}`, iso(s), timeKey(iso(s)));
+    w.current();
+    for (let s = 6000; s < 6010; s++) w.addKey(`k${s}|${iso(s)}`, iso(s), timeKey(iso(s)));
+    const keys = w.current()!.keys;
+    assert.deepEqual(keys, Array.from({ length: 61 }, (_, i) => `k${5949 + i}|${iso(5949 + i)}`));
   });
 });

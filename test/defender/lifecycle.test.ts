@@ -72,3 +72,25 @@ describe('AlertMemory', () => {
     assert.deepEqual(verdict, { event: 'update', changes: ['Severity'], previous: { Severity: 'Medium' }, send: true });
   });
 });
+
+describe('AlertMemory at its edges', () => {
+  it('an alert touched by a newer version not sent is remembered from that version, even when an older one is sent after it', () => {
+    const DAY = 86_400_000;
+    const T = Date.parse('2026-11-30T12:00:00Z');
+    const f = (changes: Record<string, unknown>) => graphFacts({ id: 'a', createdDateTime: new Date(T - 40 * DAY).toISOString(), status: 'new', severity: 'high', evidence: [], comments: [], ...changes });
+    const k = (daysAgo: number) => timeKey(new Date(T - daysAgo * DAY).toISOString());
+    const memory = new AlertMemory(undefined, T, 30 * DAY);
+    memory.observe(f({}), k(20), 'triage');
+    memory.observe(f({ comments: [{}] }), k(5), 'triage'); // not sent, touches the alert
+    assert.equal(memory.observe(f({ status: 'inProgress' }), k(10), 'triage').send, true); // came late, older
+    const later = new AlertMemory(JSON.parse(JSON.stringify(memory.state)), T + 22 * DAY, 30 * DAY);
+    assert.equal(later.size, 1, 'touched 5 days ago: still remembered 22 days later');
+  });
+
+  it('under triage an update whose changes are not known is sent', () => {
+    const T = Date.parse('2026-11-30T12:00:00Z');
+    const memory = new AlertMemory(undefined, T, 30 * 86_400_000);
+    const old = graphFacts({ id: 'o', createdDateTime: new Date(T - 41 * 86_400_000).toISOString(), status: 'resolved', comments: [{}] });
+    assert.deepEqual(memory.observe(old, timeKey(new Date(T - 1000).toISOString()), 'triage'), { event: 'update', changes: null, send: true });
+  });
+});

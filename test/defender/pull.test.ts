@@ -10,6 +10,7 @@ import { parseQuery, type DetectionQuery } from '../../src/defender/query';
 import type { DetectionsSource, PageOptions } from '../../src/defender/siem';
 import type { SliceBudget } from '../../src/defender/slice-budget';
 import type { Checkpoint } from '../../src/defender/checkpoint';
+import { OrderByNotHonoured } from '../../src/defender/graph';
 import { CollectingSink } from '../fixtures/sink';
 
 /**
@@ -323,5 +324,107 @@ describe('pullDetections in slices', () => {
     assert.equal(result.nextCheckpoint?.highest, versions.at(-1)?.LastProcessedTimeUtc);
     // Only the keys inside the overlap below the newest are kept.
     assert.ok((result.nextCheckpoint?.keys.length ?? 0) < 30, `${result.nextCheckpoint?.keys.length} keys`);
+  });
+});
+
+// Each of these failed a one-line bug that the rest of the suite let through (a mutation check, issue 14's way).
+describe('pullDetections at its edges', () => {
+  const budget = { maxCount: 10, maxBytes: 1 << 30 };
+
+  it('commits nothing when the node closes right after the last detection went out', async () => {
+    const source = new ListSource(spread(5, 60));
+    const closing = new AbortController();
+    const sink = new CollectingSink();
+    const deliver = sink.deliver.bind(sink);
+    sink.deliver = (d: Detection, i: number, c: number | undefined, v: Verdict) => { deliver(d, i, c, v); if (i === 4) closing.abort(); };
+    await assert.rejects(pullDetections(source, {}, settings, undefined, sink, { now: NOW, maxResponseBytes: 1 << 30, signal: closing.signal }), (e: DefenderError) => e.code === 'CANCELLED');
+    assert.equal(sink.detections.length, 5);
+    assert.deepEqual(sink.commits, []);
+  });
+
+  it('lets the event loop run while it hands out one large slice', async () => {
+    const source = new ListSource(spread(2000, 100));
+    let ticks = 0;
+    let running = true;
+    const tick = (): void => { ticks++; if (running) setImmediate(tick); };
+    setImmediate(tick);
+    const sink = new CollectingSink();
+    const at0: number[] = [];
+    const deliver = sink.deliver.bind(sink);
+    sink.deliver = (d: Detection, i: number, c: number | undefined, v: Verdict) => { deliver(d, i, c, v); if (i === 0 || i === 1999) at0.push(ticks); };
+    const { result } = { result: await pullDetections(source, {}, settings, undefined, sink, { now: NOW, maxResponseBytes: 1 << 30, budget: { maxCount: 5000, maxBytes: 1 << 30 } }) };
+    running = false;
+    assert.equal(result.slices, 1);
+    assert.ok(at0[1] - at0[0] >= 3, `event loop ran ${at0[1] - at0[0]} times during 2000 deliveries`);
+  });
+
+  for (const k of [2, 3, 4]) {
+    it(`an update held back when the node closes after commit ${k} comes again after the restart`, async () => {
+      const all = spread(60, 90).map((d, i) => ({ ...det(`a${i % 6}`, String(d.LastProcessedTimeUtc)), Severity: `s${i}` }));
+      const source = new ListSource(all);
+      const closing = new AbortController();
+      const sink = new CollectingSink();
+      const commit = sink.commit.bind(sink);
+      sink.commit = async (cp: Checkpoint) => { await commit(cp); if (sink.commits.length === k) closing.abort(); };
+      await assert.rejects(pullDetections(source, {}, settings, undefined, sink, { now: NOW, budget, maxResponseBytes: 1 << 30, signal: closing.signal }), (e: DefenderError) => e.code === 'CANCELLED');
+      const saved = sink.commits.at(-1)!;
+      const next = await pull(source, {}, saved, { budget });
+      assert.deepEqual([...ids(sink).slice(0, sink.deliveredAtCommit.at(-1)), ...ids(next.sink)], all.map((d) => String(d.FullId)));
+      // The held update comes again with the changes it had (the alert memory was put back), not as 'the version sent last'.
+      assert.ok(next.sink.verdicts.every((v) => v.event === 'new' || Array.isArray(v.changes)), JSON.stringify(next.sink.verdicts[0]));
+    });
+  }
+
+  it('with no overlap, a detection later in the same millisecond as the checkpoint is not lost', async () => {
+    const zero = { initialAgo: Duration.fromISO('PT2H'), overlap: Duration.fromISO('PT0S') };
+    const source = new ListSource([det('a', at(10, '1234'))]);
+    const first = await pull(source, {}, undefined, { incremental: zero, now: NOW.minus({ minutes: 5 }) });
+    source.detections.push(det('b', at(10, '5678')));
+    const second = await pull(source, {}, first.result.nextCheckpoint, { incremental: zero });
+    assert.equal(source.asked.at(-1)?.get('sinceTimeUtc'), NOW.minus({ minutes: 10 }).toUTC().toISO());
+    assert.deepEqual(ids(second.sink), ['b']);
+  });
+
+  it('keeps the key exactly on the overlap floor, so the next pull does not send it again', async () => {
+    const source = new ListSource([det('edge', at(15)), det('b', at(10))]);
+    const first = await pull(source, {}, undefined, { now: NOW.minus({ minutes: 5 }) });
+    assert.deepEqual(first.result.nextCheckpoint?.keys, [`edge|${at(15)}`, `b|${at(10)}`]);
+    const second = await pull(source, {}, first.result.nextCheckpoint);
+    assert.deepEqual(ids(second.sink), []);
+    assert.equal(second.result.duplicates, 2);
+  });
+
+  it('goes on in time slices from where Graph’s pages stopped, each alert once', async () => {
+    const all = spread(30, 60);
+    const list = new ListSource(all);
+    const source = {
+      fetchPage: (p: URLSearchParams, o?: PageOptions) => list.fetchPage(p, o),
+      async *oldestFirst() {
+        yield { detections: all.slice(0, 10), final: false };
+        yield { detections: all.slice(9, 20), final: false };
+        throw new OrderByNotHonoured();
+      },
+    };
+    const sink = new CollectingSink();
+    await pullDetections(source, {}, settings, undefined, sink, { now: NOW, maxResponseBytes: 1 << 30 });
+    assert.deepEqual(ids(sink), all.map((d) => String(d.FullId)));
+    assert.equal(list.asked[0].get('sinceTimeUtc'), new Date(Date.parse(String(all[19].LastProcessedTimeUtc).slice(0, 23) + 'Z')).toISOString());
+  });
+
+  it('keeps the key of a version not sent that lies exactly on the overlap floor', async () => {
+    // One page per slice (Graph oldest first): the first version goes out, two later ones are not sent (events: new).
+    const pages = [[det('first', at(20))], [det('first', at(15))], [det('first', at(10))], []];
+    const list = new ListSource(pages.flat());
+    const paged = {
+      fetchPage: (p: URLSearchParams, o?: PageOptions) => list.fetchPage(p, o),
+      async *oldestFirst() {
+        for (const [i, detections] of pages.entries()) yield { detections, final: i === pages.length - 1 };
+      },
+    };
+    const lifecycle = { mode: 'new' as const, rememberMs: 30 * 24 * 3600_000 };
+    const first = await pullDetections(paged, {}, settings, undefined, new CollectingSink(), { now: NOW.minus({ minutes: 5 }), maxResponseBytes: 1 << 30, lifecycle });
+    assert.deepEqual(first.nextCheckpoint?.keys, [`first|${at(15)}`, `first|${at(10)}`]);
+    const second = await pullDetections(list, {}, settings, first.nextCheckpoint, new CollectingSink(), { now: NOW, maxResponseBytes: 1 << 30, lifecycle });
+    assert.deepEqual([second.duplicates, second.events.suppressed], [2, 0]);
   });
 });
