@@ -112,7 +112,6 @@ export class CheckpointWindow {
   constructor(
     previous: Checkpoint | undefined,
     private readonly overlapMs: number,
-    private readonly accessor: DetectionAccessor = SIEM_ACCESSOR,
   ) {
     if (!previous) return;
     this.highest = previous.highest;
@@ -125,12 +124,7 @@ export class CheckpointWindow {
     }
   }
 
-  /** A detection went out; `time` is its timeKey. */
-  add(detection: Detection, time: string): void {
-    this.addKey(this.accessor.key(detection), this.accessor.time(detection), time);
-  }
-
-  /** The same, from what the checkpoint keeps of a detection: its dedupe key, its time as sent, its timeKey. */
+  /** A detection went out, as the checkpoint keeps it: its dedupe key, its time as sent, its timeKey. */
   addKey(key: string, rawTime: unknown, time: string): void {
     if (time > this.highestKey) {
       this.highestKey = time;
@@ -169,9 +163,9 @@ export function advanceCheckpoint(
   accessor: DetectionAccessor = SIEM_ACCESSOR,
   times?: string[],
 ): Checkpoint | undefined {
-  const window = new CheckpointWindow(previous, overlapMs, accessor);
+  const window = new CheckpointWindow(previous, overlapMs);
   const t = times ?? sent.map((d) => detectionTime(d, accessor));
-  for (let i = 0; i < sent.length; i++) window.add(sent[i], t[i]);
+  for (let i = 0; i < sent.length; i++) window.addKey(accessor.key(sent[i]), accessor.time(sent[i]), t[i]);
   return window.current();
 }
 

@@ -226,7 +226,12 @@ async function readBody(stream: Readable, headers: Record<string, string>, maxBy
   return size;
 }
 
-/** The limit as the user set it, in megabytes (maxResponseMB), down to fractions of one. */
+/** A limit as the user set it, in megabytes (maxResponseMB), down to hundredths of one. */
+export function megabytes(n: number): string {
+  return `${Math.round((n / 1024 / 1024) * 100) / 100} MB`;
+}
+
+/** The same, or in bytes for a limit too small for megabytes to say. */
 function formatBytes(n: number): string {
-  return n >= 64 * 1024 ? `${Math.round((n / 1024 / 1024) * 100) / 100} MB` : `${n} bytes`;
+  return n >= 64 * 1024 ? megabytes(n) : `${n} bytes`;
 }

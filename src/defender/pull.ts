@@ -1,5 +1,5 @@
 import { DateTime, Duration } from 'luxon';
-import { Checkpoint, CheckpointWindow, keyTime, keyToMillis, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
+import { Checkpoint, CheckpointWindow, detectionTime, keyTime, keyToMillis, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
 import { DefenderError } from './errors';
 import { AlertMemory, type EventMode, type Verdict } from './lifecycle';
@@ -140,7 +140,7 @@ export async function pullDetections(
   // Dedupe keys, with their time keys: the checkpoint's (the overlap repeats), then each slice's, forgotten once
   // the pull has moved past them.
   const seen = new Map<string, string>(isIncremental ? (checkpoint?.keys ?? []).map((key) => [key, keyTime(key)]) : []);
-  const progress = isIncremental ? new CheckpointWindow(checkpoint, overlapMs, accessor) : undefined;
+  const progress = isIncremental ? new CheckpointWindow(checkpoint, overlapMs) : undefined;
   // What the node remembers of the alerts it sent lives with the checkpoint. An explicit pull remembers
   // nothing (a memory of every alert of an explicit range would grow with the range): each alert is new to it.
   const lifecycle = options.lifecycle ?? { mode: 'all', rememberMs: DEFAULT_REMEMBER_MS };
@@ -339,7 +339,7 @@ async function* oneAnswer(source: PullSource, params: URLSearchParams, accessor:
   const times = new Array<string>(detections.length);
   for (let i = 0; i < detections.length; i++) {
     if (i > 0 && i % 5000 === 0) await yieldToEventLoop();
-    times[i] = timeKey(accessor.time(detections[i]));
+    times[i] = detectionTime(detections[i], accessor);
   }
   yield { detections, times, final: true };
 }

@@ -3,6 +3,7 @@ import { detectionTime, keyToMillis } from './checkpoint';
 import type { Detection, DetectionAccessor } from './detection';
 import { DefenderError } from './errors';
 import { type AscendingPage, OrderByNotHonoured } from './graph';
+import { megabytes } from './http';
 import { message } from './messages';
 import { type DetectionQuery, formatTime, toSearchParams } from './query';
 import type { DetectionsSource } from './siem';
@@ -70,7 +71,7 @@ export async function* timeSlices(
 ): AsyncGenerator<RawSlice> {
   let lo = window.sinceMs;
   let span = Math.max(1, window.untilMs - lo);
-  // Detections per millisecond, as last seen: sizes the next part so that it fills about half a slice.
+  // Detections per millisecond, as last seen: sizes the next part so that it fills FILL of a slice.
   let density: number | undefined;
   // Bytes per detection, as last seen: what fits a slice is bounded by its bytes as much as by its count.
   let bytesPer: number | undefined;
@@ -90,7 +91,7 @@ export async function* timeSlices(
       if (hi - lo > 1) {
         density = overflowDensity(overflow, hi - lo) ?? density;
         if (overflow.seen.count > 0 && overflow.seen.bytes > 0) bytesPer = overflow.seen.bytes / overflow.seen.count;
-        span = narrower(overflow, hi - lo, density, fits());
+        span = narrower(hi - lo, density, fits());
         continue;
       }
       // One millisecond holds more than a slice: it cannot be cut, so it is read with the user's cap.
@@ -208,7 +209,7 @@ function overflowDensity(overflow: SliceOverflow, span: number): number | undefi
 }
 
 /** The width of the next try after a part of `span` ms overflowed: at most half of it. */
-function narrower(overflow: SliceOverflow, span: number, density: number | undefined, fits: number): number {
+function narrower(span: number, density: number | undefined, fits: number): number {
   const estimate = density === undefined || !Number.isFinite(density) || density <= 0 ? span / 4 : fits / density;
   return Math.max(1, Math.min(Math.floor(span / 2), Math.floor(estimate)));
 }
@@ -220,8 +221,4 @@ function wider(count: number, span: number, density: number | undefined, fits: n
   // An empty part says little: grow, but where an overflow showed how dense the window gets, not straight past that.
   const wanted = count > 0 ? fits / density : Math.max(2 * span, fits / density);
   return Math.max(1, Math.min(most, Math.floor(wanted)));
-}
-
-function megabytes(bytes: number): string {
-  return `${Math.round((bytes / 1024 / 1024) * 100) / 100} MB`;
 }
