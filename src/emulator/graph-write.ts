@@ -111,6 +111,12 @@ function notConvertible(value: unknown, type: string, now: number): Checked<neve
   return { ok: false, reply: graphError(400, 'BadRequest', `Cannot convert the literal '${literal}' to the expected type '${type}'.`, now) };
 }
 
+/** Graph's 400 for an `@odata.type` other than `type` (with or without its "#"); undefined when it is that type. */
+function unresolvedType(value: unknown, type: string, now: number): { ok: false; reply: Reply } | undefined {
+  if (value === type || value === `#${type}`) return undefined;
+  return { ok: false, reply: graphError(400, 'BadRequest', `A type named '${String(value)}' could not be resolved by the model.`, now) };
+}
+
 /** The body of a PATCH: the updatable properties it sets. */
 export function checkAlertPatch(contentType: string | undefined, text: string, now: number): Checked<Partial<Pick<AlertTriage, Updatable>>> {
   const body = jsonBody(contentType, text, now);
@@ -118,9 +124,8 @@ export function checkAlertPatch(contentType: string | undefined, text: string, n
   const changes: Partial<Pick<AlertTriage, Updatable>> = {};
   for (const [name, value] of Object.entries(body.value)) {
     if (name === '@odata.type') {
-      if (value !== '#microsoft.graph.security.alert' && value !== 'microsoft.graph.security.alert') {
-        return { ok: false, reply: graphError(400, 'BadRequest', `A type named '${String(value)}' could not be resolved by the model.`, now) };
-      }
+      const unknown = unresolvedType(value, 'microsoft.graph.security.alert', now);
+      if (unknown) return unknown;
       continue;
     }
     if (name in ENUMS) {
@@ -150,9 +155,8 @@ export function checkNewComment(contentType: string | undefined, text: string, n
   let comment: unknown;
   for (const [name, value] of Object.entries(body.value)) {
     if (name === '@odata.type') {
-      if (value !== '#microsoft.graph.security.alertComment' && value !== 'microsoft.graph.security.alertComment') {
-        return { ok: false, reply: graphError(400, 'BadRequest', `A type named '${String(value)}' could not be resolved by the model.`, now) };
-      }
+      const unknown = unresolvedType(value, 'microsoft.graph.security.alertComment', now);
+      if (unknown) return unknown;
     } else if (name === 'comment') {
       comment = value;
     } else if (name === 'createdByDisplayName' || name === 'createdDateTime') {

@@ -348,10 +348,10 @@ export class Emulator {
   }
 
   /**
-   * A new version of a stored detection: same FullId and AlertId, a new LastProcessedTimeUtc (default now,
-   * and then always later than the old one), visible at once. It replaces the stored one.
+   * A new version of a stored detection: same FullId and AlertId, the fields `changes` gives, a later
+   * LastProcessedTimeUtc (default now, and then always later than the old one), visible at once. It replaces
+   * the stored one.
    */
-  /** A new version of a stored detection: a later LastProcessedTimeUtc, and the fields `changes` gives. */
   updateDetection(fullId: string, lastProcessedAt?: number, changes: Partial<Detection> = {}): Detection {
     const existing = this.store.get(fullId);
     if (!existing) throw new RangeError(`no stored detection has FullId ${JSON.stringify(fullId)}`);
@@ -396,7 +396,12 @@ export class Emulator {
   /** An alert as Graph shows it to `tenant` now, triage included; undefined for an unknown or not yet visible id. */
   graphAlert(alertId: string, tenant: string): Record<string, unknown> | undefined {
     const detection = this.store.alert(alertId, this.clock());
-    return detection && triaged(graphAlertOf(detection, tenant), this.triage.get(alertId));
+    return detection && this.shownAlert(detection, tenant);
+  }
+
+  /** A stored detection as Graph shows it to `tenant`, with the triage written to it. */
+  private shownAlert(detection: Detection, tenant: string): Record<string, unknown> {
+    return triaged(graphAlertOf(detection, tenant), this.triage.get(String(detection.AlertId)));
   }
 
   /** Every token issued so far is refused with 401 from now on; new ones are fine. */
@@ -689,7 +694,7 @@ export class Emulator {
     }
     let json = byTenant.get(tenant);
     if (json === undefined) {
-      json = JSON.stringify(triaged(graphAlertOf(detection, tenant), this.triage.get(String(detection.AlertId))));
+      json = JSON.stringify(this.shownAlert(detection, tenant));
       byTenant.set(tenant, json);
     }
     return json;
@@ -703,7 +708,7 @@ export class Emulator {
   private async handleGraphAlert(req: IncomingMessage, res: ServerResponse, url: URL, rawId: string, endpoint: 'graph-alert' | 'graph-comments'): Promise<void> {
     this.counters.alertRequests += 1;
     const presented = bearerToken(req.headers.authorization);
-    const record = this.record(endpoint, req, url, this.tokens.check(presented) === 'valid' && this.tokens.describe(presented)?.version === 'v2');
+    const record = this.record(endpoint, req, url, this.tokens.check(presented) === 'valid' && this.isGraphToken(presented));
     let body = '';
     try {
       body = await readBody(req);
@@ -764,7 +769,7 @@ export class Emulator {
     if (comment) {
       return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`, value: triage?.comments ?? [] }, { 'Content-Type': GRAPH_JSON });
     }
-    const alert = triaged(graphAlertOf(this.store.alert(id, now) ?? detection, caller?.tenant ?? ''), triage);
+    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '');
     return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON });
   }
 

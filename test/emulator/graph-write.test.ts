@@ -169,12 +169,14 @@ describe('PATCH, comments and GET of one alerts_v2 alert', () => {
     assert.equal(((await call(url, 'GET', token)).body as Alert).status, 'new', 'a refused write changed nothing');
     emulator.injectFault({ kind: 'http403' });
     const forbidden = await call(url, 'PATCH', token, { status: 'inProgress' });
+    assert.equal(forbidden.status, 403);
     assert.match(String(forbidden.body.error?.message), /SecurityAlert\.ReadWrite\.All/);
   });
 
   it('shows the alert to the tenant that asks, and forgets its triage on reset', async () => {
     await call(url, 'PATCH', token, { status: 'resolved' });
     assert.equal(emulator.graphAlert(String(alert.AlertId), TENANT)?.status, 'resolved');
+    assert.equal(emulator.graphAlert(String(alert.AlertId), 'other-tenant')?.tenantId, 'other-tenant');
     emulator.reset();
     assert.equal(emulator.graphAlert(String(alert.AlertId), TENANT), undefined);
     const [again] = emulator.addDetections(1, { lastProcessedAt: T0 - MINUTE });

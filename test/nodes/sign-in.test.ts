@@ -81,6 +81,8 @@ describe('sign-in modes', () => {
         const [signIn] = suite.emulator.requests.filter((r) => r.endpoint === 'graph-token' || r.endpoint === 'managed-identity');
         assert.equal(signIn.authorized, true);
         if (signIn.endpoint === 'managed-identity') assert.ok(signIn.query.some(([k, v]) => k === 'resource' && v === suite.emulator.url), 'not a token for Graph');
+        const writes = suite.emulator.requests.filter((r) => r.endpoint === 'graph-alert');
+        assert.ok(writes.length > 0 && writes.every((r) => r.authorized), 'the write was not made with a Graph token');
         assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
       });
 
