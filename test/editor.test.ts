@@ -14,7 +14,7 @@ import { ISO_DATE_TIME } from '../src/defender/query';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
 import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
-import { NODE_PROPERTIES, type NodeType, propertyNames } from '../src/nodes/properties';
+import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
 import { readUpdateSettings } from '../src/nodes/update-settings';
 

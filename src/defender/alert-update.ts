@@ -1,7 +1,7 @@
 import { invalidQuery } from './errors';
-import { message, type Message, type MessageValue } from './messages';
+import { message, type Message } from './messages';
 import { describeValue } from './query';
-import { isPlainObject } from './realm';
+import { describeKind, isPlainObject } from './realm';
 
 /*
  * What the update node may change on an alerts_v2 alert, validated before anything is sent. Graph's enums
@@ -97,8 +97,8 @@ export function parseAlertChanges(values: Partial<Record<AlertUpdateField, unkno
 }
 
 /** What a function node or a change node sends as `msg.update`: any plain object, its keys in any case. */
-export function parseUpdateObject(update: unknown, kindOf: (value: unknown) => MessageValue): AlertChanges {
-  if (!isPlainObject(update)) throw invalidQuery(message('update.not-object', { got: kindOf(update) }));
+export function parseUpdateObject(update: unknown): AlertChanges {
+  if (!isPlainObject(update)) throw invalidQuery(message('update.not-object', { got: describeKind(update) }));
   const values: Partial<Record<AlertUpdateField, unknown>> = {};
   for (const [key, value] of Object.entries(update)) {
     const field = FIELD_BY_LOWER.get(key.toLowerCase());
@@ -109,7 +109,7 @@ export function parseUpdateObject(update: unknown, kindOf: (value: unknown) => M
 }
 
 /** Whether a change set changes anything. */
-export function hasChanges(changes: AlertChanges): boolean {
+function hasChanges(changes: AlertChanges): boolean {
   return ALERT_UPDATE_FIELDS.some((field) => changes[field] !== undefined);
 }
 

@@ -1,17 +1,16 @@
 import { type AlertChanges, requireChanges, validateAlertId } from './alert-update';
-import { authorizedRequest, type SendRequest } from './authorized-request';
+import { authorizedRequest, type ClientOptions, type SendRequest } from './authorized-request';
 import { DefenderError } from './errors';
-import type { GraphSession } from './graph';
+import { GRAPH_API, type GraphSession } from './graph';
 import type { GraphAlert } from './graph-mapping';
 import type { HttpResponse, HttpTransport } from './http';
 import { message } from './messages';
 import { alertUrl, type Connection } from './regions';
 import { bodyExcerpt, type ServiceDescription } from './response';
-import type { SiemClientOptions } from './siem';
 import type { TokenProvider } from './token';
 
 /** Timeouts, retries and the close signal of the writes, as for a pull. */
-export type AlertWriterOptions = SiemClientOptions;
+export type AlertWriterOptions = ClientOptions;
 
 /** The statuses Graph answers a write with: 200 with the result, or 204 (no body) when asked to be brief. */
 const written = (status: number): boolean => status === 200 || status === 201 || status === 204;
@@ -19,14 +18,12 @@ const written = (status: number): boolean => status === 200 || status === 201 ||
 /** Microsoft Graph as a write names it: 403 is the write permission, 404 an alert id it does not know. */
 function writeService(alertId: string): ServiceDescription {
   return {
-    name: message('service.graph'),
+    ...GRAPH_API,
     meanings: {
+      ...GRAPH_API.meanings,
       400: message('update.graph-400'),
-      401: message('meaning.graph-401'),
       403: message('update.graph-403'),
       404: message('update.graph-404', { id: alertId }),
-      429: message('meaning.graph-429'),
-      500: message('meaning.service-error'),
     },
   };
 }

@@ -79,7 +79,7 @@ export function graphRequestQuery(query: GraphQuery, top: number, order?: 'asc' 
   return parts.join('&');
 }
 
-const GRAPH_API: ServiceDescription = {
+export const GRAPH_API: ServiceDescription = {
   name: message('service.graph'),
   meanings: {
     400: message('meaning.graph-400'),

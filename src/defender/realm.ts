@@ -1,4 +1,5 @@
 import { types } from 'node:util';
+import { message, type MessageValue } from './messages';
 
 /*
  * Values a message or a context store carries, recognised whatever JavaScript realm made them. A Node-RED
@@ -28,4 +29,14 @@ export function isDate(value: unknown): value is Date {
 /** The message of an Error of any realm, else the value as text. */
 export function reasonOf(err: unknown): string {
   return types.isNativeError(err) ? err.message : String(err);
+}
+
+/** What a value that is not a plain object is, for an error (msg.query, msg.update): JavaScript's type names need no translation. */
+export function describeKind(value: unknown): MessageValue {
+  if (value === null || typeof value !== 'object') return value === null ? 'null' : typeof value;
+  if (Array.isArray(value)) return message('input.an-array');
+  if (isDate(value)) return message('input.a-date');
+  if (Buffer.isBuffer(value)) return message('input.a-buffer');
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof name === 'string' && name !== '' ? message('input.an-instance', { name }) : 'object';
 }

@@ -133,23 +133,15 @@ export function validateBaseUrl(name: string, raw: string | undefined): string {
 }
 
 /**
- * What a sign-in needs of the settings: a client-credentials token needs the tenant, the app and (for the
- * custom region) the authority; a managed identity asks its own endpoint and needs none of them.
+ * The connection of a config node's settings. A client-credentials token (`asClient`, every mode but a managed
+ * identity) needs the tenant, the app and, for the custom region, the authority; a managed identity asks its
+ * own endpoint and needs none of them, which are then checked only when given.
  */
-export interface ConnectionNeeds {
-  /** tenantId and clientId must be given; otherwise they may be empty, and are checked when given. */
-  client: boolean;
-  /** The custom region's authorityUrl must be given; otherwise it may be empty, and is checked when given. */
-  authority: boolean;
-}
-
-export const CLIENT_CREDENTIALS: ConnectionNeeds = { client: true, authority: true };
-
-export function resolveConnection(settings: ConnectionSettings, needs: ConnectionNeeds = CLIENT_CREDENTIALS): Connection {
+export function resolveConnection(settings: ConnectionSettings, asClient = true): Connection {
   const given = (value: string | undefined): boolean => (value ?? '').trim() !== '';
-  const tenantId = needs.client || given(settings.tenantId) ? validateTenantId(settings.tenantId ?? '') : '';
+  const tenantId = asClient || given(settings.tenantId) ? validateTenantId(settings.tenantId ?? '') : '';
   const clientId = validateClientId('clientId', settings.clientId);
-  if (clientId === '' && needs.client) throw invalidConfig(message('config.client-missing'));
+  if (clientId === '' && asClient) throw invalidConfig(message('config.client-missing'));
   // A flow saved before the property existed has no api: it meant the SIEM API.
   const api = (settings.api || 'siem') as Api;
   if (!APIS.includes(api)) throw invalidConfig(message('config.bad-api', { value: String(settings.api) }));
@@ -165,7 +157,7 @@ export function resolveConnection(settings: ConnectionSettings, needs: Connectio
     region === 'custom'
       ? {
           apiBaseUrl: validateBaseUrl('apiBaseUrl', settings.apiBaseUrl),
-          authorityUrl: needs.authority || given(settings.authorityUrl) ? validateBaseUrl('authorityUrl', settings.authorityUrl) : '',
+          authorityUrl: asClient || given(settings.authorityUrl) ? validateBaseUrl('authorityUrl', settings.authorityUrl) : '',
         }
       : api === 'graph'
         ? GRAPH[region]

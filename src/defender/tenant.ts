@@ -74,7 +74,7 @@ export class Tenant {
    * A token cache of its own for `connection` (its token URL and its resource or scope), signing in as this
    * config node does, over its transport, stopped when it closes.
    */
-  tokenProvider(connection: Connection): TokenProvider {
+  private tokenProvider(connection: Connection): TokenProvider {
     const now = this.options.now ?? Date.now;
     return new TokenProvider(
       (request) =>

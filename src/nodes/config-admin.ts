@@ -52,12 +52,11 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
   const translate = runtimeTranslate(RED);
 
   /** The dialog's credentials: each as typed, or the one stored with the deployed node when left unchanged. */
-  function dialogCredentials(id: string, body: Record<string, unknown>): SignInCredentials & { unchanged: Set<keyof SignInCredentials> } {
+  function dialogCredentials(id: string, body: Record<string, unknown>): SignInCredentials {
     const stored = (RED.nodes.getCredentials(id) ?? {}) as SignInCredentials;
-    const out: SignInCredentials & { unchanged: Set<keyof SignInCredentials> } = { unchanged: new Set() };
+    const out: SignInCredentials = {};
     for (const name of CREDENTIALS) {
       const typed = text(body[name]);
-      if (typed === UNCHANGED_PASSWORD) out.unchanged.add(name);
       out[name] = typed === UNCHANGED_PASSWORD ? (stored[name] ?? '') : typed;
     }
     return out;
@@ -84,7 +83,7 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
     const settings = withDefaults('defender-config', Object.fromEntries(SETTINGS.map((key) => [key, text(body[key]) || undefined])));
     const credentials = dialogCredentials(id, body);
     if (settings.auth === 'secret' && !credentials.clientSecret) {
-      const stored = credentials.unchanged.has('clientSecret');
+      const stored = text(body.clientSecret) === UNCHANGED_PASSWORD;
       return { ok: false, code: 'INVALID_CONFIG', message: RED._(`defender-config.test.${stored ? 'no-stored-secret' : 'no-secret'}`) };
     }
     let tenant: Tenant | undefined;

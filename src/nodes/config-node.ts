@@ -1,5 +1,6 @@
 import type { Node, NodeDef } from 'node-red';
-import type { DefenderError } from '../defender/errors';
+import { type DefenderError, invalidConfig } from '../defender/errors';
+import { message } from '../defender/messages';
 import type { ConnectionSettings } from '../defender/regions';
 import type { SignInCredentials, SignInSettings } from '../defender/sign-in/modes';
 import type { Tenant } from '../defender/tenant';
@@ -23,3 +24,10 @@ export interface DefenderConfigNode extends Node<DefenderCredentials> {
   configError?: DefenderError;
 }
 
+
+/** The config node's tenant, or why a node that uses it must refuse the message before any request. */
+export function tenantOf(config: DefenderConfigNode | null): Tenant {
+  if (!config) throw invalidConfig(message('settings.no-config'));
+  if (!config.tenant) throw config.configError ?? invalidConfig(message('settings.config-invalid'));
+  return config.tenant;
+}

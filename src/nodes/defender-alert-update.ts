@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
-import type { DefenderConfigNode } from './config-node';
+import { type DefenderConfigNode, tenantOf } from './config-node';
 import { handleInOrder, type Send } from './in-order';
 import { runtimeTranslate } from './language';
 import { readPerMessage } from './node-property';
@@ -29,8 +29,7 @@ export = function register(RED: NodeAPI): void {
 
     async function update(msg: NodeMessageInFlow, send: Send, signal: AbortSignal): Promise<string> {
       if (settingsError || !settings) throw settingsError ?? invalidConfig(message('settings.none'));
-      if (!config) throw invalidConfig(message('settings.no-config'));
-      if (!config.tenant) throw config.configError ?? invalidConfig(message('settings.config-invalid'));
+      const tenant = tenantOf(config);
       const s = settings;
       const request = readUpdateRequest(msg, s.timeoutMs);
       // What msg.update gives wins, so only the rest is read from the message or context.
@@ -38,15 +37,12 @@ export = function register(RED: NodeAPI): void {
       const fromSources = pending.length ? sourcedChanges(await Promise.all(pending.map((from) => readPerMessage(RED, node, from, msg)))) : {};
       const changes = { ...s.changes, ...fromSources, ...request.changes };
 
-      const writer = config.tenant.alerts({
+      const writer = tenant.alerts({
         timeoutMs: request.timeoutMs,
         maxResponseBytes: s.maxResponseBytes,
         retry: s.retry,
         signal,
-        onRetry: (error, delayMs, attempt) => {
-          status.retrying(attempt, s.retry.maxRetries);
-          node.debug(`retry ${attempt}/${s.retry.maxRetries} in ${Math.round(delayMs)} ms after ${error.code}`);
-        },
+        onRetry: status.retryReporter(s.retry.maxRetries),
       });
       const alert = await writer.update(request.alertId, changes);
       const out = msg as NodeMessageInFlow & Record<string, unknown>;

@@ -4,7 +4,7 @@ import { detectionTopic } from '../defender/detection';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
 import { pullDetections, type PullResult, usesCheckpoint } from '../defender/pull';
-import type { DefenderConfigNode } from './config-node';
+import { type DefenderConfigNode, tenantOf } from './config-node';
 import { readPullRequest } from './input';
 import { messageCopier } from './message-copy';
 import { readPerMessage } from './node-property';
@@ -47,8 +47,7 @@ export = function register(RED: NodeAPI): void {
 
     async function pull(msg: NodeMessageInFlow, send: Send, signal: AbortSignal): Promise<PullResult['events'] | 'reset'> {
       if (settingsError || !settings) throw settingsError ?? invalidConfig(message('settings.none'));
-      if (!config) throw invalidConfig(message('settings.no-config'));
-      if (!config.tenant) throw config.configError ?? invalidConfig(message('settings.config-invalid'));
+      const tenant = tenantOf(config);
       const s = settings;
       const request = readPullRequest(msg, s.defaults, s.timeoutMs);
       if (request.reset) {
@@ -62,17 +61,14 @@ export = function register(RED: NodeAPI): void {
 
       const started = Date.now();
       let requests = 0;
-      const source = config.tenant.detections({
+      const source = tenant.detections({
         timeoutMs: request.timeoutMs,
         maxResponseBytes: s.maxResponseBytes,
         retry: s.retry,
         signal,
         shape: s.shape,
         onRequest: () => requests++,
-        onRetry: (error, delayMs, attempt) => {
-          status.retrying(attempt, s.retry.maxRetries);
-          node.debug(`retry ${attempt}/${s.retry.maxRetries} in ${Math.round(delayMs)} ms after ${error.code}`);
-        },
+        onRetry: status.retryReporter(s.retry.maxRetries),
       });
       const key = checkpointKey(query);
       const checkpoint = usesCheckpoint(query, s.incremental) ? await loadCheckpoint(key, s.store) : undefined;

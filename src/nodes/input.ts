@@ -1,7 +1,7 @@
 import { invalidQuery } from '../defender/errors';
-import { message, type MessageValue } from '../defender/messages';
+import { message } from '../defender/messages';
 import { DetectionQuery, mergeQuery, parseQuery } from '../defender/query';
-import { isDate, isPlainObject } from '../defender/realm';
+import { describeKind, isPlainObject } from '../defender/realm';
 import { MAX_TIMEOUT_S } from './settings';
 
 /** What one input message asks for, validated in one place before anything is sent. */
@@ -13,16 +13,6 @@ export interface PullRequest {
   messageQuery: DetectionQuery;
   timeoutMs: number;
   reset: boolean;
-}
-
-/** What a msg.query that is not a plain object is, for the error: JavaScript's type names need no translation. */
-export function describeKind(value: unknown): MessageValue {
-  if (value === null || typeof value !== 'object') return value === null ? 'null' : typeof value;
-  if (Array.isArray(value)) return message('input.an-array');
-  if (isDate(value)) return message('input.a-date');
-  if (Buffer.isBuffer(value)) return message('input.a-buffer');
-  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return typeof name === 'string' && name !== '' ? message('input.an-instance', { name }) : 'object';
 }
 
 /** msg.requestTimeout, in milliseconds as the core http request node reads it, else the node's timeout. */

@@ -6,6 +6,7 @@ import { EVENT_MODES, type EventMode } from '../defender/lifecycle';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/retry';
+import type { PerMessageSource } from './node-property';
 import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
 
 /**
@@ -22,12 +23,7 @@ export const SOURCED_DEFAULTS = ['limit', 'machinegroups', 'DeviceCreatedMachine
 export type SourcedDefault = (typeof SOURCED_DEFAULTS)[number];
 
 /** A default read from flow or global context for every message, so a change there applies to the next pull. */
-export interface ContextDefault {
-  key: SourcedDefault;
-  scope: 'flow' | 'global';
-  /** The context key as typed, with an optional `#:(store)::` prefix. */
-  name: string;
-}
+export type ContextDefault = PerMessageSource<SourcedDefault> & { scope: 'flow' | 'global' };
 
 export interface DetectionsSettings {
   /** The defaults known at deploy: the fields themselves and environment variables. */
@@ -45,13 +41,13 @@ export interface DetectionsSettings {
   lifecycle: { mode: EventMode; rememberMs: number };
 }
 
-export type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
+type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
 
 /**
  * A number field: empty (or blank) means `fallback`; text must be digits with an optional fraction, as the
  * dialog checks it ("1e3", "0x10" or "-1" are refused there, so they are here).
  */
-export function numberSetting(raw: string | number, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
+export function numberSetting(raw: string | number | undefined, fallback: number, check: (n: number) => boolean, refused: NumberRefusal): number {
   if (raw === undefined || raw === null) return fallback;
   const text = String(raw).trim();
   if (text === '') return fallback;
@@ -62,7 +58,7 @@ export function numberSetting(raw: string | number, fallback: number, check: (n:
 
 /** The longest request timeout, in seconds, and the largest answer, in MB, a node takes (the dialog's bounds). */
 export const MAX_TIMEOUT_S = 3600;
-export const MAX_RESPONSE_MB = 4096;
+const MAX_RESPONSE_MB = 4096;
 
 /** An error met in a value that came `from` somewhere, as INVALID_CONFIG that says where. */
 export function fromError(from: Message, err: unknown): DefenderError {
@@ -178,7 +174,7 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
     retry: {
       ...DEFAULT_RETRY_POLICY,
       maxRetries: numberSetting(p.maxRetries, DEFAULTS.maxRetries, (n) => Number.isInteger(n) && n >= 0 && n <= 10, 'settings.bad-retries'),
-      baseDelayMs: numberSetting(p.retryBaseDelayMs ?? '', DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
+      baseDelayMs: numberSetting(p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
     },
   };
 }

@@ -1,5 +1,8 @@
 import type { Node } from 'node-red';
 
+/** The local time of day a status reports, as hh:mm:ss. */
+const clock = (at: Date): string => at.toTimeString().slice(0, 8);
+
 /** Node-RED's translate function; it answers the key itself when no catalog has it. */
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
@@ -18,6 +21,14 @@ class NodeStatus {
 
   retrying(attempt: number, max: number): void {
     this.node.status({ fill: 'yellow', shape: 'ring', text: this.text('retrying', { attempt, max }, `retrying (${attempt}/${max})…`) });
+  }
+
+  /** A client's onRetry: the status says which try comes, the debug log why. */
+  retryReporter(max: number): (error: { code: string }, delayMs: number, attempt: number) => void {
+    return (error, delayMs, attempt) => {
+      this.retrying(attempt, max);
+      this.node.debug(`retry ${attempt}/${max} in ${Math.round(delayMs)} ms after ${error.code}`);
+    };
   }
 
   /** A short reason in the runtime's language; the whole story is in the message the Catch node gets. */
@@ -56,7 +67,7 @@ export class PullStatus extends NodeStatus {
 
   /** How many first versions and updates of alerts went out: "3 new, 2 updated at 12:00:00". */
   done(sent: { new: number; updates: number }, at: Date = new Date()): void {
-    const time = at.toTimeString().slice(0, 8);
+    const time = clock(at);
     const text =
       sent.updates === 0
         ? this.text('done', { count: sent.new, time }, `${sent.new} new at ${time}`)
@@ -82,7 +93,7 @@ export class UpdateStatus extends NodeStatus {
 
   /** `alertStatus` is the alert's status as Graph answered it after the change (new, inProgress, resolved). */
   done(alertStatus: string, at: Date = new Date()): void {
-    const time = at.toTimeString().slice(0, 8);
+    const time = clock(at);
     const text = alertStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status: alertStatus, time }, `${alertStatus} at ${time}`);
     this.node.status({ fill: 'green', shape: 'dot', text });
   }

@@ -1,5 +1,5 @@
 import { type AlertChanges, type AlertUpdateField, findAlertId, parseUpdateObject } from '../defender/alert-update';
-import { describeKind, readRequestTimeout } from './input';
+import { readRequestTimeout } from './input';
 
 /** What one input message of the update node asks for, validated in one place before anything is sent. */
 export interface UpdateRequest {
@@ -14,7 +14,7 @@ export interface UpdateRequest {
 /** The alert id (msg.alertId, msg.payload.id, msg.payload.AlertId), msg.update and msg.requestTimeout. */
 export function readUpdateRequest(msg: Record<string, unknown>, defaultTimeoutMs: number): UpdateRequest {
   const alertId = findAlertId(msg);
-  const changes = msg.update === undefined ? {} : parseUpdateObject(msg.update, describeKind);
+  const changes = msg.update === undefined ? {} : parseUpdateObject(msg.update);
   return {
     alertId,
     changes,

@@ -75,7 +75,7 @@ export function readUpdateSettings(given: UpdateNodeProperties, readEnv: EnvRead
     maxResponseBytes: MAX_ALERT_BYTES,
     retry: {
       ...DEFAULT_RETRY_POLICY,
-      baseDelayMs: numberSetting(p.retryBaseDelayMs ?? '', DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
+      baseDelayMs: numberSetting(p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
 import updateNode from '../../src/nodes/defender-alert-update';
-import { CLIENT_ID, configFlowNode, type FlowNode, helper, Message, Probe, readFlow, recent, runnableFlow, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
+import { CLIENT_ID, type FlowNode, helper, Message, Probe, readFlow, recent, runnableFlow, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
 
 /** Every example flow file as 0.1.0 shipped it. */
 function oldExamples(): Array<{ file: string; flow: FlowNode[] }> {

@@ -1,6 +1,6 @@
 import { invalidConfig } from '../errors';
 import { message } from '../messages';
-import { CLIENT_CREDENTIALS, type Connection, type ConnectionNeeds, type ConnectionSettings, resolveConnection } from '../regions';
+import { type Connection, type ConnectionSettings, resolveConnection } from '../regions';
 import { ClientCertificateCredential } from './client-certificate';
 import { ClientSecretCredential } from './client-secret';
 import { AUTH_MODES, type AuthMode, type CredentialSource, type Environment } from './credential';
@@ -52,10 +52,9 @@ export function resolveSignIn(
   nowMs: number = Date.now(),
 ): SignIn {
   const mode = authMode(settings.auth);
-  // A managed identity's own endpoint knows the tenant, and the identity is not the app registration.
-  const needs: ConnectionNeeds = mode === 'managed-identity' ? { client: false, authority: false } : CLIENT_CREDENTIALS;
   const effective = mode === 'workload-identity' ? workloadSettings(settings, env) : settings;
-  const connection = resolveConnection(effective, needs);
+  // A managed identity's own endpoint knows the tenant, and the identity is not the app registration.
+  const connection = resolveConnection(effective, mode !== 'managed-identity');
   let credential: CredentialSource;
   switch (mode) {
     case 'secret':
