@@ -17,6 +17,11 @@ function nodeProperties(table) {
         return value;
     }
 
+    // A value as the text it is compared as: trimmed, and "" for nothing.
+    function text(v) {
+        return (v === undefined || v === null) ? "" : String(v).trim();
+    }
+
     // The node whose dialog is open, and the prefix of its fields' ids: while it is open, validators and
     // labels read what its fields hold now rather than what the node held when the dialog opened.
     var editing = null;
@@ -35,10 +40,12 @@ function nodeProperties(table) {
         table: table,
         valueOf: valueOf,
         current: current,
+        text: text,
 
-        // A value as the text it is compared as: trimmed, and "" for nothing.
-        text: function (v) {
-            return (v === undefined || v === null) ? "" : String(v).trim();
+        // Where a TypedInput field's value comes from (its `<name>Type`): absent or empty means the default,
+        // the field itself.
+        sourceOf: function (node, name) {
+            return text(current(node, name + "Type")) || table[name + "Type"];
         },
 
         // oneditprepare: shows the defaults (see showDefaults) and reads this node's fields from now on.
