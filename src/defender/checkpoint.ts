@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DetectionQuery } from './query';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
+import { isOwedList, type Owed } from './delivery/ledger';
 import { type AlertMemoryState, isAlertMemoryState } from './lifecycle';
 import { keyToMillis, timeKey } from './time-key';
 
@@ -17,6 +18,11 @@ export interface Checkpoint {
   keys: string[];
   /** What the node remembers of the alerts it sent (lifecycle.ts): absent in checkpoints of 0.1.0. */
   alerts?: AlertMemoryState;
+  /**
+   * With delivery confirmation: the versions sent and not yet confirmed delivered (delivery/ledger.ts). The
+   * next pulls read again from the oldest of them, so the checkpoint does not move past it.
+   */
+  pending?: Owed[];
 }
 
 /** The time key of a detection: LastProcessedTimeUtc, or what the accessor names (Graph: lastUpdateDateTime). */
@@ -70,7 +76,8 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
     timeKey(c.highest) !== '' &&
     Array.isArray(c.keys) &&
     c.keys.every((k) => typeof k === 'string') &&
-    (c.alerts === undefined || isAlertMemoryState(c.alerts))
+    (c.alerts === undefined || isAlertMemoryState(c.alerts)) &&
+    (c.pending === undefined || isOwedList(c.pending))
   );
 }
 
@@ -134,10 +141,15 @@ export class CheckpointWindow {
     this.times.push(time);
   }
 
-  /** The checkpoint now; undefined while nothing was ever delivered. It never moves backwards. */
-  current(): Checkpoint | undefined {
+  /**
+   * The checkpoint now; undefined while nothing was ever delivered. It never moves backwards. `lowWater` is
+   * the oldest time still owed a delivery: the keys from the overlap below it on are kept, since the next
+   * pulls read from there again (it only ever moves up while a pull goes on).
+   */
+  current(lowWater?: string): Checkpoint | undefined {
     if (this.highest === undefined) return undefined;
-    const floor = timeKey(new Date(keyToMillis(this.highestKey, 'floor') - this.overlapMs).toISOString());
+    const low = lowWater !== undefined && lowWater < this.highestKey ? lowWater : this.highestKey;
+    const floor = timeKey(new Date(keyToMillis(low, 'floor') - this.overlapMs).toISOString());
     // Delivered oldest first, so the keys out of the overlap are at the front; one delivered out of order
     // behind them stays a little longer, which costs nothing but a key.
     while (this.start < this.times.length && this.times[this.start] < floor) this.start++;
@@ -169,7 +181,12 @@ export function advanceCheckpoint(
   return window.current();
 }
 
-/** The lower bound the next incremental pull asks for: the checkpoint minus the overlap window. */
+/**
+ * The lower bound the next incremental pull asks for: the checkpoint minus the overlap window, or, with
+ * versions still owed a delivery, the oldest of them minus the overlap, so that it is read again.
+ */
 export function resumeFrom(checkpoint: Checkpoint, overlapMs: number): number {
-  return keyToMillis(timeKey(checkpoint.highest), 'floor') - overlapMs;
+  let low = timeKey(checkpoint.highest);
+  for (const owed of checkpoint.pending ?? []) if (owed.time < low) low = owed.time;
+  return keyToMillis(low, 'floor') - overlapMs;
 }

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'REDIRECT'
   /** The node closed while the pull was under way. */
   | 'CANCELLED'
+  /** A detection was not confirmed delivered after the last delivery allowed: it is passed over. */
+  | 'DELIVERY_FAILED'
   /** A fault of this software or of the context store, not of the service. */
   | 'INTERNAL';
 

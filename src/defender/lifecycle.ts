@@ -181,9 +181,10 @@ export class AlertMemory {
 
   /**
    * What this version of an alert is, whether it goes out under `mode`, and remembers it: as the version
-   * sent last when it goes out, only as touched when it does not. `time` is the version's timeKey.
+   * sent last when it goes out, only as touched when it does not. `time` is the version's timeKey. With
+   * `mustSend` it goes out whatever `mode` says (it takes over a delivery an earlier version still owes).
    */
-  observe(facts: AlertFacts, time: string, mode: EventMode): Verdict {
+  observe(facts: AlertFacts, time: string, mode: EventMode, mustSend = false): Verdict {
     const alerts = this.useFields(facts.fields);
     const entry = alerts[facts.id];
     let verdict: Verdict;
@@ -205,7 +206,7 @@ export class AlertMemory {
       });
       verdict = { event: 'update', changes, previous, send: false };
     }
-    verdict.send = verdict.event === 'new' || mode === 'all' || (mode === 'triage' && (verdict.changes === null || verdict.changes.some((c) => TRIAGE.has(c))));
+    verdict.send = mustSend || verdict.event === 'new' || mode === 'all' || (mode === 'triage' && (verdict.changes === null || verdict.changes.some((c) => TRIAGE.has(c))));
     const timeMs = keyToMillis(time, 'floor');
     if (verdict.send) {
       // Built at its exact length: a hundred thousand of these are kept.

@@ -44,6 +44,13 @@ export const MESSAGES = {
   'settings.bad-max-response': 'maxResponseMB must be a number of megabytes above 0 and at most 4096, got "__value__"',
   'settings.bad-retries': 'maxRetries must be a whole number from 0 to 10, got "__value__"',
   'settings.bad-retry-delay': 'retryBaseDelayMs must be a number of milliseconds, got "__value__"',
+  'settings.bad-confirm': 'confirm must be "none" or "nodes", got "__value__"',
+  'settings.bad-confirm-nodes': 'confirmNodes must be a list of node ids',
+  'settings.confirm-no-nodes':
+    'delivery confirmation needs the nodes that deliver (an e-mail or http request node): choose them under Confirm delivery, or turn confirmation off',
+  'settings.no-hooks': 'delivery confirmation needs the messaging hooks of Node-RED 2 or later, which this runtime does not give to nodes',
+  'settings.bad-max-deliveries': 'maxDeliveries must be a whole number from 1 to 100, got "__value__"',
+  'settings.bad-redelivery-delay': 'redeliveryBaseDelayMs must be a number of milliseconds, got "__value__"',
   'settings.none': 'the node has no settings',
   'settings.no-config': 'no defender-config node is selected: open the node and choose or create one',
   'settings.config-invalid': 'the defender-config node is not valid',
@@ -193,6 +200,10 @@ export const MESSAGES = {
   'update.expected-alert': 'the alert as a JSON object',
   'update.expected-comments': 'a JSON object with a "value" array of comments',
   'update.not-an-object': 'is JSON but not an object',
+
+  // Delivery confirmation
+  'delivery.failed':
+    '__topic__ was not confirmed delivered after __attempts__ deliveries and is passed over: it is not sent again. The delivering nodes\' own errors (Catch) say why they failed',
 
   // Anything else
   'cancelled': 'cancelled: the node is closing',

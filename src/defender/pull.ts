@@ -1,5 +1,6 @@
 import { DateTime, Duration } from 'luxon';
 import { Checkpoint, CheckpointWindow, detectionTime, keyTime, keyToMillis, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
+import { DeliveryLedger, inherit, MAX_OWED, type Owed } from './delivery/ledger';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
 import { DefenderError } from './errors';
 import { AlertMemory, type EventMode, type Verdict } from './lifecycle';
@@ -34,11 +35,20 @@ export interface PullSink {
    * detection of a pull that fits one slice and otherwise on its last detection only (the total is not
    * known before). Node-RED's Join node completes a batch from either.
    */
-  deliver(detection: Detection, index: number, count: number | undefined, verdict: Verdict): void;
+  deliver(detection: Detection, index: number, count: number | undefined, verdict: Verdict, delivery?: Delivery): void;
   /** Incremental pulls: the checkpoint that covers every detection delivered so far, to be stored now. */
   commit?(checkpoint: Checkpoint): Promise<void>;
   /** After each slice of a pull of several: how many detections went out so far. */
   progress?(delivered: number): void;
+  /** With delivery confirmation: a version that was never confirmed after `attempts` deliveries, given up. */
+  undeliverable?(detection: Detection, attempts: number): void;
+}
+
+/** With delivery confirmation: which delivery of which version a detection's message is. */
+export interface Delivery {
+  key: string;
+  /** 1 for the first delivery, 2 for the first redelivery… */
+  attempt: number;
 }
 
 export interface PullResult {
@@ -58,6 +68,8 @@ export interface PullResult {
   events: { new: number; updates: number; suppressed: number };
   /** Whether this pull used and moved the checkpoint. */
   incremental: boolean;
+  /** With delivery confirmation: versions sent again, given up (DELIVERY_FAILED), and owed after the pull. */
+  delivery?: { redelivered: number; undelivered: number; pending: number };
   /** The checkpoint after the pull; undefined in explicit mode or before anything was ever sent. */
   nextCheckpoint?: Checkpoint;
 }
@@ -74,6 +86,13 @@ export interface PullOptions {
   signal?: AbortSignal;
   budget?: SliceBudget;
   now?: DateTime;
+  /**
+   * Delivery confirmation (incremental pulls): what the node owes. Versions owed are read again, sent again
+   * when due and given up after the last try; the checkpoint does not move past the oldest one owed.
+   */
+  ledger?: DeliveryLedger;
+  /** The clock of delivery confirmation (epoch ms). */
+  clock?: () => number;
 }
 
 /** Whether a pull of this query reads and moves the checkpoint: only without an explicit time range. */
@@ -146,6 +165,13 @@ export async function pullDetections(
   const lifecycle = options.lifecycle ?? { mode: 'all', rememberMs: DEFAULT_REMEMBER_MS };
   const memory = isIncremental ? new AlertMemory(checkpoint?.alerts, now.toMillis(), lifecycle.rememberMs, checkpoint?.highest) : undefined;
   const events = { new: 0, updates: 0, suppressed: 0 };
+  // Delivery confirmation: what is owed, which of it this pull met again, and what it sent again or gave up.
+  const ledger = isIncremental && memory ? options.ledger : undefined;
+  const clock = options.clock ?? Date.now;
+  const owedAtStart = ledger?.keys() ?? [];
+  const met = new Set<string>();
+  const redelivery = { redelivered: 0, undelivered: 0 };
+  let stoppedEarly = false;
   let duplicates = 0;
   let delivered = 0;
   let sliceCount = 0;
@@ -163,7 +189,8 @@ export async function pullDetections(
 
   const pass = (item: Passed): void => {
     settledMark = item.mark;
-    if (!progress) return;
+    // A version owed from before is in the checkpoint already.
+    if (!progress || item.owed) return;
     progress.addKey(item.key, item.raw, item.time);
     uncommitted++;
   };
@@ -172,7 +199,14 @@ export async function pullDetections(
   const deliver = (item: Classified, count: number | undefined): boolean => {
     // A node that is closing delivers nothing more: the flow behind it may be gone already.
     if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
-    sink.deliver(item.detection, delivered, count, item.verdict);
+    if (ledger) {
+      const attempt = (item.owed?.attempt ?? 0) + 1;
+      ledger.sent({ key: item.key, alert: item.alert, time: item.time, verdict: item.verdict }, attempt, clock());
+      if (attempt > 1) redelivery.redelivered++;
+      sink.deliver(item.detection, delivered, count, item.verdict, { key: item.key, attempt });
+    } else {
+      sink.deliver(item.detection, delivered, count, item.verdict);
+    }
     delivered++;
     if (item.verdict.event === 'new') events.new++;
     else events.updates++;
@@ -183,10 +217,16 @@ export async function pullDetections(
     await yieldToEventLoop();
     pausedAt = Date.now();
   };
+  // With confirmation, a delivery waits while too many are on their way: the flow's pace sets the pull's.
+  const room = async (): Promise<void> => {
+    const wait = ledger?.room(clock(), options.signal);
+    if (wait) await wait;
+  };
   const release = async (count: number | undefined): Promise<void> => {
     if (!held) return;
     const { item, after, start } = held;
     held = undefined;
+    await room();
     if (deliver(item, count)) await pause();
     for (let k = start; k < after.length; k++) pass(after[k]);
   };
@@ -210,8 +250,12 @@ export async function pullDetections(
     // Closed meanwhile: the flow may have stopped before those messages reached it; they are not committed.
     if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
     uncommitted = 0;
-    const next = progress.current();
+    const next = progress.current(ledger?.lowWater());
     if (next) current = memory ? { ...next, alerts: memory.state } : next;
+    if (ledger) {
+      ledger.commit();
+      if (current) current = { ...current, pending: ledger.state() };
+    }
     if (current) await sink.commit?.(current);
     committedMark = settledMark;
     memory?.settle(committedMark);
@@ -223,6 +267,13 @@ export async function pullDetections(
   let ahead: Promise<IteratorResult<RawSlice>> | undefined = iterator.next();
   try {
     while (ahead) {
+      // The destination has been failing for a while: what is owed is read again first, and new versions
+      // wait for a later pull (the checkpoint stays before them).
+      if (ledger && ledger.size >= MAX_OWED) {
+        await iterator.return?.(undefined).catch(() => undefined);
+        stoppedEarly = true;
+        break;
+      }
       const step: IteratorResult<RawSlice> = await ahead;
       if (step.done) break;
       const slice: RawSlice = step.value;
@@ -232,8 +283,19 @@ export async function pullDetections(
       sliceCount++;
       const fresh: number[] = [];
       const keys: string[] = new Array(slice.detections.length);
+      // Versions owed a delivery, met again: by their position in the slice.
+      const owedAt = new Map<number, Owed>();
       for (let i = 0; i < slice.detections.length; i++) {
         const key = (keys[i] = accessor.key(slice.detections[i]));
+        const owed = ledger?.get(key);
+        if (owed && !met.has(key)) {
+          met.add(key);
+          ledger?.met(key);
+          seen.set(key, slice.times[i]);
+          owedAt.set(i, owed);
+          fresh.push(i);
+          continue;
+        }
         if (seen.has(key)) {
           duplicates++;
           continue;
@@ -242,12 +304,34 @@ export async function pullDetections(
         fresh.push(i);
       }
       // In order, so a later version of an alert is judged against the earlier one of the same slice.
-      const items: Classified[] = oldestFirstOrder(fresh, slice.times).map((i) => {
+      const items: Classified[] = [];
+      for (const i of oldestFirstOrder(fresh, slice.times)) {
         const detection = slice.detections[i];
-        const verdict = memory ? memory.observe(accessor.facts(detection), slice.times[i], lifecycle.mode) : FIRST_SEEN;
+        const base = { detection, key: keys[i], raw: progress ? accessor.time(detection) : undefined, time: slice.times[i] };
+        const owed = owedAt.get(i);
+        if (owed && ledger) {
+          const decision = ledger.decide(owed, clock());
+          if (decision === 'give-up') {
+            // Reported once, and passed over: one version the destination always refuses holds nothing back.
+            ledger.settle(owed.key);
+            redelivery.undelivered++;
+            sink.undeliverable?.(detection, owed.attempt);
+          }
+          const verdict: Verdict = { event: owed.event, changes: owed.changes, ...(owed.previous ? { previous: owed.previous } : {}), send: decision === 'again' };
+          items.push({ ...base, alert: owed.alert, verdict, mark: memory?.position ?? 0, owed });
+          continue;
+        }
+        const facts = memory ? accessor.facts(detection) : undefined;
+        // A later version of an alert whose earlier version is still owed goes out in its place.
+        const earlier = facts ? ledger?.earlierOf(facts.id, slice.times[i]) : undefined;
+        let verdict = memory && facts ? memory.observe(facts, slice.times[i], lifecycle.mode, earlier !== undefined) : FIRST_SEEN;
+        if (earlier && ledger) {
+          verdict = inherit(earlier, verdict);
+          ledger.settle(earlier.key);
+        }
         if (!verdict.send) events.suppressed++;
-        return { detection, key: keys[i], raw: progress ? accessor.time(detection) : undefined, time: slice.times[i], verdict, mark: memory?.position ?? 0 };
-      });
+        items.push({ ...base, alert: facts?.id ?? '', verdict, mark: memory?.position ?? 0 });
+      }
       const sending = items.reduce((n, item) => n + (item.verdict.send ? 1 : 0), 0);
       const whole = slice.final && sliceCount === 1;
       if (held && (sending > 0 || slice.final)) await release(slice.final && sending === 0 ? delivered + 1 : undefined);
@@ -257,7 +341,10 @@ export async function pullDetections(
         if (held) holdAfter(item);
         else if (!item.verdict.send) pass(item);
         else if (++sent === sending && !slice.final) held = { item, after: [], start: 0 };
-        else if (deliver(item, whole || sent === sending ? total : undefined)) await pause();
+        else {
+          await room();
+          if (deliver(item, whole || sent === sending ? total : undefined)) await pause();
+        }
       }
       await commit();
       if (!whole) sink.progress?.(delivered);
@@ -267,12 +354,15 @@ export async function pullDetections(
     // Insurance: slices that end without a final one still let the held detection go.
     await release(delivered + 1);
     await commit();
+    // What was owed when the pull began and the whole window did not bring again is no longer there.
+    if (ledger && !stoppedEarly) ledger.missed(owedAtStart.filter((key) => !met.has(key)));
   } catch (err) {
     await iterator.return?.(undefined).catch(() => undefined);
     if (err instanceof DefenderError && err.code === 'CANCELLED') {
       // Closing: what went out since the last commit may not have reached the flow behind. It comes again
-      // with the next pull (the checkpoint and the alert memory stay where they were committed).
+      // with the next pull (the checkpoint, the alert memory and what is owed stay where they were committed).
       memory?.rollback(committedMark);
+      ledger?.rollback();
     } else {
       // What was fetched and is new still goes out, as the last of this pull, so a Join completes with what came.
       await release(delivered + 1);
@@ -293,6 +383,7 @@ export async function pullDetections(
     events,
     incremental: isIncremental,
     nextCheckpoint: current,
+    ...(ledger ? { delivery: { ...redelivery, pending: ledger.size } } : {}),
   };
 }
 
@@ -306,17 +397,21 @@ interface Passed {
   raw: unknown;
   time: string;
   mark: number;
+  /** A version owed a delivery from before: the checkpoint has its key already. */
+  owed?: Owed;
 }
 
 /** One detection of a slice, with what it is to the node. */
 interface Classified extends Passed {
   detection: Detection;
   verdict: Verdict;
+  /** The alert's id (delivery confirmation: a later version takes over what an earlier one owes). */
+  alert: string;
 }
 
 /** A detection passed over keeps only what the checkpoint needs. */
 function passed(item: Classified): Passed {
-  return { key: item.key, raw: item.raw, time: item.time, mark: item.mark };
+  return { key: item.key, raw: item.raw, time: item.time, mark: item.mark, ...(item.owed ? { owed: item.owed } : {}) };
 }
 
 /** The query's filters apart from its time range and limit. */

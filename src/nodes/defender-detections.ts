@@ -1,19 +1,26 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/checkpoint';
 import { detectionTopic } from '../defender/detection';
+import type { DeliveryLedger } from '../defender/delivery/ledger';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
 import { pullDetections, type PullResult, usesCheckpoint } from '../defender/pull';
 import { type DefenderConfigNode, tenantOf } from './config-node';
+import { DeliveryTracker } from './delivery';
 import { readPullRequest } from './input';
 import { messageCopier } from './message-copy';
 import { readPerMessage } from './node-property';
 import { handleInOrder, type Send } from './in-order';
-import { runtimeTranslate } from './language';
+import { failureOf, runtimeTranslate } from './language';
 import { contextQuery, DetectionsNodeProperties, DetectionsSettings, readSettings } from './settings';
 import { PullStatus } from './status';
 
 type DetectionsDef = NodeDef & DetectionsNodeProperties;
+
+/** What each detection's message says of itself, never the input's. */
+const OWN = ['payload', 'event', 'changes', 'previous'] as const;
+/** …and with delivery confirmation, what would judge or mark its delivery. */
+const OWN_CONFIRMED = [...OWN, 'redelivery', 'statusCode', 'error', 'complete'] as const;
 
 export = function register(RED: NodeAPI): void {
   function DefenderDetections(this: Node, def: DetectionsDef): void {
@@ -38,6 +45,23 @@ export = function register(RED: NodeAPI): void {
       );
     const saveCheckpoint = (key: string, store: string | undefined, value: Checkpoint | undefined): Promise<void> =>
       new Promise((resolve, reject) => context.set(key, value, store, (err: Error) => (err ? reject(err) : resolve())));
+    // Delivery confirmation: what the node owes, kept with the checkpoints of its store.
+    let tracker: DeliveryTracker | undefined;
+    try {
+      tracker = settings?.delivery
+        ? new DeliveryTracker(
+            RED,
+            node,
+            settings.delivery,
+            { load: (key) => loadCheckpoint(key, settings?.store), save: (key, value) => saveCheckpoint(key, settings?.store, value) },
+            (count) => status.pending(count),
+            (err) => node.warn(failureOf(err, translate).message),
+          )
+        : undefined;
+    } catch (err) {
+      settingsError = failureOf(err, translate);
+      status.failed(settingsError.code, settingsError.message);
+    }
     const clearCheckpoints = (store: string | undefined): Promise<void> =>
       new Promise<string[]>((resolve, reject) =>
         context.keys(store, (err: Error, keys: unknown[]) => (err ? reject(err) : resolve(keys.map(String)))),
@@ -51,6 +75,7 @@ export = function register(RED: NodeAPI): void {
       const s = settings;
       const request = readPullRequest(msg, s.defaults, s.timeoutMs);
       if (request.reset) {
+        tracker?.reset();
         await clearCheckpoints(s.store);
         if (!request.hasMessageQuery) return 'reset';
       }
@@ -71,14 +96,26 @@ export = function register(RED: NodeAPI): void {
         onRetry: status.retryReporter(s.retry.maxRetries),
       });
       const key = checkpointKey(query);
-      const checkpoint = usesCheckpoint(query, s.incremental) ? await loadCheckpoint(key, s.store) : undefined;
+      const incremental = usesCheckpoint(query, s.incremental);
+      // Explicit ranges are read once, as asked: only incremental pulls confirm delivery.
+      const confirming = incremental ? tracker : undefined;
+      let checkpoint: Checkpoint | undefined;
+      let ledger: DeliveryLedger | undefined;
+      if (confirming) {
+        confirming.routeForPull();
+        ({ checkpoint, ledger } = await confirming.open(key));
+      } else if (incremental) {
+        checkpoint = await loadCheckpoint(key, s.store);
+      }
       const topic = source.accessor?.topic ?? detectionTopic;
       const id = RED.util.generateId();
       // The input's own properties travel with every detection. Nested ones are copied per message so a
       // downstream change to one message cannot reach the others; the freshly parsed detection is not.
       const base: Record<string, unknown> = { ...msg };
       // What each detection's message says of itself is its own: none of the input's may stand in for it.
-      for (const own of ['payload', 'event', 'changes', 'previous'] as const) delete base[own];
+      // With confirmation, neither may a status or an error of the input's, which would judge its delivery.
+      const own = confirming ? OWN_CONFIRMED : OWN;
+      for (const property of own) delete base[property];
       const copyBase = messageCopier(base, (m) => RED.util.cloneMessage(m) as Record<string, unknown>);
       const result = await pullDetections(
         source,
@@ -86,7 +123,7 @@ export = function register(RED: NodeAPI): void {
         s.incremental,
         checkpoint,
         {
-          deliver: (detection, index, count, verdict) => {
+          deliver: (detection, index, count, verdict, delivery) => {
             // Filled in place rather than spread into a new literal: the same message, but in `npm run bench`
             // at 100 000 detections Node-RED then sends them in half the time with a fifth less peak memory.
             const out = copyBase();
@@ -98,13 +135,24 @@ export = function register(RED: NodeAPI): void {
               out.changes = verdict.changes;
               if (verdict.previous) out.previous = verdict.previous;
             }
+            if (delivery) confirming?.follow(out, key, delivery);
             // One send per message: Node-RED deep-clones every message after the first in a send() call.
             send([out, null]);
           },
-          commit: (next) => saveCheckpoint(key, s.store, next),
+          commit: (next) => (confirming ? confirming.commit(key, next) : saveCheckpoint(key, s.store, next)),
           progress: (sent) => status.progress(sent),
+          undeliverable: (detection, attempts) => {
+            // Reported once to Catch nodes, with the detection, and passed over.
+            const out = copyBase();
+            out._msgid = RED.util.generateId();
+            out.payload = detection;
+            out.topic = topic(detection);
+            out.redelivery = attempts;
+            const failure = new DefenderError('DELIVERY_FAILED', message('delivery.failed', { topic: String(out.topic), attempts }));
+            node.error(failure.translated(translate), out);
+          },
         },
-        { maxResponseBytes: s.maxResponseBytes, lifecycle: s.lifecycle, signal },
+        { maxResponseBytes: s.maxResponseBytes, lifecycle: s.lifecycle, signal, ledger },
       );
 
       send([
@@ -126,11 +174,15 @@ export = function register(RED: NodeAPI): void {
             durationMs: Date.now() - started,
             incremental: result.incremental,
             checkpoint: result.incremental ? (result.nextCheckpoint?.highest ?? null) : null,
+            ...result.delivery,
           },
         },
       ]);
       return result.events;
     }
+
+    // What changed in what is owed is stored before the node is gone; outcomes still to come wait for its successor.
+    if (tracker) node.on('close', (done: () => void) => void tracker.close().then(done, done));
 
     // Pulls of one node run one at a time, in the order their messages arrived.
     handleInOrder(node, status, translate, async (msg, send, signal) => {

@@ -55,6 +55,12 @@ export const NODE_PROPERTIES = {
     // node remembers an alert it sent.
     events: 'all',
     remember: 'P30D',
+    // Delivery confirmation (SPEC section 11): 'none' is what earlier versions did; 'nodes' waits for the
+    // delivering nodes chosen in confirmNodes to be done with each detection, and sends again what they were not.
+    confirm: 'none',
+    confirmNodes: [],
+    deliveryTimeout: 'PT1M',
+    maxDeliveries: 10,
   },
   'defender-alert-update': {
     name: '',
@@ -72,15 +78,18 @@ export const NODE_PROPERTIES = {
     comment: '',
     commentType: 'str',
   },
-} as const satisfies Record<string, Record<string, string | number | boolean>>;
+} as const satisfies Record<string, Record<string, string | number | boolean | readonly string[]>>;
 
 export type NodeType = keyof typeof NODE_PROPERTIES;
 
 /** The properties of a node type as the runtime reads them: every one present, with its declared type. */
 export type PropertiesOf<T extends NodeType> = { -readonly [K in keyof (typeof NODE_PROPERTIES)[T]]: Widen<(typeof NODE_PROPERTIES)[T][K]> };
 
-/** A default of 60 says "a number"; the flow may hold "60" as text, which the settings readers accept. */
-type Widen<V> = V extends boolean ? boolean | string : V extends number ? number | string : string;
+/**
+ * A default of 60 says "a number"; the flow may hold "60" as text, which the settings readers accept. A list
+ * of node ids (a scope, as the Complete node's) may come as a comma-separated text from a hand-written flow.
+ */
+type Widen<V> = V extends readonly string[] ? readonly string[] | string : V extends boolean ? boolean | string : V extends number ? number | string : string;
 
 /** The names of a node type's properties, in the table's order. */
 export function propertyNames<T extends NodeType>(type: T): Array<keyof (typeof NODE_PROPERTIES)[T] & string> {

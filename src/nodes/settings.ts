@@ -2,10 +2,12 @@ import { Duration } from 'luxon';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { Message, message } from '../defender/messages';
 import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
+import { DEFAULT_DELIVERY_POLICY } from '../defender/delivery/ledger';
 import { EVENT_MODES, type EventMode } from '../defender/lifecycle';
 import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
 import type { IncrementalSettings } from '../defender/pull';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/retry';
+import type { DeliverySettings } from './delivery';
 import type { PerMessageSource } from './node-property';
 import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
 
@@ -16,7 +18,11 @@ import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
 export type DetectionsNodeProperties = Partial<PropertiesOf<'defender-detections'>> & {
   /** Not in the editor: lets tests and impatient users shorten the first backoff. */
   retryBaseDelayMs?: string | number;
+  /** Not in the editor: the wait after a failed delivery before it goes again (doubling with each). */
+  redeliveryBaseDelayMs?: string | number;
 };
+
+export const CONFIRM_MODES = ['none', 'nodes'] as const;
 
 /** The query defaults that may come from an environment variable or a flow or global context value. */
 export const SOURCED_DEFAULTS = ['limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags'] as const;
@@ -39,9 +45,17 @@ export interface DetectionsSettings {
   shape: GraphShape;
   /** Which versions of an alert go out, and how long the node remembers the alerts it sent. */
   lifecycle: { mode: EventMode; rememberMs: number };
+  /** Delivery confirmation of incremental pulls; undefined when off (confirm: none). */
+  delivery?: DeliverySettings;
 }
 
-type NumberRefusal = 'settings.bad-timeout' | 'settings.bad-max-response' | 'settings.bad-retries' | 'settings.bad-retry-delay';
+type NumberRefusal =
+  | 'settings.bad-timeout'
+  | 'settings.bad-max-response'
+  | 'settings.bad-retries'
+  | 'settings.bad-retry-delay'
+  | 'settings.bad-max-deliveries'
+  | 'settings.bad-redelivery-delay';
 
 /**
  * A number field: empty (or blank) means `fallback`; text must be digits with an optional fraction, as the
@@ -143,7 +157,7 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
   } catch (err) {
     throw fromError(NODE_DEFAULT, err);
   }
-  const duration = (name: 'initialAgo' | 'overlap' | 'remember', allowZero = false): Duration => {
+  const duration = (name: 'initialAgo' | 'overlap' | 'remember' | 'deliveryTimeout', allowZero = false): Duration => {
     try {
       return parseDuration(name, String(p[name]).trim() || DEFAULTS[name], allowZero);
     } catch (err) {
@@ -162,6 +176,7 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
   return {
     defaults,
     contextDefaults,
+    delivery: readDelivery(p, duration),
     shape: shape as GraphShape,
     lifecycle: { mode: events as EventMode, rememberMs: duration('remember').toMillis() },
     incremental: incremental
@@ -177,6 +192,35 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
       baseDelayMs: numberSetting(p.retryBaseDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-retry-delay'),
     },
   };
+}
+
+/** The most deliveries of one detection a node may be set to make. */
+const MAX_DELIVERIES = 100;
+
+/**
+ * Delivery confirmation: off (`none`, and what a flow saved before it existed means), or on with the
+ * delivering nodes (a list of ids, or ids separated by commas in a flow written by hand), the timeout and
+ * the number of deliveries. The values are checked whichever mode is chosen, as the dialog checks them.
+ */
+function readDelivery(
+  p: PropertiesOf<'defender-detections'> & DetectionsNodeProperties,
+  duration: (name: 'deliveryTimeout') => Duration,
+): DeliverySettings | undefined {
+  const mode = String(p.confirm).trim() || DEFAULTS.confirm;
+  if (!(CONFIRM_MODES as readonly string[]).includes(mode)) throw invalidConfig(message('settings.bad-confirm', { value: String(p.confirm) }));
+  const given: unknown = p.confirmNodes;
+  const list = typeof given === 'string' ? given.split(',') : Array.isArray(given) ? given : undefined;
+  if (!list || !list.every((id) => typeof id === 'string')) throw invalidConfig(message('settings.bad-confirm-nodes'));
+  const nodes = (list as string[]).map((id) => id.trim()).filter((id) => id !== '');
+  const policy = {
+    timeoutMs: duration('deliveryTimeout').toMillis(),
+    maxDeliveries: numberSetting(p.maxDeliveries, DEFAULTS.maxDeliveries, (n) => Number.isInteger(n) && n >= 1 && n <= MAX_DELIVERIES, 'settings.bad-max-deliveries'),
+    baseDelayMs: numberSetting(p.redeliveryBaseDelayMs, DEFAULT_DELIVERY_POLICY.baseDelayMs, (n) => n >= 0, 'settings.bad-redelivery-delay'),
+    maxDelayMs: DEFAULT_DELIVERY_POLICY.maxDelayMs,
+  };
+  if (mode === 'none') return undefined;
+  if (nodes.length === 0) throw invalidConfig(message('settings.confirm-no-nodes'));
+  return { nodes, policy };
 }
 
 /**

@@ -56,6 +56,8 @@ export class PullStatus extends NodeStatus {
   }
 
   pulling(): void {
+    // The pull under way is what the status tells of now, until it is done.
+    this.last = undefined;
     this.node.status({ fill: 'blue', shape: 'ring', text: this.text('pulling', {}, 'pulling…') });
   }
 
@@ -65,17 +67,33 @@ export class PullStatus extends NodeStatus {
     this.node.status({ fill: 'blue', shape: 'ring', text: this.text('progress', { count }, `${count} sent…`) });
   }
 
-  /** How many first versions and updates of alerts went out: "3 new, 2 updated at 12:00:00". */
+  private last?: { sent: { new: number; updates: number }; at: Date };
+  private owed = 0;
+
+  /**
+   * How many first versions and updates of alerts went out: "3 new, 2 updated at 12:00:00", and with delivery
+   * confirmation how many are still waiting for theirs: "3 new at 12:00:00 · 2 pending delivery".
+   */
   done(sent: { new: number; updates: number }, at: Date = new Date()): void {
+    this.last = { sent, at };
     const time = clock(at);
-    const text =
+    let text =
       sent.updates === 0
         ? this.text('done', { count: sent.new, time }, `${sent.new} new at ${time}`)
         : this.text('done-updates', { count: sent.new, updates: sent.updates, time }, `${sent.new} new, ${sent.updates} updated at ${time}`);
-    this.node.status({ fill: 'green', shape: 'dot', text });
+    if (this.owed > 0) text += ` · ${this.text('pending', { count: this.owed }, `${this.owed} pending delivery`)}`;
+    this.node.status({ fill: this.owed > 0 ? 'yellow' : 'green', shape: 'dot', text });
+  }
+
+  /** Delivery confirmation: how many detections wait for theirs now; the last pull's status says it. */
+  pending(count: number): void {
+    if (count === this.owed) return;
+    this.owed = count;
+    if (this.last) this.done(this.last.sent, this.last.at);
   }
 
   reset(): void {
+    this.last = undefined;
     this.node.status({ fill: 'grey', shape: 'dot', text: this.text('reset', {}, 'checkpoint cleared') });
   }
 }
