@@ -202,6 +202,10 @@ export const MESSAGES = {
   'update.not-an-object': 'is JSON but not an object',
 
   // Delivery confirmation
+  'delivery.node-missing':
+    'the delivering node __id__ is not in the deployed flows: detections that do not reach another delivering node count as dropped on purpose. Choose the delivering nodes again',
+  'delivery.node-silent':
+    'the delivering node __name__ never says when it is done with a message (as the Complete node needs too): a detection counts as delivered once it reaches it',
   'delivery.failed':
     '__topic__ was not confirmed delivered after __attempts__ deliveries and is passed over: it is not sent again. The delivering nodes\' own errors (Catch) say why they failed',
 

@@ -269,7 +269,7 @@ export async function pullDetections(
     while (ahead) {
       // The destination has been failing for a while: what is owed is read again first, and new versions
       // wait for a later pull (the checkpoint stays before them).
-      if (ledger && ledger.size >= MAX_OWED) {
+      if (ledger && ledger.overdue(clock()) >= MAX_OWED) {
         await iterator.return?.(undefined).catch(() => undefined);
         stoppedEarly = true;
         break;

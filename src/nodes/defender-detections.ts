@@ -3,7 +3,7 @@ import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defe
 import { detectionTopic } from '../defender/detection';
 import type { DeliveryLedger } from '../defender/delivery/ledger';
 import { DefenderError, invalidConfig } from '../defender/errors';
-import { message } from '../defender/messages';
+import { message, render } from '../defender/messages';
 import { pullDetections, type PullResult, usesCheckpoint } from '../defender/pull';
 import { type DefenderConfigNode, tenantOf } from './config-node';
 import { DeliveryTracker } from './delivery';
@@ -56,6 +56,7 @@ export = function register(RED: NodeAPI): void {
             { load: (key) => loadCheckpoint(key, settings?.store), save: (key, value) => saveCheckpoint(key, settings?.store, value) },
             (count) => status.pending(count),
             (err) => node.warn(failureOf(err, translate).message),
+            (text) => node.warn(render(text, translate)),
           )
         : undefined;
     } catch (err) {

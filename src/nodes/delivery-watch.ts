@@ -58,6 +58,8 @@ interface NodeConfig {
 
 const LABEL = 'defender-delivery';
 const SWEEP_MS = 100;
+/** How long a node that never says it is done may hold a copy before it is taken to have dropped it. */
+const SILENCE_MS = 1000;
 /** Outcomes kept for a node that is being redeployed, at most this long. */
 const PARK_MS = 60_000;
 
@@ -97,6 +99,8 @@ class DeliveryWatch {
   private readonly parked = new Map<string, Array<{ ref: DeliveryRef; end: JourneyEnd; until: number }>>();
   private readonly dirty = new Set<Tracked>();
   private flushing = false;
+  /** Nodes seen completing a message: they say when they are done. */
+  private readonly completing = new Set<string>();
   private sweeper?: ReturnType<typeof setInterval>;
   private hooked = false;
 
@@ -127,7 +131,9 @@ class DeliveryWatch {
   /** Follows a message about to be sent: register it before send(), whose first hop runs the hooks at once. */
   track(msgid: string, owner: string, ref: DeliveryRef, route: Tracked['route'], timeoutMs: number): void {
     const now = Date.now();
-    const t: Tracked = { msgid, owner, ref, journey: new Journey(route), route, deadline: now + timeoutMs, overdue: false, forgetAt: now + 2 * timeoutMs };
+    // A node that never says it is done is given a moment to pass a copy on before it is taken to drop it.
+    const journey = new Journey(route, Math.min(SILENCE_MS, timeoutMs / 4));
+    const t: Tracked = { msgid, owner, ref, journey, route, deadline: now + timeoutMs, overdue: false, forgetAt: now + 2 * timeoutMs };
     this.tracked.set(msgid, t);
     // An output wired to nothing ends the journey at once: nothing to deliver to.
     this.touch(t);
@@ -141,9 +147,9 @@ class DeliveryWatch {
     hooks.add(`preDeliver.${LABEL}`, (e: { msg: { _msgid?: string }; source?: { node?: LiveNode }; destination: { id: string; node?: LiveNode } }) => {
       const t = this.find(e.msg);
       if (!t) return;
-      // A subflow instance passes what it receives into the subflow and never says it is done with it.
+      // A node that never says it is done (a switch, a subflow instance) is done with what it passes on.
       const source = e.source?.node;
-      if (source?.type?.startsWith('subflow:')) t.journey.passOn(this.place(t, source));
+      if (source && !this.tellsWhenDone(source)) t.journey.passOn(this.place(t, source));
       t.journey.queue(this.place(t, e.destination.node ?? { id: e.destination.id }));
     });
     hooks.add(`onReceive.${LABEL}`, (e: { msg: Record<string, unknown> & { _msgid?: string }; destination: { id: string; node?: LiveNode } }) => {
@@ -161,12 +167,15 @@ class DeliveryWatch {
       }
       // A Complete node's copy is a report, not part of the journey.
       if (complete && typeof complete === 'object' && complete.source) return;
-      t.journey.arrive(this.place(t, e.destination.node ?? { id: e.destination.id }));
+      const node = e.destination.node ?? { id: e.destination.id };
+      t.journey.arrive(this.place(t, node), !this.tellsWhenDone(node), Date.now());
     });
     hooks.add(`onComplete.${LABEL}`, (e: { msg: { _msgid?: string; statusCode?: unknown }; error?: unknown; node: { id: string; node?: LiveNode } }) => {
       const t = this.find(e.msg);
       if (!t) return;
-      const place = this.place(t, e.node.node ?? { id: e.node.id });
+      const node = e.node.node ?? { id: e.node.id };
+      this.completing.add(node.id);
+      const place = this.place(t, node);
       // The http request node reports a refused delivery to Catch nodes and still says it is done: the
       // status it leaves in the message tells.
       const ok = !e.error && (!t.route.delivers(place) || statusOk(e.msg.statusCode));
@@ -181,6 +190,17 @@ class DeliveryWatch {
     this.hooked = false;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
+  }
+
+  /**
+   * Whether a node says when it is done with a message. Node-RED counts a node's input handlers that take
+   * `done` (`_expectedDoneCount`); a node with none, such as the core switch node, never completes a message
+   * (the Complete node cannot watch it either). Where the runtime does not show the count, a node seen
+   * completing a message says so.
+   */
+  tellsWhenDone(node: LiveNode): boolean {
+    const expected = (node as LiveNode & { _expectedDoneCount?: unknown })._expectedDoneCount;
+    return typeof expected === 'number' ? expected > 0 : this.completing.has(node.id);
   }
 
   private find(msg: { _msgid?: string } | undefined): Tracked | undefined {
@@ -214,8 +234,9 @@ class DeliveryWatch {
       this.flushing = false;
       const batch = [...this.dirty];
       this.dirty.clear();
+      const now = Date.now();
       for (const d of batch) {
-        const end = d.journey.end(false);
+        const end = d.journey.end(now, false);
         if (end && this.tracked.get(d.msgid) === d) this.finish(d, end);
       }
     });
@@ -241,7 +262,10 @@ class DeliveryWatch {
         if (t.overdue) {
           if (now >= t.forgetAt) this.tracked.delete(t.msgid);
         } else if (now >= t.deadline) {
-          this.finish(t, t.journey.end(true) ?? 'timed-out');
+          this.finish(t, t.journey.end(now, true) ?? 'timed-out');
+        } else if (t.journey.waitsOnSilence) {
+          const end = t.journey.end(now, false);
+          if (end) this.finish(t, end);
         }
       }
       for (const [owner, list] of this.parked) {

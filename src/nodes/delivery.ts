@@ -2,6 +2,7 @@ import type { Node, NodeAPI } from 'node-red';
 import type { Checkpoint } from '../defender/checkpoint';
 import type { JourneyEnd } from '../defender/delivery/journey';
 import { DeliveryLedger, type DeliveryPolicy } from '../defender/delivery/ledger';
+import { message, type Message } from '../defender/messages';
 import type { Delivery } from '../defender/pull';
 import { deliveryWatch, type DeliveryOwner, type DeliveryRef, type DeliveryWatch } from './delivery-watch';
 
@@ -34,6 +35,7 @@ export class DeliveryTracker implements DeliveryOwner {
   private route?: ReturnType<DeliveryWatch['route']>;
   private saves: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly RED: NodeAPI,
@@ -44,15 +46,27 @@ export class DeliveryTracker implements DeliveryOwner {
     private readonly owing: (count: number) => void,
     /** A failure to store what is owed, for the log. */
     private readonly failed: (err: unknown) => void,
+    /** Something the user should know of the delivering nodes, for the log. */
+    private readonly warn: (text: Message) => void,
   ) {
     this.id = node.id;
     this.watch = deliveryWatch(RED);
     this.watch.join(this);
   }
 
-  /** The nodes that deliver, as deployed now: read again for every pull, since a deploy may rewire them. */
+  /**
+   * The nodes that deliver, as deployed now: read again for every pull, since a deploy may rewire them. A
+   * delivering node that is gone, or that cannot say it is done, is warned of once.
+   */
   routeForPull(): void {
     this.route = this.watch.route(this.settings.nodes);
+    for (const id of this.settings.nodes) {
+      if (this.warned.has(id)) continue;
+      const live = this.RED.nodes.getNode(id) as (Node & { name?: string }) | null;
+      if (live && this.watch.tellsWhenDone(live)) continue;
+      this.warned.add(id);
+      this.warn(live ? message('delivery.node-silent', { name: live.name || `${live.type} ${id}` }) : message('delivery.node-missing', { id }));
+    }
   }
 
   /** The checkpoint of `key` with what is owed for it, and its ledger (read from the store the first time). */

@@ -10,11 +10,12 @@ import type { Detection } from '../../src/defender/detection';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
-import { coreNode, FileContextRuntime, runtimeHooks, type FlowNode, helper, Message, Probe, readFlow, recent, runnableFlow, SECRET, withEmulatorSuite } from '../fixtures/harness';
+import { coreNode, FileContextRuntime, type FlowNode, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, runtimeHooks, SECRET, withEmulatorSuite } from '../fixtures/harness';
 import { Mailbox, Webhook } from '../fixtures/receivers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const emailNode = require('node-red-node-email/61-email.js') as (RED: NodeAPI) => void;
+const functionNode = coreNode('function/10-function.js');
 const MODULES = [runtimeHooks, configNode, detectionsNode, coreNode('function/10-switch.js'), coreNode('function/15-change.js'), coreNode('function/80-template.js'), coreNode('network/21-httprequest.js'), emailNode];
 
 const WEBHOOK = readFlow('examples', '02 Forward detections to a webhook.json');
@@ -38,10 +39,15 @@ function exampleFlow(flow: FlowNode[], emulator: Emulator, keep: string[], desti
 }
 
 async function run(flow: FlowNode[], credentials: Record<string, Record<string, string>>): Promise<Running> {
+  await helper.load(MODULES, flow, credentials);
+  return attach(flow);
+}
+
+/** Probes on the running flow's summary and Catch output, and a way to pull. */
+function attach(flow: FlowNode[]): Running {
   const det = flow.find((n) => n.type === 'defender-detections') as FlowNode;
   const [, [summaryId]] = det.wires as string[][];
   const catchNode = flow.find((n) => n.type === 'catch') as FlowNode;
-  await helper.load(MODULES, flow, credentials);
   const node = helper.getNode(det.id) as Running['node'];
   const summaries = new Probe(helper.getNode(summaryId));
   const caught = new Probe(helper.getNode((catchNode.wires as string[][])[0][0]));
@@ -126,6 +132,98 @@ describe('delivery confirmation with the shipped examples', () => {
       return ctx.run(() => run(stored, { [idOf(nodes, 'defender-config')]: { clientSecret: SECRET } }));
     }
   });
+
+  it('example 01: a mail server down for several pulls gets the High detections once it is back; Medium and Low, switched away, never go again', async () => {
+    mailbox.subjects.length = 0;
+    const at = Date.now() - 5000;
+    const severities = ['High', 'Medium', 'High', 'Low', 'High', 'Medium', 'High', 'Low', 'Medium'];
+    const added = severities.map((Severity, i) => emulator.addDetection({ Severity, LastProcessedTimeUtc: at + i }));
+    const high = added.filter((d) => d.Severity === 'High').map((d) => `[High] ${String(d.AlertTitle)} on ${String(d.ComputerDnsName)}`);
+    const flow = exampleFlow(EMAIL, emulator, ['defender-detections', 'switch', 'template', 'e-mail'], (n) => (n.type === 'e-mail' ? { ...n, server: '127.0.0.1', port: String(mailbox.port), secure: false, tls: false } : n), {});
+    const [mediumId, otherId] = ((flow.find((n) => n.type === 'switch') as FlowNode).wires as string[][]).slice(1).map((w) => w[0]);
+    mailbox.refusing = true;
+    const running = await run(flow, { [idOf(flow, 'defender-config')]: { clientSecret: SECRET }, [idOf(flow, 'e-mail')]: { userid: 'node-red', password: 'pw' } });
+    const medium = new Probe(helper.getNode(mediumId));
+    const other = new Probe(helper.getNode(otherId));
+
+    const first = await running.pull();
+    assert.equal(first.count, 9);
+    await waitFor(() => mailbox.refused >= 4);
+    await sleep(1100);
+    const second = await running.pull();
+    assert.equal(second.redelivered, 4, 'only the High ones, which the mail server refused, go again');
+    await waitFor(() => mailbox.refused >= 8);
+    mailbox.refusing = false;
+    await pullUntil(running, () => mailbox.subjects.length >= 4);
+    assert.deepEqual([...mailbox.subjects].sort(), [...high].sort());
+    await sleep(1200);
+    const last = await running.pull();
+    assert.equal(last.pending, 0);
+    assert.equal(mailbox.subjects.length, 4, 'no mail twice');
+    assert.equal(medium.messages.length, 3, 'the Medium ones went to their debug node once, and never again');
+    assert.equal(other.messages.length, 2);
+    assert.ok(medium.messages.every((m) => m.redelivery === undefined));
+    // The e-mail node reports each refused mail to the Catch node: what the flow already showed the user.
+    assert.ok(running.caught.messages.some((m) => (m.error as { source?: { type?: string } }).source?.type === 'e-mail'));
+  });
+
+  it('example 02 on Graph: a detection the webhook always refuses is reported once as DELIVERY_FAILED and holds none of the others back', async () => {
+    webhook.received.length = 0;
+    const created = emulator.addDetections(6, recent()).map((d) => String(d.AlertId));
+    const poison = created[2];
+    webhook.answer = (body) => (body.AlertId === poison ? 400 : 204);
+    const flow = exampleFlow(WEBHOOK, emulator, ['defender-detections', 'change', 'http request'], (n) => (n.type === 'http request' ? { ...n, url: webhook.url } : n), { maxDeliveries: 3 });
+    const running = await run(
+      flow.map((n) => (n.type === 'defender-config' ? { ...n, api: 'graph' } : n)),
+      { [idOf(flow, 'defender-config')]: { clientSecret: SECRET } },
+    );
+    const summaries = await pullUntil(running, () => running.caught.messages.some((m) => (m.error as { code?: string }).code === 'DELIVERY_FAILED'));
+    summaries.push(await running.pull(), await running.pull());
+    assert.deepEqual(new Set(webhook.accepted('AlertId')), new Set(created.filter((id) => id !== poison)));
+    assert.equal(webhook.accepted('AlertId').length, 5, 'the others went once, at the first pull');
+    assert.equal(webhook.received.filter((r) => r.body.AlertId === poison).length, 3, 'the poison went maxDeliveries times');
+    const failures = running.caught.messages.filter((m) => (m.error as { code?: string }).code === 'DELIVERY_FAILED');
+    assert.equal(failures.length, 1, 'reported once');
+    assert.equal((failures[0].payload as Detection).AlertId, poison);
+    assert.equal(failures[0].redelivery, 3);
+    assert.match(String((failures[0].error as { message: string }).message), /after 3 deliveries/);
+    assert.equal(summaries.reduce((n, s) => n + Number(s.undelivered), 0), 1, 'counted in one summary');
+    assert.equal(summaries.at(-1)?.pending, 0);
+    assert.equal(summaries.at(-1)?.count, 0, 'and not sent again');
+  });
+
+  it('a delivery that completes across a redeploy of the detections node still confirms it: nothing goes twice', async () => {
+    webhook.received.length = 0;
+    webhook.answer = () => 204;
+    webhook.delayMs = 700;
+    const created = emulator.addDetections(3, recent()).map((d) => String(d.AlertId));
+    // A configured context store: with none, Node-RED clears a node's context when the node is redeployed.
+    const flow = exampleFlow(WEBHOOK, emulator, ['defender-detections', 'change', 'http request'], (n) => (n.type === 'http request' ? { ...n, url: webhook.url } : n), { store: 'file' });
+    const credentials = { [idOf(flow, 'defender-config')]: { clientSecret: SECRET } };
+    const context = new FileContextRuntime();
+    try {
+      let running = await context.run(() => run(flow, credentials));
+      await running.pull();
+      await waitFor(() => webhook.received.length >= 3);
+      // The POSTs are still waiting for their answers when the node is redeployed (a changed name).
+      const det = idOf(flow, 'defender-detections');
+      await helper.setFlows(flow.map((n) => (n.id === det ? { ...n, name: 'renamed' } : n)), 'nodes', credentials);
+      running = attach(flow);
+      assert.equal((running.node as Node & { name: string }).name, 'renamed');
+      webhook.delayMs = 0;
+      // Past the time the three would be due again, had the confirmations been lost with the old node.
+      await sleep(1500);
+      const after = [await running.pull(), await running.pull()];
+      assert.deepEqual(after.map((s) => s.redelivered), [0, 0]);
+      assert.deepEqual(after.map((s) => s.count), [0, 0]);
+      assert.equal(after[1].pending, 0);
+      assert.deepEqual(webhook.accepted('AlertId').sort(), [...created].sort());
+    } finally {
+      webhook.delayMs = 0;
+      await context.dispose();
+    }
+  });
+
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -136,4 +234,90 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   }
 }
 
-export type { Detection, Message };
+
+describe('delivery confirmation rules', () => {
+  let emulator: Emulator;
+  withEmulatorSuite({ seed: 19 }, (e) => (emulator = e));
+
+  /** A function node that delivers: it says it is done for the detections `confirms` names, never for the others. */
+  const sink = (confirms: string): FlowNode => ({
+    id: 'deliver',
+    type: 'function',
+    z: 'tab',
+    name: 'deliver',
+    func: `if (${confirms}) node.done(); return null;`,
+    outputs: 1,
+    noerr: 0,
+    initialize: '',
+    finalize: '',
+    libs: [],
+    wires: [[]],
+    x: 300,
+    y: 100,
+  });
+  const confirming = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    confirm: 'nodes',
+    confirmNodes: ['deliver'],
+    deliveryTimeout: 'PT0.4S',
+    redeliveryBaseDelayMs: 10,
+    wires: [['out', 'deliver'], ['sum']],
+    // On the canvas: Node-RED takes a node without a position for a config node, and a config node that
+    // names another node (confirmNodes) for one that must wait for it.
+    x: 100,
+    y: 100,
+    ...extra,
+  });
+
+  it('sends again what the delivering node never says it is done with, marked msg.redelivery, and gives it up after maxDeliveries', async () => {
+    const [kept, lost] = [emulator.addDetection({ LastProcessedTimeUtc: Date.now() - 2000 }), emulator.addDetection({ LastProcessedTimeUtc: Date.now() - 1000 })];
+    const rig = await loadRig(emulator, confirming({ maxDeliveries: 2 }), { modules: [functionNode], extraNodes: [sink(`msg.payload.FullId === ${JSON.stringify(kept.FullId)}`)] });
+    const first = await rig.pull();
+    assert.equal(first.detections.length, 2);
+    assert.ok(first.detections.every((m) => m.redelivery === undefined), 'a first delivery carries no msg.redelivery');
+    assert.notEqual(first.detections[0]._msgid, first.detections[1]._msgid, 'each detection is a message of its own');
+    await sleep(600);
+    const second = await rig.pull();
+    assert.deepEqual(second.detections.map((m) => (m.payload as Detection).FullId), [lost.FullId], 'only the one never confirmed goes again');
+    assert.equal(second.detections[0].redelivery, 2);
+    assert.equal(second.detections[0].event, 'new', 'as what it was the first time');
+    assert.equal((second.summary?.payload as Record<string, unknown>).redelivered, 1);
+    assert.match(String(rig.statuses.at(-1)?.text), /1 pending delivery$/);
+    await sleep(600);
+    const third = await rig.pull();
+    assert.equal(third.detections.length, 0);
+    // The report reaches the Catch node before the pull's summary, which counts it.
+    const [, , summary] = await rig.summaries.until(3);
+    assert.equal((summary.payload as Record<string, unknown>).undelivered, 1);
+    const failed = rig.errors.messages.filter((m) => (m.error as { code: string }).code === 'DELIVERY_FAILED');
+    assert.equal(failed.length, 1);
+    assert.equal((failed[0].payload as Detection).FullId, lost.FullId);
+    assert.equal(rig.statuses.at(-1)?.fill, 'green', 'nothing pending any more');
+  });
+
+  it('with confirm: none sends as before: the input message id, no msg.redelivery, no delivery counts in the summary', async () => {
+    emulator.addDetections(2, recent());
+    const rig = await loadRig(emulator, {}, {});
+    const input = { payload: 1, _msgid: 'trigger-1', redelivery: 'kept as it is' };
+    const { detections, summary } = await rig.pull(input);
+    assert.deepEqual(detections.map((m) => m._msgid), ['trigger-1', 'trigger-1']);
+    assert.deepEqual(detections.map((m) => m.redelivery), ['kept as it is', 'kept as it is']);
+    const s = summary?.payload as Record<string, unknown>;
+    for (const key of ['redelivered', 'undelivered', 'pending']) assert.equal(key in s, false, key);
+  });
+
+  it('refuses confirmation without delivering nodes, or with a bad maxDeliveries, sending no request', async () => {
+    for (const [props, expected] of [
+      [{ confirm: 'nodes', confirmNodes: [] }, /choose them under Confirm delivery/],
+      [{ confirm: 'nodes', confirmNodes: ['deliver'], maxDeliveries: 0 }, /maxDeliveries must be a whole number from 1 to 100, got "0"/],
+      [{ confirm: 'always' }, /confirm must be "none" or "nodes", got "always"/],
+    ] as const) {
+      const requests = emulator.requests.length;
+      const rig = await loadRig(emulator, props);
+      const { error } = await rig.pull();
+      assert.equal((error?.error as { code: string }).code, 'INVALID_CONFIG');
+      assert.match((error?.error as { message: string }).message, expected);
+      assert.equal(emulator.requests.length, requests);
+      await helper.unload();
+    }
+  });
+});

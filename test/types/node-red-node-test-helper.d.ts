@@ -15,6 +15,8 @@ declare module 'node-red-node-test-helper' {
     unload(): Promise<void>;
     /** Stops the flows (their close handlers run) without clearing node contexts or the registry. */
     clearFlows(): Promise<void>;
+    /** Deploys `flow` as the editor would: "nodes" restarts only the nodes that changed. */
+    setFlows(flow: FlowNode[], type: 'full' | 'flows' | 'nodes', credentials?: Record<string, Record<string, string>>): Promise<void>;
     getNode(id: string): Node & { receive(msg: Record<string, unknown>): void };
     startServer(): Promise<void>;
     stopServer(): Promise<void>;

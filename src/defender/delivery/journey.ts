@@ -59,37 +59,56 @@ export function routeTo(stations: Iterable<Station>, delivering: readonly string
 export type JourneyEnd = DeliveryOutcome | 'timed-out';
 
 export class Journey {
-  /** Copies on their way to each node and copies each node holds. */
+  /** Copies on their way to each node, and copies each node holds. */
   private readonly queued = new Map<string, number>();
   private readonly held = new Map<string, number>();
+  /**
+   * Copies held by nodes that never say they are done (Node-RED's switch node, a subflow instance), by when
+   * each arrived: such a node is done with a copy once it passed it on, or, having not, once `graceMs`
+   * passed (it dropped it: a switch whose rules none matched).
+   */
+  private readonly silent = new Map<string, number[]>();
   private reached = false;
   private failure = false;
 
-  constructor(private readonly route: Route) {}
+  constructor(
+    private readonly route: Route,
+    private readonly graceMs: number,
+  ) {}
 
   /** A copy is on its way to `node`. */
   queue(node: string): void {
-    this.queued.set(node, (this.queued.get(node) ?? 0) + 1);
+    count(this.queued, node, 1);
   }
 
-  /** `node` received a copy: one that was on its way to it, or one handed to it directly (a link in node). */
-  arrive(node: string): void {
-    const q = this.queued.get(node) ?? 0;
-    if (q > 1) this.queued.set(node, q - 1);
-    else this.queued.delete(node);
-    this.held.set(node, (this.held.get(node) ?? 0) + 1);
+  /**
+   * `node` received a copy: one that was on its way to it, or one handed to it directly (a link in node).
+   * `silent`: the node never says when it is done with a message.
+   */
+  arrive(node: string, silent: boolean, now: number): void {
+    count(this.queued, node, -1);
+    if (silent) {
+      const list = this.silent.get(node);
+      if (list) list.push(now);
+      else this.silent.set(node, [now]);
+    } else {
+      count(this.held, node, 1);
+    }
     if (this.route.delivers(node)) this.reached = true;
   }
 
   /** `node` is done with its copy; `ok` false when it failed (done(err), or an HTTP status that is not 2xx). */
   complete(node: string, ok: boolean): void {
-    this.release(node);
+    count(this.held, node, -1);
     if (!ok && this.route.leadsOn(node)) this.failure = true;
   }
 
-  /** `node` passed its copy on and will never say it is done (a subflow instance): it holds it no longer. */
+  /** `node` passed a copy on: a node that never says it is done has then done with it. */
   passOn(node: string): void {
-    this.release(node);
+    const list = this.silent.get(node);
+    if (!list) return;
+    list.shift();
+    if (list.length === 0) this.silent.delete(node);
   }
 
   /** `node` reported an error for its copy (to a Catch node), and may never say it is done. */
@@ -97,31 +116,37 @@ export class Journey {
     if (this.route.leadsOn(node)) this.failure = true;
   }
 
+  /** Whether a node that never says it is done holds a copy: the journey is looked at again as time passes. */
+  get waitsOnSilence(): boolean {
+    return this.silent.size > 0;
+  }
+
   /**
    * How the journey ended, or undefined while a copy may still reach a delivering node. Once it is
-   * `overdue` (not confirmed within the delivery timeout) it is ended either way: delivered when every
-   * delivering node it reached is done with it (a node before them that never says it is done, such as a
-   * subflow instance, is not waited for), else timed out.
+   * `overdue` (not confirmed within the delivery timeout) it is ended either way: delivered when it reached
+   * a delivering node and none still holds it, else timed out.
    */
-  end(overdue: boolean): JourneyEnd | undefined {
+  end(now: number, overdue: boolean): JourneyEnd | undefined {
     if (this.failure) return 'failed';
     let underway = false;
     let atDelivery = false;
-    for (const counts of [this.queued, this.held]) {
-      for (const node of counts.keys()) {
-        if (!this.route.leadsOn(node)) continue;
-        underway = true;
-        if (this.route.delivers(node)) atDelivery = true;
-      }
-    }
+    const look = (node: string): void => {
+      if (!this.route.leadsOn(node)) return;
+      underway = true;
+      if (this.route.delivers(node)) atDelivery = true;
+    };
+    for (const node of this.queued.keys()) look(node);
+    for (const node of this.held.keys()) look(node);
+    for (const [node, since] of this.silent) if (since[since.length - 1] + this.graceMs > now) look(node);
     if (!underway) return this.reached ? 'delivered' : 'filtered';
     if (!overdue) return undefined;
     return this.reached && !atDelivery ? 'delivered' : 'timed-out';
   }
+}
 
-  private release(node: string): void {
-    const h = this.held.get(node) ?? 0;
-    if (h > 1) this.held.set(node, h - 1);
-    else this.held.delete(node);
-  }
+/** Adds `by` to a count, which goes away at zero. */
+function count(counts: Map<string, number>, node: string, by: number): void {
+  const n = (counts.get(node) ?? 0) + by;
+  if (n > 0) counts.set(node, n);
+  else counts.delete(node);
 }

@@ -44,9 +44,12 @@ export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = { timeoutMs: 60_000, maxD
  * Deliveries waiting for their confirmation before a pull sends more: the flow's pace sets the pull's, and
  * what Node-RED holds for a slow webhook stays bounded.
  */
-export const MAX_IN_FLIGHT = 1000;
+export const MAX_IN_FLIGHT = 2000;
 
-/** Versions owed beyond which a pull takes no new ones: the destination has been failing for a while. */
+/**
+ * Versions owed and not on their way (failed, timed out) beyond which a pull takes no new ones: the
+ * destination has been failing for a while, and what is owed is read again first.
+ */
 export const MAX_OWED = 10_000;
 
 /** How a delivery ended, as the flow told it. */
@@ -109,6 +112,11 @@ export class DeliveryLedger {
   /** Versions owed. */
   get size(): number {
     return this.owed.size;
+  }
+
+  /** Versions owed that are not on their way: their delivery failed or timed out. */
+  overdue(now: number): number {
+    return this.owed.size - this.inFlight(now);
   }
 
   /** Deliveries on their way and not yet timed out. */
@@ -255,7 +263,8 @@ export class DeliveryLedger {
       };
       this.waiters.push(done);
       signal?.addEventListener('abort', done);
-      if (!this.wake) this.wake = setTimeout(() => this.notify(), Math.max(1, soonest - now));
+      // Bounded: Node.js fires a timer of more than 24.8 days at once.
+      if (!this.wake) this.wake = setTimeout(() => this.notify(), Math.min(2 ** 31 - 1, Math.max(1, soonest - now)));
     });
   }
 
