@@ -16,7 +16,7 @@ import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
-import { readUpdateSettings } from '../src/nodes/update-settings';
+import { readUpdateSettings, type UpdateNodeProperties } from '../src/nodes/update-settings';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
@@ -106,14 +106,18 @@ describe('editor and runtime agree', () => {
     }
   });
 
-  it('keeps an update node saved without its optional properties valid in the editor, and means their defaults in the runtime', () => {
+  it('keeps an update node saved without its optional properties, or with null for them, valid in the editor, and means their defaults in the runtime', () => {
     const { defaults } = registeredType('defender-alert-update');
     const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES['defender-alert-update'];
+    // Some pipelines write a property they have no value for as null: the same as leaving it out.
+    const nulls: UpdateNodeProperties = Object.fromEntries(Object.keys(declared).map((name) => [name, null]));
     for (const name of Object.keys(declared)) {
       const validate = defaults[name].validate;
       if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
+      if (validate) assert.equal(validate.call({ ...nulls }, null), true, `${name} null is refused`);
     }
     assert.deepEqual(inspect(readUpdateSettings({})), inspect(readUpdateSettings(declared)));
+    assert.deepEqual(inspect(readUpdateSettings(nulls)), inspect(readUpdateSettings(declared)));
   });
 
   // What a user can type into a field, or a flow can hold: each must be accepted by the dialog exactly when

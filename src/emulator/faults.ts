@@ -1,11 +1,12 @@
 /**
  * Scripted misbehaviour: the failures a client of the real service meets (revoked tokens, throttling,
- * outages, slow or cut-off answers, a proxy's sign-in page, redirects, dropped connections), switched on
- * per endpoint and per request count so a test can say "the third call fails, once".
+ * outages, slow or cut-off answers, a proxy's sign-in page, redirects, dropped connections, an identity
+ * endpoint still starting) and the answers it may get without asking (a write answered 204 with no body),
+ * switched on per endpoint and per request count so a test can say "the third call fails, once".
  */
 
 export const FAULT_KINDS = [
-  'http401', 'http403', 'http429', 'http500', 'http503', 'delay', 'truncated', 'html', 'redirect', 'reset', 'echo',
+  'http204', 'http401', 'http403', 'http404', 'http410', 'http429', 'http500', 'http503', 'delay', 'truncated', 'html', 'redirect', 'reset', 'echo',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type FaultTarget = 'alerts' | 'token';

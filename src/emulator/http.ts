@@ -73,6 +73,12 @@ export async function sendReply(res: ServerResponse, reply: Reply): Promise<void
   res.end(`${batch}]`);
 }
 
+/** 204 No Content: no body, so no Content-Length or Content-Type either (RFC 9110 §8.6). */
+export function sendNoContent(res: ServerResponse): void {
+  res.writeHead(204);
+  res.end();
+}
+
 /**
  * Sends the first half of a reply's body under its status and headers but without Content-Length, then
  * ends the response normally: the client sees a clean end of a chunked body that is not valid JSON.

@@ -28,11 +28,24 @@ export type IdentityCheck = { ok: true; resource: string; clientId: string } | {
 
 const API_VERSION: Record<IdentityShape, string> = { imds: '2018-02-01', 'app-service': '2019-08-01' };
 
+/** An error in the endpoint's own shape. */
+function errorReply(shape: IdentityShape, status: number, description: string): Reply {
+  return shape === 'imds' ? jsonReply(status, { error: 'invalid_request', error_description: description }) : jsonReply(status, { statusCode: status, message: description });
+}
+
 function refuse(shape: IdentityShape, status: number, description: string): IdentityCheck {
-  return {
-    ok: false,
-    reply: shape === 'imds' ? jsonReply(status, { error: 'invalid_request', error_description: description }) : jsonReply(status, { statusCode: status, message: description }),
-  };
+  return { ok: false, reply: errorReply(shape, status, description) };
+}
+
+/**
+ * What the endpoint answers while it starts or is being updated, as Microsoft documents the instance
+ * metadata service's: 404 (retry with backoff) and 410 (back within 70 seconds). Clients are to retry both.
+ */
+export function updatingReply(path: string, status: 404 | 410): Reply {
+  const shape: IdentityShape = IMDS_PATH.test(path) ? 'imds' : 'app-service';
+  return errorReply(shape, status, status === 404
+    ? 'The identity endpoint is being updated: retry with exponential backoff'
+    : 'The instance metadata service is being updated and is available again within 70 seconds: retry');
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {

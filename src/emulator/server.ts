@@ -5,13 +5,13 @@ import type { Detection, DetectionField } from '../defender/detection';
 import { type Fault, type FaultTarget, type ResolvedFault, FaultPlan, faultFromJson, faultToJson } from './faults';
 import { DetectionGenerator, identityFields, orderFields } from './generator';
 import {
-  BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendReply, sendTruncated,
+  BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendNoContent, sendReply, sendTruncated,
 } from './http';
 import { type AlertsV2Request, encodeCursor, graphAlertOf, isAfter, matchesClauses, parseAlertsV2Query } from './graph';
 import { type AlertTriage, applyPatch, checkAlertPatch, checkNewComment, graphError, triaged, UNTOUCHED } from './graph-write';
 import { ClientAssertions } from './assertions';
 import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
-import { APP_SERVICE_PATH, checkIdentityRequest, IMDS_PATH, type IdentityShape, type ManagedIdentityOptions } from './managed-identity';
+import { APP_SERVICE_PATH, checkIdentityRequest, IMDS_PATH, type IdentityShape, type ManagedIdentityOptions, updatingReply } from './managed-identity';
 import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
 import { DetectionStore, type StoredView } from './store';
@@ -836,6 +836,15 @@ export class Emulator {
     const now = this.clock();
     const token = target === 'token';
     switch (fault.kind) {
+      case 'http204': {
+        // Served (a PATCH changes the alert), then a success answered without its body, as Graph answers a
+        // write when it is brief; a refusal is answered in full.
+        const reply = answer();
+        if (reply.status < 200 || reply.status >= 300) return this.send(res, reply, record);
+        record.status = 204;
+        sendNoContent(res);
+        return;
+      }
       case 'http401': {
         if (token) {
           return this.send(res, aadError(401, 'invalid_client', 7000222, `The provided client secret keys for app '${this.clientId}' are expired. Create new keys for your app, or consider using certificate credentials.`, now), record);
@@ -853,6 +862,14 @@ export class Emulator {
           : record.endpoint.startsWith('graph-')
             ? apiError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
             : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
+      case 'http404':
+      case 'http410': {
+        const status = fault.kind === 'http404' ? 404 : 410;
+        // The managed identity endpoint while it starts or is updated; anywhere else, a plain Not Found or Gone.
+        return this.send(res, record.endpoint === 'managed-identity'
+          ? updatingReply(record.path, status)
+          : apiError(status, status === 404 ? 'NotFound' : 'Gone', status === 404 ? 'The resource is not available.' : 'The resource is no longer available.'), record);
+      }
       case 'http429':
         return this.send(res, token
           ? aadError(429, 'temporarily_unavailable', 50196, 'Too many requests: the server is throttling this client. Retry after the delay in the Retry-After header.', now)

@@ -173,6 +173,18 @@ describe('PATCH, comments and GET of one alerts_v2 alert', () => {
     assert.match(String(forbidden.body.error?.message), /SecurityAlert\.ReadWrite\.All/);
   });
 
+  it('makes the change and answers 204 without a body under http204, as Graph does when brief; a refusal comes in full', async () => {
+    emulator.injectFault({ kind: 'http204' });
+    const brief = await fetch(url, { method: 'PATCH', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'resolved' }) });
+    assert.deepEqual([brief.status, await brief.text(), brief.headers.get('content-type')], [204, '', null]);
+    assert.equal(((await call(url, 'GET', token)).body as Alert).status, 'resolved', 'the change was made');
+    emulator.injectFault({ kind: 'http204' });
+    const refused = await call(url, 'PATCH', token, { status: 'closed' });
+    assert.equal(refused.status, 400);
+    assert.match(String(refused.body.error?.message), /Cannot convert the literal 'closed'/);
+    assert.deepEqual(emulator.requests.filter((r) => r.method === 'PATCH').map((r) => r.status), [204, 400]);
+  });
+
   it('shows the alert to the tenant that asks, and forgets its triage on reset', async () => {
     await call(url, 'PATCH', token, { status: 'resolved' });
     assert.equal(emulator.graphAlert(String(alert.AlertId), TENANT)?.status, 'resolved');

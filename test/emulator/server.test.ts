@@ -428,6 +428,14 @@ describe('faults', () => {
     assert.equal((await getAlerts(emulator.url, token)).status, 200);
   });
 
+  it('http404 and http410 answer Not Found and Gone in the service\'s error shape', async () => {
+    emulator.injectFault({ kind: 'http404' });
+    emulator.injectFault({ kind: 'http410' });
+    const [missing, gone] = [await getAlerts(emulator.url, token), await getAlerts(emulator.url, token)];
+    assert.deepEqual([missing.status, errorOf(missing).code, gone.status, errorOf(gone).code], [404, 'NotFound', 410, 'Gone']);
+    assert.equal((await getAlerts(emulator.url, token)).status, 200);
+  });
+
   it('http500 answers a JSON service error', async () => {
     emulator.injectFault({ kind: 'http500' });
     const answer = await getAlerts(emulator.url, token);

@@ -188,6 +188,18 @@ describe('the managed identity endpoint', () => {
     assert.equal((await fetch(`${emulator.url}/v1.0/security/alerts_v2`, { headers: { Authorization: `Bearer ${graph}` } })).status, 200);
   });
 
+  it('answers 404 or 410 in its own shape while it starts or is updated (http404, http410), then tokens again', async () => {
+    emulator.injectFault({ kind: 'http404', on: 'token' });
+    emulator.injectFault({ kind: 'http410', on: 'token' });
+    const starting = await imds();
+    assert.deepEqual([starting.status, starting.body.error], [404, 'invalid_request']);
+    assert.match(String(starting.body.error_description), /being updated: retry/);
+    const updating = await appService();
+    assert.deepEqual([updating.status, updating.body.statusCode], [410, 410]);
+    assert.match(String(updating.body.message), /available again within 70 seconds/);
+    assert.equal((await imds()).status, 200);
+  });
+
   it('takes the token faults, and the echo fault quotes the identity header back', async () => {
     emulator.injectFault({ kind: 'echo', on: 'token', status: 503 });
     const res = await fetch(`${emulator.url}/msi/token?api-version=2019-08-01&resource=x`, { headers: { 'X-IDENTITY-HEADER': HEADER } });

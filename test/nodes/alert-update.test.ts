@@ -95,6 +95,17 @@ describe('defender-alert-update', () => {
     ]);
   });
 
+  it('counts a PATCH answered 204 without a body as done, and reads the alert back to send it on', async () => {
+    const { id } = detection();
+    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    emulator.injectFault({ kind: 'http204' });
+    const { output, error } = await rig.update({ alertId: id });
+    assert.equal(error, undefined, JSON.stringify(error?.error));
+    assert.deepEqual([alertOf(output).id, alertOf(output).status], [id, 'inProgress']);
+    assert.deepEqual(writes().map((r) => `${r.method} ${r.status}`), ['PATCH 204', 'GET 200']);
+    assert.equal(rig.statuses.at(-1)?.fill, 'green');
+  });
+
   it('adds a comment and answers the alert with it, read again after the comment', async () => {
     const { id } = detection();
     const rig = await loadUpdateRig(emulator, { status: 'inProgress', comment: 'E-mailed to the SOC' });
@@ -147,6 +158,69 @@ describe('defender-alert-update', () => {
     })();
     assert.equal(badVerdict.code, 'INVALID_CONFIG');
     assert.match(badVerdict.message, /^classification from flow context "verdict": classification must be one of unknown, falsePositive/);
+    assert.deepEqual(emulator.requests, [], 'nothing was sent');
+  });
+
+  it('takes a message property or context value of null as not set, not as "unassign", and sends nothing', async () => {
+    const { id } = detection();
+    const cases: Array<[string, string, RegExp]> = [
+      ['msg', 'INVALID_QUERY', /^assignedTo is to come from msg\.owner, which this message does not have/],
+      ['flow', 'INVALID_CONFIG', /^assignedTo is to come from flow context "owner", which is not set/],
+      ['global', 'INVALID_CONFIG', /^assignedTo is to come from global context "owner", which is not set/],
+    ];
+    for (const [source, code, reason] of cases) {
+      const rig = await loadUpdateRig(emulator, { assignedTo: 'owner', assignedToType: source });
+      flowOf(rig.node).set('owner', null);
+      globalOf(rig.node).set('owner', null);
+      const { error } = await rig.update({ alertId: id, owner: null });
+      assert.equal(caught(error).code, code, source);
+      assert.match(caught(error).message, reason);
+      await helper.unload();
+    }
+    assert.deepEqual(emulator.requests, [], 'nothing was sent: the alert was not unassigned');
+  });
+
+  it('refuses a bad value from a message property as the message\'s fault, INVALID_QUERY, naming the property', async () => {
+    const { id } = detection();
+    const rig = await loadUpdateRig(emulator, { status: 'triage.status', statusType: 'msg' });
+    const { error } = await rig.update({ alertId: id, triage: { status: 'closed' } });
+    assert.equal(caught(error).code, 'INVALID_QUERY');
+    assert.match(caught(error).message, /^msg\.triage\.status: status must be one of new, inProgress, resolved \(in any case\), got "closed"$/);
+    assert.deepEqual(emulator.requests, []);
+  });
+
+  it('refuses a bad value from an environment variable as INVALID_CONFIG naming the variable, and never shows the value', async () => {
+    const { id } = detection();
+    const value = 'hunter2-a-secret-chosen-by-mistake';
+    const rig = await loadUpdateRig(emulator, { status: 'SOC_STATUS', statusType: 'env' }, { tabEnv: [{ name: 'SOC_STATUS', value, type: 'str' }] });
+    const { error } = await rig.update({ alertId: id });
+    assert.equal(caught(error).code, 'INVALID_CONFIG');
+    assert.match(caught(error).message, /^the environment variable SOC_STATUS does not hold a valid status/);
+    assert.equal(rig.statuses.at(-1)?.fill, 'red');
+    assertNoSecret(everythingShown(rig), [value]);
+    assert.deepEqual(emulator.requests, []);
+  });
+
+  it('does not read the message property or context key of a field msg.update gives', async () => {
+    const { id } = detection();
+    // Neither msg.triage.status nor the flow context's "verdict" is set: reading either would refuse the message.
+    const rig = await loadUpdateRig(emulator, { status: 'triage.status', statusType: 'msg', classification: 'verdict', classificationType: 'flow' }, { config: FAST_GRAPH });
+    const given = await rig.update({ alertId: id, update: { status: 'resolved', classification: 'falsePositive' } });
+    assert.equal(given.error, undefined, JSON.stringify(given.error?.error));
+    const keptOut = await rig.update({ alertId: id, update: { Status: '', classification: '', assignedTo: 'soc@contoso.com' } });
+    assert.equal(keptOut.error, undefined, JSON.stringify(keptOut.error?.error));
+    assert.deepEqual(patches(), [{ status: 'resolved', classification: 'falsePositive' }, { assignedTo: 'soc@contoso.com' }]);
+  });
+
+  it('refuses msg.update of null, "", 0 or false as not an object, and sends nothing', async () => {
+    const { id } = detection();
+    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    for (const [update, got] of [[null, 'null'], ['', 'string'], [0, 'number'], [false, 'boolean']] as const) {
+      const { error, output } = await rig.update({ alertId: id, update });
+      assert.equal(output, undefined, `msg.update ${JSON.stringify(update)} was taken as no update`);
+      assert.equal(caught(error).code, 'INVALID_QUERY');
+      assert.equal(caught(error).message, `msg.update must be an object such as {"status": "inProgress"}, got ${got}`);
+    }
     assert.deepEqual(emulator.requests, [], 'nothing was sent');
   });
 

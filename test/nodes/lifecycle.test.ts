@@ -91,6 +91,19 @@ describe('alerts as a lifecycle, Microsoft Graph', () => {
     });
   });
 
+  it('sends with events "triage" an update that only reassigns the alert, or only unassigns it', async () => {
+    const [d] = emulator.addDetections(1, recent());
+    const id = String(d.AlertId);
+    const { rig, write } = await withUpdater(emulator, { events: 'triage' }, {});
+    await rig.pull();
+    await write(id, { update: { assignedTo: 'soc@contoso.com' } });
+    const assigned = await rig.pull();
+    assert.deepEqual(assigned.detections.map(lifecycleOf), [{ event: 'update', changes: ['assignedTo'], previous: { assignedTo: null } }]);
+    await write(id, { update: { assignedTo: null } });
+    const unassigned = await rig.pull();
+    assert.deepEqual(unassigned.detections.map(lifecycleOf), [{ event: 'update', changes: ['assignedTo'], previous: { assignedTo: 'soc@contoso.com' } }]);
+  });
+
   it('remembers across a restart with a file context store: the update after it is not new', async () => {
     const runtime = new FileContextRuntime();
     const updater = {

@@ -12,7 +12,8 @@ import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
 import updateNode from '../../src/nodes/defender-alert-update';
-import { CLIENT_ID, type FlowNode, helper, Message, Probe, readFlow, recent, runnableFlow, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
+import { NODE_PROPERTIES } from '../../src/nodes/properties';
+import { CLIENT_ID, type FlowNode, helper, loadRig, loadUpdateRig, Message, Probe, readFlow, recent, runnableFlow, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
 
 /** Every example flow file as 0.1.0 shipped it. */
 function oldExamples(): Array<{ file: string; flow: FlowNode[] }> {
@@ -22,6 +23,11 @@ function oldExamples(): Array<{ file: string; flow: FlowNode[] }> {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((file) => ({ file, flow: readFlow('test', 'fixtures', 'flows-0.1.0', file) }));
+}
+
+/** Every property of a node type but its config node set to null: each is then to mean its default. */
+function nullsOf(type: 'defender-detections' | 'defender-alert-update'): Record<string, null> {
+  return Object.fromEntries(Object.keys(NODE_PROPERTIES[type]).filter((name) => name !== 'defender').map((name) => [name, null]));
 }
 
 /** Sends a message into a detections node and waits for its summary (output 2) or the error a Catch node saw. */
@@ -94,6 +100,21 @@ describe('flows written without optional properties', () => {
     assert.equal((written.payload as { status: string }).status, 'resolved');
     const patches = emulator.requests.filter((r) => r.endpoint === 'graph-alert').map((r) => JSON.parse(r.body ?? '{}') as unknown);
     assert.deepEqual(patches, [{ status: 'resolved' }]);
+  });
+
+  it('runs nodes whose flow holds null for their optional properties, as some pipelines write JSON, as if they were left out', async () => {
+    const [detection] = emulator.addDetections(2, recent());
+    const detections = await loadRig(emulator, nullsOf('defender-detections'));
+    const pulled = await detections.pull();
+    assert.equal(pulled.error, undefined, JSON.stringify(pulled.error?.error));
+    assert.deepEqual([pulled.detections.length, (pulled.summary?.payload as { incremental: boolean }).incremental], [2, true]);
+    await helper.unload();
+    const update = await loadUpdateRig(emulator, { ...nullsOf('defender-alert-update'), status: 'resolved' });
+    const { output, error } = await update.update({ payload: detection });
+    assert.equal(error, undefined, JSON.stringify(error?.error));
+    assert.equal((output?.payload as { status: string }).status, 'resolved');
+    const patches = emulator.requests.filter((r) => r.endpoint === 'graph-alert').map((r) => JSON.parse(r.body ?? '{}') as unknown);
+    assert.deepEqual(patches, [{ status: 'resolved' }], 'statusType null is the field itself, and the other fields change nothing');
   });
 
   for (const { file, flow } of oldExamples()) {

@@ -138,6 +138,31 @@ describe('sign-in modes', () => {
       }
     });
 
+    it('refuses the next token request with INVALID_CONFIG, sending none, once the certificate expires while the flow runs', async () => {
+      const s = setup('certificate');
+      // Valid for three seconds more: a certificate's dates are whole seconds.
+      const expiresAt = Math.ceil(Date.now() / 1000) * 1000 + 3000;
+      const shortLived = selfSignedCertificate(material.key, { notBefore: new Date(Date.now() - DAY), notAfter: new Date(expiresAt) });
+      suite.emulator.setCertificates([material.certificatePem, shortLived]);
+      try {
+        suite.emulator.addDetections(1, recent());
+        const rig = await rigFor(s, { certificate: shortLived });
+        const before = await rig.pull();
+        assert.equal(before.error, undefined, errorOf(before.error).message);
+        await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 100));
+        // The token the node holds is refused, as it is once it expires: the node needs a new one.
+        suite.emulator.revokeTokens();
+        const tokenRequests = suite.emulator.stats.tokenRequests;
+        const { error } = await rig.pull({ payload: 1, query: { ago: 'PT1H' } });
+        assert.equal(errorOf(error).code, 'INVALID_CONFIG');
+        assert.match(String(errorOf(error).message), new RegExp(`^the certificate [0-9A-F]{40} expired on ${new Date(expiresAt).toISOString().replace(/\./g, '\\.')}`));
+        assert.equal(suite.emulator.stats.tokenRequests, tokenRequests, 'a token request was sent with the expired certificate');
+        assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
+      } finally {
+        suite.emulator.setCertificates([material.certificatePem]);
+      }
+    });
+
     it('reports a certificate the app registration does not have with TOKEN_FAILED and what to check', async () => {
       const s = setup('certificate');
       suite.emulator.setCertificates([]);
@@ -194,6 +219,19 @@ describe('sign-in modes', () => {
       }
     });
 
+    for (const status of [404, 410] as const) {
+      it(`asks the instance metadata service again when it answers ${status} while it starts, and delivers`, async () => {
+        const s = setup('managed identity (instance metadata service)');
+        suite.emulator.addDetections(1, recent());
+        const rig = await rigFor(s);
+        suite.emulator.injectFault({ kind: `http${status}`, on: 'token' });
+        const { error, detections } = await rig.pull();
+        assert.equal(error, undefined, errorOf(error).message);
+        assert.equal(detections.length, 1);
+        assert.deepEqual(suite.emulator.requests.filter((r) => r.endpoint === 'managed-identity').map((r) => r.status), [status, 200]);
+      });
+    }
+
     it('asks App Service\'s endpoint with its header for the user-assigned identity', async () => {
       const s = setup('managed identity (App Service, user-assigned)');
       const rig = await rigFor(s);
@@ -246,6 +284,18 @@ describe('sign-in modes', () => {
       assert.equal(detections.length, 1);
       assert.deepEqual(suite.emulator.clientAssertions, [s.secrets[0], rotated]);
       assertNoSecret(everythingShown(rig), [...secretsOf(s, suite.emulator), rotated]);
+    });
+
+    it('signs in with a token file that ends in a newline, as echo or an editor leaves it, and sends the token without it', async () => {
+      const s = setup('workload identity');
+      const [token] = s.secrets;
+      fs.writeFileSync(material.tokenFile, `${token}\n`);
+      suite.emulator.addDetections(1, recent());
+      const rig = await rigFor(s);
+      const { error, detections } = await rig.pull();
+      assert.equal(error, undefined, errorOf(error).message);
+      assert.equal(detections.length, 1);
+      assert.deepEqual(suite.emulator.clientAssertions, [token]);
     });
 
     it('signs in as the node\'s own tenant and app when they are filled', async () => {
