@@ -11,40 +11,9 @@ import type { DetectionsSource, PageOptions } from '../../src/defender/siem';
 import type { SliceBudget } from '../../src/defender/slice-budget';
 import type { Checkpoint } from '../../src/defender/checkpoint';
 import { OrderByNotHonoured } from '../../src/defender/graph';
+import { at, det, ListSource, NOW } from '../fixtures/list-source';
 import { CollectingSink } from '../fixtures/sink';
 
-/**
- * A tiny in-memory stand-in for the API's documented semantics (inclusive bounds at 100 ns, the most recent
- * `limit`, newest first), for the paging and slicing logic alone. It counts each answer against the slice
- * budget as the HTTP client does, and can fail a chosen request.
- */
-class ListSource implements DetectionsSource {
-  asked: URLSearchParams[] = [];
-  /** The largest number of detections any answer that was read whole (not past the budget) held. */
-  largestAnswer = 0;
-  failOn?: number;
-  constructor(public detections: Detection[]) {}
-  async fetchPage(params: URLSearchParams, options: PageOptions = {}): Promise<Detection[]> {
-    this.asked.push(params);
-    if (this.failOn === this.asked.length) throw new DefenderError('HTTP_500', 'the service failed');
-    const since = params.get('sinceTimeUtc');
-    const until = params.get('untilTimeUtc');
-    const limit = params.get('limit');
-    const inRange = this.detections
-      .filter((d) => (!since || timeKey(d.LastProcessedTimeUtc) >= timeKey(since)) && (!until || timeKey(d.LastProcessedTimeUtc) <= timeKey(until)))
-      .sort((a, b) => (timeKey(b.LastProcessedTimeUtc) < timeKey(a.LastProcessedTimeUtc) ? -1 : 1));
-    const answer = limit ? inRange.slice(0, Number(limit)) : inRange;
-    options.meter?.beginAnswer();
-    for (const d of answer) options.meter?.addDetection(d.LastProcessedTimeUtc);
-    options.meter?.endAnswer();
-    this.largestAnswer = Math.max(this.largestAnswer, answer.length);
-    return answer;
-  }
-}
-
-const NOW = DateTime.fromISO('2024-05-01T12:00:00Z', { zone: 'utc' });
-const at = (minutesAgo: number, sub = '0000'): string => `${NOW.minus({ minutes: minutesAgo }).toFormat("yyyy-MM-dd'T'HH:mm:ss.SSS")}${sub}Z`;
-const det = (id: string, lpt: string): Detection => ({ FullId: id, AlertId: id, LastProcessedTimeUtc: lpt });
 const settings = { initialAgo: Duration.fromISO('PT2H'), overlap: Duration.fromISO('PT5M') };
 const ids = (sink: CollectingSink): string[] => sink.detections.map((d) => String(d.FullId));
 

@@ -10,16 +10,18 @@ import type { Detection } from '../../src/defender/detection';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
+import updateNode from '../../src/nodes/defender-alert-update';
 import { coreNode, FileContextRuntime, type FlowNode, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, runtimeHooks, SECRET, withEmulatorSuite } from '../fixtures/harness';
 import { Mailbox, Webhook } from '../fixtures/receivers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const emailNode = require('node-red-node-email/61-email.js') as (RED: NodeAPI) => void;
 const functionNode = coreNode('function/10-function.js');
-const MODULES = [runtimeHooks, configNode, detectionsNode, coreNode('function/10-switch.js'), coreNode('function/15-change.js'), coreNode('function/80-template.js'), coreNode('network/21-httprequest.js'), emailNode];
+const MODULES = [runtimeHooks, configNode, detectionsNode, updateNode, coreNode('function/10-switch.js'), coreNode('function/15-change.js'), coreNode('function/80-template.js'), coreNode('network/21-httprequest.js'), emailNode];
 
 const WEBHOOK = readFlow('examples', '02 Forward detections to a webhook.json');
 const EMAIL = readFlow('examples', '01 Poll every 5 minutes and e-mail high severity.json');
+const TRIAGE = readFlow('examples', '04 E-mail new high alerts once and mark them in progress.json');
 const idOf = (flow: FlowNode[], type: string): string => (flow.find((n) => n.type === type) as FlowNode).id;
 
 /** Test pace: a second to wait for a confirmation, 20 ms after the first failure. */
@@ -190,6 +192,38 @@ describe('delivery confirmation with the shipped examples', () => {
     assert.equal(summaries.reduce((n, s) => n + Number(s.undelivered), 0), 1, 'counted in one summary');
     assert.equal(summaries.at(-1)?.pending, 0);
     assert.equal(summaries.at(-1)?.count, 0, 'and not sent again');
+  });
+
+  it('example 04 on Graph: a new High alert is e-mailed once the mail server is back, and marked in progress only after its e-mail was delivered', async () => {
+    mailbox.subjects.length = 0;
+    const at = Date.now() - 5000;
+    const high = [0, 1, 2].map((i) => emulator.addDetection({ Severity: 'High', LastProcessedTimeUtc: at + i }));
+    for (const Severity of ['Low', 'Medium']) emulator.addDetection({ Severity, LastProcessedTimeUtc: at + 5 });
+    const flow = exampleFlow(TRIAGE, emulator, ['defender-detections', 'defender-alert-update', 'switch', 'change', 'template', 'e-mail', 'complete'], (n) =>
+      n.type === 'e-mail' ? { ...n, server: '127.0.0.1', port: String(mailbox.port), secure: false, tls: false } : n.type === 'defender-config' ? { ...n, api: 'graph' } : n, {});
+    const written = (flow.find((n) => n.type === 'defender-alert-update') as FlowNode).wires as string[][];
+    mailbox.refusing = true;
+    const running = await run(flow, { [idOf(flow, 'defender-config')]: { clientSecret: SECRET }, [idOf(flow, 'e-mail')]: { userid: 'node-red', password: 'pw' } });
+    const taken = new Probe(helper.getNode(written[0][0]));
+    await running.pull();
+    await waitFor(() => mailbox.refused >= 3);
+    await sleep(300);
+    assert.equal(taken.messages.length, 0, 'nothing is marked in progress while its e-mail is not delivered');
+    mailbox.refusing = false;
+    await pullUntil(running, () => taken.messages.length >= 3);
+    assert.equal(mailbox.subjects.length, 3);
+    const statuses = emulator.requests.filter((r) => r.endpoint === 'graph-alert' && r.method === 'PATCH').length;
+    assert.equal(statuses, 3, 'one write per alert, after its e-mail');
+    for (const m of taken.messages) {
+      const alert = m.payload as { id: string; status: string; comments: Array<{ comment: string }> };
+      assert.ok(high.some((d) => d.AlertId === alert.id));
+      assert.deepEqual([alert.status, alert.comments.length], ['inProgress', 1]);
+    }
+    // The writes come back as updates, which events: new does not send: nobody is e-mailed twice.
+    await sleep(1200);
+    const after = await running.pull();
+    assert.deepEqual([after.count, after.pending], [0, 0]);
+    assert.equal(mailbox.subjects.length, 3);
   });
 
   it('a delivery that completes across a redeploy of the detections node still confirms it: nothing goes twice', async () => {

@@ -130,40 +130,6 @@ describe('alerts as a lifecycle, Microsoft Graph', () => {
   });
 });
 
-describe('example 04: e-mail new High alerts once, then mark them in progress', () => {
-  let emulator: Emulator;
-  withEmulatorSuite({ seed: 43 }, (e) => (emulator = e));
-
-  it('e-mails each new High alert once, takes it in Defender, and does not e-mail it again when it comes back updated', async () => {
-    const flow = readFlow('examples', '04 E-mail new high alerts once and mark them in progress.json');
-    const at = Date.now() - 1000;
-    const high = [1, 2, 3].map(() => emulator.addDetection({ Severity: 'High', LastProcessedTimeUtc: at }));
-    for (const severity of ['Low', 'Medium']) emulator.addDetection({ Severity: severity, LastProcessedTimeUtc: at });
-    // Our nodes and the switch as shipped; the e-mail and template nodes are probes.
-    await helper.load([configNode, detectionsNode, updateNode, coreNode('function/10-switch.js')], runnableFlow(flow, emulator, ['defender-detections', 'defender-alert-update', 'switch'], GRAPH), {
-      [String(flow.find((n) => n.type === 'defender-config')?.id)]: { clientSecret: SECRET },
-    });
-    const byName = (name: string): string => String(flow.find((n) => n.name === name)?.id);
-    const emailed = new Probe(helper.getNode(String(flow.find((n) => n.type === 'template')?.id)));
-    const taken = new Probe(helper.getNode(byName('alert after the change')));
-    const summaries = new Probe(helper.getNode(byName('pull summary')));
-    const detections = helper.getNode(String(flow.find((n) => n.type === 'defender-detections')?.id)) as unknown as { receive(m: object): void };
-    detections.receive({ payload: Date.now() });
-    await summaries.until(1);
-    await taken.until(high.length);
-    assert.equal(emailed.messages.length, high.length);
-    for (const m of taken.messages) {
-      const alert = m.payload as { status: string; assignedTo: string; comments: Array<{ comment: string }> };
-      assert.deepEqual([alert.status, alert.assignedTo, alert.comments.map((c) => c.comment)], ['inProgress', 'soc@example.com', ['E-mailed to the SOC mailbox by Node-RED.']]);
-    }
-    // The next pull sees the alerts the update node changed: updates, which `events: new` does not send.
-    detections.receive({ payload: Date.now() });
-    const [, second] = await summaries.until(2);
-    assert.deepEqual([(second.payload as Summary).count, (second.payload as Summary).suppressed], [0, high.length]);
-    assert.equal(emailed.messages.length, high.length, 'an alert was e-mailed twice');
-  });
-});
-
 describe('alerts as a lifecycle, SIEM API', () => {
   let emulator: Emulator;
   withEmulatorSuite({ seed: 42 }, (e) => (emulator = e));
