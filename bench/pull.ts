@@ -4,6 +4,8 @@
  * - product:  inject → defender-detections → sink (one message per detection), an explicit time window
  * - product-incremental: the same node in its default mode, first pull (initialAgo), so dedupe and the
  *             checkpoint are part of it
+ * - product-confirmed: product-incremental with delivery confirmation, the sink as the delivering node:
+ *             each message followed through the runtime's hooks until the sink is done with it
  * - baseline: what a user builds from core nodes: function (bearer header) → http request (parsed JSON)
  *             → split → sink
  * - floor:    no Node-RED: download the body, JSON.parse it (one object per detection), count them
@@ -54,7 +56,8 @@ async function token(config: PullConfig): Promise<string> {
 }
 
 async function product(config: PullConfig): Promise<PullResult> {
-  const incremental = config.variant === 'product-incremental';
+  const incremental = config.variant === 'product-incremental' || config.variant === 'product-confirmed';
+  const confirm = config.variant === 'product-confirmed' ? { confirm: 'nodes', confirmNodes: ['out'] } : {};
   const flows: FlowNode[] = [
     { id: 'tab', type: 'tab', label: 'product' },
     {
@@ -63,7 +66,7 @@ async function product(config: PullConfig): Promise<PullResult> {
     },
     {
       id: 'det', type: 'defender-detections', z: 'tab', name: '', defender: 'cfg', incremental, initialAgo: 'PT2H', overlap: 'PT5M',
-      machinegroups: config.machineGroup, requestTimeout: 300, maxRetries: 0, maxResponseMB: 2048, wires: [['out'], ['summary']],
+      machinegroups: config.machineGroup, requestTimeout: 300, maxRetries: 0, maxResponseMB: 2048, ...confirm, wires: [['out'], ['summary']],
     },
     { id: 'out', type: 'bench-sink', z: 'tab', wires: [] },
     { id: 'summary', type: 'bench-sink', z: 'tab', wires: [] },
@@ -218,7 +221,7 @@ function floorStreamed(config: PullConfig): Promise<PullResult> {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as PullConfig;
-  const run = { product, 'product-incremental': product, baseline, floor, 'floor-streamed': floorStreamed }[config.variant];
+  const run = { product, 'product-incremental': product, 'product-confirmed': product, baseline, floor, 'floor-streamed': floorStreamed }[config.variant];
   report({ type: 'pull-result', result: await run(config) });
 }
 

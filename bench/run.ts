@@ -3,7 +3,7 @@
  * its RSS holds nothing else), a table at the end.
  *
  *   node dist/bench/run.js [--sizes 10000,100000] [--runs 3] [--tenants 50] [--nodes-per-tenant 4]
- *                          [--seconds 60] [--no-tenants] [--no-pulls]
+ *                          [--seconds 60] [--no-tenants] [--no-pulls] [--variants product,product-confirmed]
  *
  * 1. One large pull of N detections, by the product node (explicit window, and incremental first pull), by
  *    the core-node baseline (function → http request → split), by the floor (download + JSON.parse, no
@@ -20,7 +20,7 @@ import type { ChildMessage, LifecycleResult, PullConfig, PullResult, TenantsConf
 const CLIENT_ID = 'bench-client-id';
 const CLIENT_SECRET = 'bench-client-secret';
 const TENANT = '11111111-2222-3333-4444-555555555555';
-const VARIANTS: Variant[] = ['floor', 'floor-streamed', 'baseline', 'product', 'product-incremental'];
+const VARIANTS: Variant[] = ['floor', 'floor-streamed', 'baseline', 'product', 'product-incremental', 'product-confirmed'];
 const CHILD_TIMEOUT_MS = 10 * 60_000;
 
 interface Options {
@@ -36,6 +36,8 @@ interface Options {
   remembered: number;
   /** Above this many detections only the streamed floor and the product run: the core-node baseline would need gigabytes, the floor a string longer than V8 allows. */
   baselineUpTo: number;
+  /** The pull variants to run (all by default). */
+  variants: Variant[];
 }
 
 function options(argv: string[]): Options {
@@ -54,6 +56,7 @@ function options(argv: string[]): Options {
     lifecycle: !argv.includes('--no-lifecycle'),
     remembered: Number(value('remembered') ?? 100_000),
     baselineUpTo: Number(value('baseline-up-to') ?? 100_000),
+    variants: (value('variants')?.split(',') as Variant[] | undefined) ?? VARIANTS,
   };
 }
 
@@ -123,8 +126,8 @@ async function pulls(opts: Options): Promise<string[]> {
     const target: Target = { url, tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
     const window = { sinceTimeUtc: new Date(now - 2 * 3600_000).toISOString(), untilTimeUtc: new Date(now).toISOString() };
     console.log(`emulator on ${url} with ${emulator.detections.length} detections (generated in ${Date.now() - t0} ms)`);
-    const results: Record<Variant, PullResult[]> = { floor: [], 'floor-streamed': [], baseline: [], product: [], 'product-incremental': [] };
-    const variants = count > opts.baselineUpTo ? VARIANTS.filter((v) => v !== 'floor' && v !== 'baseline') : VARIANTS;
+    const results: Record<Variant, PullResult[]> = { floor: [], 'floor-streamed': [], baseline: [], product: [], 'product-incremental': [], 'product-confirmed': [] };
+    const variants = opts.variants.filter((v) => count <= opts.baselineUpTo || (v !== 'floor' && v !== 'baseline'));
     for (let run = 1; run <= opts.runs; run++) {
       for (const variant of variants) {
         const config: PullConfig = { ...target, ...window, variant, count, machineGroup: `bench-${count}` };
@@ -139,7 +142,7 @@ async function pulls(opts: Options): Promise<string[]> {
         );
       }
     }
-    const body = (results.floor[0] ?? results['floor-streamed'][0]).bodyBytes ?? 0;
+    const body = (results.floor[0] ?? results['floor-streamed'][0])?.bodyBytes ?? 0;
     const row = (variant: Variant): string => {
       const r = results[variant];
       const growth = median(r, (x) => x.sample.rssGrowthBytes);
@@ -158,15 +161,15 @@ async function pulls(opts: Options): Promise<string[]> {
       '|---|---|---|---|---|---|---|---|',
       ...variants.map(row),
       '',
-      ...(['product', 'product-incremental'] as const).flatMap((p) => [
-        ...(variants.includes('baseline')
+      ...(['product', 'product-incremental', 'product-confirmed'] as const).filter((p) => variants.includes(p)).flatMap((p) => [
+        ...(variants.includes('baseline') && variants.includes('floor')
           ? [
               `${p} / baseline: time ${ratio(m(p, wall), m('baseline', wall))}, CPU ${ratio(m(p, cpu), m('baseline', cpu))}, max delay ${ratio(m(p, stall), m('baseline', stall))}, RSS growth ${ratio(m(p, rss), m('baseline', rss))}`,
               `${p} / floor: time ${ratio(m(p, wall), m('floor', wall))}, CPU ${ratio(m(p, cpu), m('floor', cpu))}, max delay ${ratio(m(p, stall), m('floor', stall))}, RSS growth ${ratio(m(p, rss), m('floor', rss))}`,
             ]
           : []),
         `${p} / floor-streamed: time ${ratio(m(p, wall), m('floor-streamed', wall))}, CPU ${ratio(m(p, cpu), m('floor-streamed', cpu))}, RSS growth ${ratio(m(p, rss), m('floor-streamed', rss))}`,
-        `${p}: trigger to first message (download, parse, sort${p === 'product' ? '' : ', dedupe, checkpoint'}) ${ms(m(p, (x) => x.firstMessageMs ?? 0))} ms; first to last message (one Node-RED message per detection) ${ms(m(p, (x) => x.sendingMs ?? 0))} ms`,
+        `${p}: trigger to first message (download, parse, sort${p === 'product' ? '' : ', dedupe, checkpoint'}${p === 'product-confirmed' ? ', delivery ledger' : ''}) ${ms(m(p, (x) => x.firstMessageMs ?? 0))} ms; first to last message (one Node-RED message per detection) ${ms(m(p, (x) => x.sendingMs ?? 0))} ms`,
       ]),
     );
     await emulator.close();

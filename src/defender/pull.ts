@@ -201,7 +201,7 @@ export async function pullDetections(
     if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
     if (ledger) {
       const attempt = (item.owed?.attempt ?? 0) + 1;
-      ledger.sent({ key: item.key, alert: item.alert, time: item.time, verdict: item.verdict }, attempt, clock());
+      ledger.sent(item.key, item.alert, item.time, item.verdict, attempt, clock());
       if (attempt > 1) redelivery.redelivered++;
       sink.deliver(item.detection, delivered, count, item.verdict, { key: item.key, attempt });
     } else {
@@ -218,15 +218,14 @@ export async function pullDetections(
     pausedAt = Date.now();
   };
   // With confirmation, a delivery waits while too many are on their way: the flow's pace sets the pull's.
-  const room = async (): Promise<void> => {
-    const wait = ledger?.room(clock(), options.signal);
-    if (wait) await wait;
-  };
+  // Undefined when there is room, so the usual case awaits nothing.
+  const room = (): Promise<void> | undefined => ledger?.room(clock(), options.signal);
   const release = async (count: number | undefined): Promise<void> => {
     if (!held) return;
     const { item, after, start } = held;
     held = undefined;
-    await room();
+    const wait = room();
+    if (wait) await wait;
     if (deliver(item, count)) await pause();
     for (let k = start; k < after.length; k++) pass(after[k]);
   };
@@ -342,7 +341,8 @@ export async function pullDetections(
         else if (!item.verdict.send) pass(item);
         else if (++sent === sending && !slice.final) held = { item, after: [], start: 0 };
         else {
-          await room();
+          const wait = room();
+          if (wait) await wait;
           if (deliver(item, whole || sent === sending ? total : undefined)) await pause();
         }
       }

@@ -59,15 +59,15 @@ export function routeTo(stations: Iterable<Station>, delivering: readonly string
 export type JourneyEnd = DeliveryOutcome | 'timed-out';
 
 export class Journey {
-  /** Copies on their way to each node, and copies each node holds. */
-  private readonly queued = new Map<string, number>();
-  private readonly held = new Map<string, number>();
   /**
-   * Copies held by nodes that never say they are done (Node-RED's switch node, a subflow instance), by when
-   * each arrived: such a node is done with a copy once it passed it on, or, having not, once `graceMs`
-   * passed (it dropped it: a switch whose rules none matched).
+   * Where its copies are: on their way to a node (queued), at a node (held), at a node that never says it
+   * is done (silent, with when each arrived: such a node, Node-RED's switch or a subflow instance, is done
+   * with a copy once it passed it on, or, having not, once `graceMs` passed: a switch whose rules none
+   * matched dropped it). Lists, not maps: a journey is made for every message and has a copy or two.
    */
-  private readonly silent = new Map<string, number[]>();
+  private readonly queued: string[] = [];
+  private readonly held: string[] = [];
+  private readonly silent: Array<{ node: string; at: number }> = [];
   private reached = false;
   private failure = false;
 
@@ -78,7 +78,7 @@ export class Journey {
 
   /** A copy is on its way to `node`. */
   queue(node: string): void {
-    count(this.queued, node, 1);
+    this.queued.push(node);
   }
 
   /**
@@ -86,29 +86,22 @@ export class Journey {
    * `silent`: the node never says when it is done with a message.
    */
   arrive(node: string, silent: boolean, now: number): void {
-    count(this.queued, node, -1);
-    if (silent) {
-      const list = this.silent.get(node);
-      if (list) list.push(now);
-      else this.silent.set(node, [now]);
-    } else {
-      count(this.held, node, 1);
-    }
+    take(this.queued, node);
+    if (silent) this.silent.push({ node, at: now });
+    else this.held.push(node);
     if (this.route.delivers(node)) this.reached = true;
   }
 
   /** `node` is done with its copy; `ok` false when it failed (done(err), or an HTTP status that is not 2xx). */
   complete(node: string, ok: boolean): void {
-    count(this.held, node, -1);
+    take(this.held, node);
     if (!ok && this.route.leadsOn(node)) this.failure = true;
   }
 
   /** `node` passed a copy on: a node that never says it is done has then done with it. */
   passOn(node: string): void {
-    const list = this.silent.get(node);
-    if (!list) return;
-    list.shift();
-    if (list.length === 0) this.silent.delete(node);
+    const i = this.silent.findIndex((s) => s.node === node);
+    if (i >= 0) this.silent.splice(i, 1);
   }
 
   /** `node` reported an error for its copy (to a Catch node), and may never say it is done. */
@@ -118,7 +111,7 @@ export class Journey {
 
   /** Whether a node that never says it is done holds a copy: the journey is looked at again as time passes. */
   get waitsOnSilence(): boolean {
-    return this.silent.size > 0;
+    return this.silent.length > 0;
   }
 
   /**
@@ -128,25 +121,33 @@ export class Journey {
    */
   end(now: number, overdue: boolean): JourneyEnd | undefined {
     if (this.failure) return 'failed';
-    let underway = false;
-    let atDelivery = false;
-    const look = (node: string): void => {
-      if (!this.route.leadsOn(node)) return;
-      underway = true;
-      if (this.route.delivers(node)) atDelivery = true;
-    };
-    for (const node of this.queued.keys()) look(node);
-    for (const node of this.held.keys()) look(node);
-    for (const [node, since] of this.silent) if (since[since.length - 1] + this.graceMs > now) look(node);
-    if (!underway) return this.reached ? 'delivered' : 'filtered';
+    const where = this.where(now);
+    if (where === 'nowhere') return this.reached ? 'delivered' : 'filtered';
     if (!overdue) return undefined;
-    return this.reached && !atDelivery ? 'delivered' : 'timed-out';
+    return this.reached && where !== 'at-delivery' ? 'delivered' : 'timed-out';
+  }
+
+  /** Where the copies that may still reach a delivering node are: none left, on the way, or at one. */
+  private where(now: number): 'nowhere' | 'on-the-way' | 'at-delivery' {
+    let found: 'nowhere' | 'on-the-way' = 'nowhere';
+    for (const list of [this.queued, this.held]) {
+      for (const node of list) {
+        if (!this.route.leadsOn(node)) continue;
+        if (this.route.delivers(node)) return 'at-delivery';
+        found = 'on-the-way';
+      }
+    }
+    for (const s of this.silent) {
+      if (s.at + this.graceMs <= now || !this.route.leadsOn(s.node)) continue;
+      if (this.route.delivers(s.node)) return 'at-delivery';
+      found = 'on-the-way';
+    }
+    return found;
   }
 }
 
-/** Adds `by` to a count, which goes away at zero. */
-function count(counts: Map<string, number>, node: string, by: number): void {
-  const n = (counts.get(node) ?? 0) + by;
-  if (n > 0) counts.set(node, n);
-  else counts.delete(node);
+/** Takes one `node` out of a list of copies. */
+function take(list: string[], node: string): void {
+  const i = list.indexOf(node);
+  if (i >= 0) list.splice(i, 1);
 }

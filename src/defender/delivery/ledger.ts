@@ -93,8 +93,8 @@ export class DeliveryLedger {
   private readonly owed = new Map<string, Owed>();
   /** The owed version of each alert (a later version takes over from an earlier one, so there is one). */
   private readonly byAlert = new Map<string, Owed>();
-  /** Deliveries on their way: key → the attempt and when it times out. */
-  private readonly flying = new Map<string, { attempt: number; until: number }>();
+  /** Deliveries on their way: key → when it times out (epoch ms). */
+  private readonly flying = new Map<string, number>();
   /** Versions first owed since the last commit: stored only once a checkpoint covers them. */
   private readonly uncommitted = new Set<string>();
   private waiters: Array<() => void> = [];
@@ -119,14 +119,16 @@ export class DeliveryLedger {
     return this.owed.size - this.inFlight(now);
   }
 
-  /** Deliveries on their way and not yet timed out. */
+  /**
+   * Deliveries on their way and not yet timed out. Asked before every delivery of a pull, so it costs
+   * little: they time out in the order they went (one timeout for all), and a try sent again goes to the end.
+   */
   inFlight(now: number): number {
-    let n = 0;
-    for (const [key, f] of this.flying) {
-      if (f.until > now) n++;
-      else this.flying.delete(key);
+    for (const [key, until] of this.flying) {
+      if (until > now) break;
+      this.flying.delete(key);
     }
-    return n;
+    return this.flying.size;
   }
 
   /** The oldest time owed: the checkpoint keeps what a pull needs to read it again. */
@@ -152,29 +154,20 @@ export class DeliveryLedger {
   }
 
   decide(o: Owed, now: number): Decision {
-    const f = this.flying.get(o.key);
-    if ((f && f.until > now) || now < o.due) return 'wait';
+    const until = this.flying.get(o.key);
+    if ((until !== undefined && until > now) || now < o.due) return 'wait';
     return o.attempt >= this.policy.maxDeliveries ? 'give-up' : 'again';
   }
 
-  /** A version goes out: its first delivery (attempt 1) or another. */
-  sent(entry: { key: string; alert: string; time: string; verdict: Verdict }, attempt: number, now: number): void {
-    const { key, alert, time, verdict } = entry;
-    const o: Owed = {
-      key,
-      alert,
-      time,
-      attempt,
-      // Not confirmed in time, it is treated as failed then.
-      due: now + this.policy.timeoutMs + backoff(this.policy, attempt),
-      event: verdict.event,
-      changes: verdict.changes,
-      ...(verdict.previous ? { previous: verdict.previous } : {}),
-    };
+  /** A version goes out: its first delivery (attempt 1) or another. Made for every message: kept lean. */
+  sent(key: string, alert: string, time: string, verdict: Verdict, attempt: number, now: number): void {
+    // Not confirmed in time, it is treated as failed then.
+    const o: Owed = { key, alert, time, attempt, due: now + this.policy.timeoutMs + backoff(this.policy, attempt), event: verdict.event, changes: verdict.changes };
+    if (verdict.previous) o.previous = verdict.previous;
     const before = this.remove(key);
     this.add(o);
     if (!before) this.uncommitted.add(key);
-    this.flying.set(key, { attempt, until: now + this.policy.timeoutMs });
+    this.flying.set(key, now + this.policy.timeoutMs);
     this.changed();
   }
 
@@ -255,7 +248,7 @@ export class DeliveryLedger {
   room(now: number, signal?: AbortSignal): Promise<void> | undefined {
     if (this.inFlight(now) < MAX_IN_FLIGHT) return undefined;
     let soonest = Infinity;
-    for (const f of this.flying.values()) soonest = Math.min(soonest, f.until);
+    for (const until of this.flying.values()) soonest = Math.min(soonest, until);
     return new Promise((resolve) => {
       const done = (): void => {
         signal?.removeEventListener('abort', done);

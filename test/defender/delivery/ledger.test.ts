@@ -5,7 +5,10 @@ import type { Verdict } from '../../../src/defender/lifecycle';
 
 const POLICY: DeliveryPolicy = { timeoutMs: 1000, maxDeliveries: 3, baseDelayMs: 100, maxDelayMs: 350 };
 const NEW: Verdict = { event: 'new', changes: null, send: true };
-const entry = (key: string, time = `2024-05-01T12:00:0${key.length}.0000000`, alert = key.split('|')[0]) => ({ key, alert, time, verdict: NEW });
+/** Sends delivery `attempt` of `key` at `now`. */
+function send(ledger: DeliveryLedger, key: string, attempt: number, now: number, time = `2024-05-01T12:00:0${key.length}.0000000`): void {
+  ledger.sent(key, key.split('|')[0], time, NEW, attempt, now);
+}
 
 describe('DeliveryLedger', () => {
   it('backs off by doubling from the base delay, up to the largest', () => {
@@ -14,7 +17,7 @@ describe('DeliveryLedger', () => {
 
   it('owes a version from its delivery until the flow confirms it, and waits for the confirmation until the timeout and the backoff after it', () => {
     const ledger = new DeliveryLedger(undefined, POLICY);
-    ledger.sent(entry('a|1'), 1, 0);
+    send(ledger, 'a|1', 1, 0);
     const owed = ledger.get('a|1') as Owed;
     assert.equal(owed.attempt, 1);
     assert.equal(ledger.inFlight(999), 1);
@@ -28,21 +31,21 @@ describe('DeliveryLedger', () => {
 
   it('after a failure, sends again once the backoff passed, and gives up after maxDeliveries', () => {
     const ledger = new DeliveryLedger(undefined, POLICY);
-    ledger.sent(entry('a|1'), 1, 0);
+    send(ledger, 'a|1', 1, 0);
     assert.equal(ledger.outcome('a|1', 1, 'failed', 10), undefined, 'still owed');
     const owed = ledger.get('a|1') as Owed;
     assert.equal(ledger.inFlight(20), 0, 'a failed delivery is no longer on its way');
     assert.equal(ledger.decide(owed, 109), 'wait');
     assert.equal(ledger.decide(owed, 110), 'again');
-    ledger.sent(entry('a|1'), 3, 200);
+    send(ledger, 'a|1', 3, 200);
     assert.equal(ledger.outcome('a|1', 3, 'failed', 210), undefined);
     assert.equal(ledger.decide(ledger.get('a|1') as Owed, 10_000), 'give-up');
   });
 
   it('takes a late confirmation of an earlier try, but not a late failure or drop of one', () => {
     const ledger = new DeliveryLedger(undefined, POLICY);
-    ledger.sent(entry('a|1'), 1, 0);
-    ledger.sent(entry('a|1'), 2, 2000);
+    send(ledger, 'a|1', 1, 0);
+    send(ledger, 'a|1', 2, 2000);
     assert.equal(ledger.outcome('a|1', 1, 'failed', 2100), undefined);
     assert.equal(ledger.outcome('a|1', 1, 'filtered', 2100), undefined);
     assert.equal(ledger.inFlight(2100), 1, 'the second try is still on its way');
@@ -53,10 +56,10 @@ describe('DeliveryLedger', () => {
   it('stores only what a committed checkpoint covers, and forgets what was sent since on a rollback', () => {
     const changes: number[] = [];
     const ledger = new DeliveryLedger(undefined, POLICY, () => changes.push(ledger.size));
-    ledger.sent(entry('a|1'), 1, 0);
+    send(ledger, 'a|1', 1, 0);
     ledger.commit();
-    ledger.sent(entry('b|22'), 1, 0);
-    ledger.sent(entry('a|1'), 2, 5000);
+    send(ledger, 'b|22', 1, 0);
+    send(ledger, 'a|1', 2, 5000);
     assert.deepEqual(ledger.state().map((o) => [o.key, o.attempt]), [['a|1', 2]], 'a try of a version owed before is stored at once');
     ledger.rollback();
     assert.equal(ledger.get('b|22'), undefined);
@@ -70,8 +73,8 @@ describe('DeliveryLedger', () => {
 
   it('tells the oldest time owed, and the owed version of an alert only for a later time', () => {
     const ledger = new DeliveryLedger(undefined, POLICY);
-    ledger.sent(entry('a|5', '2024-05-01T12:00:05.0000000'), 1, 0);
-    ledger.sent(entry('b|3', '2024-05-01T12:00:03.0000000'), 1, 0);
+    send(ledger, 'a|5', 1, 0, '2024-05-01T12:00:05.0000000');
+    send(ledger, 'b|3', 1, 0, '2024-05-01T12:00:03.0000000');
     assert.equal(ledger.lowWater(), '2024-05-01T12:00:03.0000000');
     assert.equal(ledger.earlierOf('a', '2024-05-01T12:00:06.0000000')?.key, 'a|5');
     assert.equal(ledger.earlierOf('a', '2024-05-01T12:00:05.0000000'), undefined);
@@ -81,8 +84,8 @@ describe('DeliveryLedger', () => {
 
   it('settles as gone a version two full pulls did not meet, and keeps one met again', () => {
     const ledger = new DeliveryLedger(undefined, POLICY);
-    ledger.sent(entry('a|1'), 1, 0);
-    ledger.sent(entry('b|22'), 1, 0);
+    send(ledger, 'a|1', 1, 0);
+    send(ledger, 'b|22', 1, 0);
     ledger.commit();
     assert.deepEqual(ledger.missed(['a|1', 'b|22']), []);
     ledger.met('b|22');
@@ -92,7 +95,7 @@ describe('DeliveryLedger', () => {
 
   it('makes a pull wait while MAX_IN_FLIGHT deliveries are on their way, until one is confirmed', async () => {
     const ledger = new DeliveryLedger(undefined, { ...POLICY, timeoutMs: 60_000 });
-    for (let i = 0; i < MAX_IN_FLIGHT; i++) ledger.sent(entry(`k${i}|1`), 1, Date.now());
+    for (let i = 0; i < MAX_IN_FLIGHT; i++) send(ledger, `k${i}|1`, 1, Date.now());
     const wait = ledger.room(Date.now());
     assert.ok(wait, 'no room');
     let resolved = false;
