@@ -371,8 +371,9 @@ export function graphAlertOf(d: Detection, tenantId: string): Record<string, unk
     incidentId,
     status: 'new',
     severity,
-    classification: 'unknown',
-    determination: 'unknown',
+    // As tenants answer a fresh alert (Microsoft's samples say "unknown"): see UNTOUCHED.
+    classification: UNTOUCHED.classification,
+    determination: UNTOUCHED.determination,
     serviceSource: 'microsoftDefenderForEndpoint',
     detectionSource: DETECTION_SOURCE[text(d.Source)] ?? 'unknown',
     productName: 'Microsoft Defender for Endpoint',

@@ -646,7 +646,7 @@ export class Emulator {
 
   private graphAlertsReply(req: IncomingMessage, url: URL): Reply {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return apiError(405, 'Request_BadRequest', `alerts_v2 accepts GET only, got ${req.method ?? ''}.`, { Allow: 'GET, HEAD' });
+      return graphError(405, 'Request_BadRequest', `alerts_v2 accepts GET only, got ${req.method ?? ''}.`, this.clock(), { Allow: 'GET, HEAD' });
     }
     const token = bearerToken(req.headers.authorization);
     const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, READ_ALERTS);
@@ -655,7 +655,7 @@ export class Emulator {
     try {
       request = parseAlertsV2Query(url.searchParams, this.graphOrderBy);
     } catch (err) {
-      if (err instanceof QueryError) return apiError(400, 'BadRequest', err.message);
+      if (err instanceof QueryError) return graphError(400, 'BadRequest', err.message, this.clock());
       throw err;
     }
     const tenant = this.tokens.describe(token)?.tenant ?? '';
@@ -798,7 +798,9 @@ export class Emulator {
         }[state];
       }
     }
-    return apiError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"' });
+    return graphError(401, 'InvalidAuthenticationToken', message, this.clock(), {
+      'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"',
+    });
   }
 
   /**
@@ -835,6 +837,10 @@ export class Emulator {
   ): Promise<void> {
     const now = this.clock();
     const token = target === 'token';
+    // Graph answers every error in its OData shape, with innerError; the SIEM API in its own.
+    const graph = !token && record.endpoint.startsWith('graph-');
+    const serviceError = (status: number, code: string, text: string, headers: Record<string, string> = {}): Reply =>
+      graph ? graphError(status, code, text, now, headers) : apiError(status, code, text, headers);
     switch (fault.kind) {
       case 'http401': {
         if (token) {
@@ -843,28 +849,28 @@ export class Emulator {
         // A real 401 means the token is no good any more: the client must fetch a new one, not retry it.
         const presented = bearerToken(req.headers.authorization);
         if (presented !== undefined) this.tokens.revoke(presented);
-        return this.send(res, apiError(401, 'Unauthorized', 'Authorization has been denied for this request: the access token has been revoked; request a new one.', {
+        return this.send(res, serviceError(401, 'Unauthorized', 'Authorization has been denied for this request: the access token has been revoked; request a new one.', {
           'WWW-Authenticate': 'Bearer error="invalid_token"',
         }), record);
       }
       case 'http403':
         return this.send(res, token
           ? aadError(403, 'access_denied', 50020, 'The tenant is not authorized: the tenant does not exist or has been deleted.', now)
-          : record.endpoint.startsWith('graph-')
-            ? apiError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
-            : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
+          : graph
+            ? serviceError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
+            : serviceError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
       case 'http429':
         return this.send(res, token
           ? aadError(429, 'temporarily_unavailable', 50196, 'Too many requests: the server is throttling this client. Retry after the delay in the Retry-After header.', now)
-          : apiError(429, 'TooManyRequests', `Rate limit is exceeded. Try again after ${fault.retryAfter}.`), record, { 'Retry-After': fault.retryAfter });
+          : serviceError(429, 'TooManyRequests', `Rate limit is exceeded. Try again after ${fault.retryAfter}.`), record, { 'Retry-After': fault.retryAfter });
       case 'http500':
         return this.send(res, token
           ? aadError(500, 'server_error', 90033, 'A transient error has occurred. Please try again.', now)
-          : apiError(500, 'InternalServerError', 'An internal server error occurred while processing the request.'), record);
+          : serviceError(500, 'InternalServerError', 'An internal server error occurred while processing the request.'), record);
       case 'http503':
         return this.send(res, token
           ? aadError(503, 'temporarily_unavailable', 90033, 'The service is temporarily unavailable. Please try again.', now)
-          : apiError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please try again later.'), record, { 'Retry-After': fault.retryAfter });
+          : serviceError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please try again later.'), record, { 'Retry-After': fault.retryAfter });
       case 'delay': {
         const stillThere = await this.wait(fault.delayMs, res);
         if (!stillThere) return;

@@ -198,6 +198,28 @@ describe('GET /v1.0/security/alerts_v2', () => {
     assert.equal((await alertsV2(query(emulator.url, { $skiptoken: 'garbage' }), token)).status, 400);
   });
 
+  it('answers every error of the list in Graph\'s shape, with innerError, as its single-alert routes do', async () => {
+    const answers = [await alertsV2(query(emulator.url, { $filter: "title eq 'x'" }), token), await alertsV2(query(emulator.url, {}), undefined)];
+    emulator.injectFault({ kind: 'http429', retryAfter: '1' });
+    emulator.injectFault({ kind: 'http403' });
+    answers.push(await alertsV2(query(emulator.url, {}), token), await alertsV2(query(emulator.url, {}), token));
+    assert.deepEqual(answers.map((a) => [a.status, a.body.error?.code]), [[400, 'BadRequest'], [401, 'InvalidAuthenticationToken'], [429, 'TooManyRequests'], [403, 'Forbidden']]);
+    for (const { body, headers } of answers) {
+      const inner = (body.error as { innerError?: Record<string, string> }).innerError;
+      assert.match(String(inner?.['request-id']), /^[0-9a-f-]{36}$/);
+      assert.equal(inner?.['request-id'], headers.get('request-id'));
+      assert.match(String(inner?.date), /^2024-01-15T12:00:00$/);
+    }
+  });
+
+  it('answers a fresh alert\'s classification and determination as null, as tenants do (not the docs\' "unknown")', async () => {
+    const { alerts } = await allPages(query(emulator.url, {}), token);
+    assert.deepEqual(new Set(alerts.map((a) => `${String(a.classification)}|${String(a.determination)}`)), new Set(['null|null']));
+    const unclassified = await allPages(query(emulator.url, { $filter: 'classification eq null' }), token);
+    assert.equal(unclassified.alerts.length, 10);
+    assert.equal((await allPages(query(emulator.url, { $filter: "classification eq 'unknown'" }), token)).alerts.length, 0);
+  });
+
   it('wants a valid v2.0 token for Graph', async () => {
     const none = await alertsV2(query(emulator.url, {}), undefined);
     assert.equal(none.status, 401);
