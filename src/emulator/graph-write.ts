@@ -31,7 +31,7 @@ type Updatable = (typeof UPDATABLE)[number];
 /** The alert properties Graph serves but does not let a client set. */
 const READ_ONLY = new Set([
   'id', 'providerAlertId', 'incidentId', 'severity', 'serviceSource', 'detectionSource', 'productName', 'detectorId', 'tenantId',
-  'title', 'description', 'recommendedActions', 'category', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
+  'title', 'description', 'recommendedActions', 'category', 'categories', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
   'threatFamilyName', 'mitreTechniques', 'createdDateTime', 'lastUpdateDateTime', 'resolvedDateTime', 'firstActivityDateTime',
   'lastActivityDateTime', 'comments', 'evidence', 'systemTags', 'customDetails', 'additionalData', 'alertPolicyId',
 ]);

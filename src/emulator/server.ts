@@ -7,7 +7,10 @@ import { DetectionGenerator, identityFields, orderFields } from './generator';
 import {
   BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendReply, sendTruncated,
 } from './http';
-import { type AlertsV2Request, encodeCursor, graphAlertOf, isAfter, matchesClauses, parseAlertsV2Query } from './graph';
+import {
+  type AlertsV2Request, type GraphOverrides, encodeCursor, graphAlertOf, includesUnknownEnumMembers, isAfter, matchesClauses, parseAlertsV2Query,
+  withEvolvableEnums, withOverrides,
+} from './graph';
 import { type AlertTriage, applyPatch, checkAlertPatch, checkNewComment, graphError, triaged, UNTOUCHED } from './graph-write';
 import { ClientAssertions } from './assertions';
 import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
@@ -81,6 +84,8 @@ export interface RecordedRequest {
   hadAuthorizationHeader: boolean;
   /** graph-alert and graph-comments: the JSON body as sent (never a token endpoint's form, which holds the secret). */
   body?: string;
+  /** The Prefer header as sent, when there was one (Graph: `include-unknown-enum-members`). */
+  prefer?: string;
 }
 
 export interface StreamOptions {
@@ -134,6 +139,11 @@ function bearerToken(authorization: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
 }
 
+/** OData's answer to a Prefer header it honoured. */
+function preferenceApplied(includeUnknown: boolean): Record<string, string> {
+  return includeUnknown ? { 'Preference-Applied': 'include-unknown-enum-members' } : {};
+}
+
 function nonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw new RangeError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
@@ -164,13 +174,18 @@ export class Emulator {
   private counters = { tokenRequests: 0, alertRequests: 0 };
   private readonly graphOrderBy: 'supported' | 'refused';
   private readonly graphMaxPageSize: number;
-  /** The alerts_v2 JSON of a stored detection, per tenant: derived once, like the SIEM endpoint's serialised form. */
+  /**
+   * The alerts_v2 JSON of a stored detection, per tenant and Prefer header: derived once, like the SIEM
+   * endpoint's serialised form.
+   */
   private readonly graphJson = new WeakMap<Detection, Map<string, string>>();
   private log: RecordedRequest[] = [];
   private readonly defaultGraphPermissions: readonly string[];
   private graphPermissions: readonly string[];
   /** What has been done to each alert, by alert id: what Graph's PATCH and comments changed. */
   private readonly triage = new Map<string, AlertTriage>();
+  /** What Graph shows of an alert beyond its SIEM detection, by alert id (addDetection's `graph`). */
+  private readonly graphOverrides = new Map<string, GraphOverrides>();
 
   constructor(options: EmulatorOptions = {}) {
     this.clientId = options.clientId ?? 'emulator-client-id';
@@ -298,9 +313,11 @@ export class Emulator {
    * Stores one detection: generated, with the given fields laid over it. LastProcessedTimeUtc may be a
    * string (kept as given) or epoch ms (random sub-millisecond digits are added); when AlertId or
    * IocUniqueId is given, FullId and the links follow unless they are given too. A FullId that is already
-   * stored is replaced, as the API shows only the newest version of a detection.
+   * stored is replaced, as the API shows only the newest version of a detection. `graph` sets what Graph shows
+   * of the alert beyond the SIEM fields (a detection source or remediation status the SIEM API cannot say,
+   * only `categories`); it stays with the alert id across updates.
    */
-  addDetection(fields: Partial<Record<DetectionField, unknown>> = {}, options: { visibleAt?: number } = {}): Detection {
+  addDetection(fields: Partial<Record<DetectionField, unknown>> = {}, options: { visibleAt?: number; graph?: GraphOverrides } = {}): Detection {
     const given = fields.LastProcessedTimeUtc;
     let lastProcessed: string;
     let lastProcessedKey: string;
@@ -328,6 +345,7 @@ export class Emulator {
         if (fields[field] === undefined) detection[field] = value;
       }
     }
+    if (options.graph) this.graphOverrides.set(String(detection.AlertId), { ...options.graph });
     return this.store.put(orderFields(detection), options.visibleAt ?? this.clock(), lastProcessedKey);
   }
 
@@ -393,15 +411,22 @@ export class Emulator {
     return [...this.graphPermissions];
   }
 
-  /** An alert as Graph shows it to `tenant` now, triage included; undefined for an unknown or not yet visible id. */
+  /**
+   * An alert as Graph shows it to `tenant` now, triage included, to a client that sends
+   * `Prefer: include-unknown-enum-members`; undefined for an unknown or not yet visible id.
+   */
   graphAlert(alertId: string, tenant: string): Record<string, unknown> | undefined {
     const detection = this.store.alert(alertId, this.clock());
-    return detection && this.shownAlert(detection, tenant);
+    return detection && this.shownAlert(detection, tenant, true);
   }
 
-  /** A stored detection as Graph shows it to `tenant`, with the triage written to it. */
-  private shownAlert(detection: Detection, tenant: string): Record<string, unknown> {
-    return triaged(graphAlertOf(detection, tenant), this.triage.get(String(detection.AlertId)));
+  /**
+   * A stored detection as Graph shows it to `tenant`, with what Graph adds to it and the triage written to it,
+   * its evolvable enums as a client with (`includeUnknown`) or without the Prefer header sees them.
+   */
+  private shownAlert(detection: Detection, tenant: string, includeUnknown: boolean): Record<string, unknown> {
+    const id = String(detection.AlertId);
+    return withEvolvableEnums(triaged(withOverrides(graphAlertOf(detection, tenant), this.graphOverrides.get(id)), this.triage.get(id)), includeUnknown);
   }
 
   /** Every token issued so far is refused with 401 from now on; new ones are fine. */
@@ -435,6 +460,7 @@ export class Emulator {
   reset(): void {
     this.store.clear();
     this.triage.clear();
+    this.graphOverrides.clear();
     this.graphPermissions = this.defaultGraphPermissions;
     this.faults.clear();
     this.tokens.clear();
@@ -492,6 +518,7 @@ export class Emulator {
       status: 0,
       authorized,
       hadAuthorizationHeader: req.headers.authorization !== undefined,
+      ...(req.headers.prefer !== undefined ? { prefer: String(req.headers.prefer) } : {}),
     };
     this.log.push(entry);
     return entry;
@@ -659,6 +686,7 @@ export class Emulator {
       throw err;
     }
     const tenant = this.tokens.describe(token)?.tenant ?? '';
+    const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
     const order = request.orderBy ?? 'desc';
     let matching: StoredView[] = this.store
       .window(request.since, request.until, this.clock())
@@ -682,20 +710,21 @@ export class Emulator {
       // Spaces as %20 and a literal "$", as Graph writes its links.
       parts.push(`"@odata.nextLink":${JSON.stringify(`${base}/v1.0/security/alerts_v2?${next.toString().replace(/\+/g, '%20').replace(/(^|&)%24/g, '$1$$')}`)}`);
     }
-    parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant)).join(',')}]`);
-    return { status: 200, headers: { 'Content-Type': GRAPH_JSON }, body: `{${parts.join(',')}}` };
+    parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant, includeUnknown)).join(',')}]`);
+    return { status: 200, headers: { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) }, body: `{${parts.join(',')}}` };
   }
 
-  private graphAlertJson(detection: Detection, tenant: string): string {
-    let byTenant = this.graphJson.get(detection);
-    if (!byTenant) {
-      byTenant = new Map();
-      this.graphJson.set(detection, byTenant);
+  private graphAlertJson(detection: Detection, tenant: string, includeUnknown: boolean): string {
+    let byClient = this.graphJson.get(detection);
+    if (!byClient) {
+      byClient = new Map();
+      this.graphJson.set(detection, byClient);
     }
-    let json = byTenant.get(tenant);
+    const client = `${includeUnknown ? '+' : '-'}${tenant}`;
+    let json = byClient.get(client);
     if (json === undefined) {
-      json = JSON.stringify(this.shownAlert(detection, tenant));
-      byTenant.set(tenant, json);
+      json = JSON.stringify(this.shownAlert(detection, tenant, includeUnknown));
+      byClient.set(client, json);
     }
     return json;
   }
@@ -769,8 +798,9 @@ export class Emulator {
     if (comment) {
       return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`, value: triage?.comments ?? [] }, { 'Content-Type': GRAPH_JSON });
     }
-    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '');
-    return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON });
+    const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
+    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '', includeUnknown);
+    return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) });
   }
 
   /** Graph's 403 for a token whose roles hold none of the permissions an endpoint needs. */

@@ -278,3 +278,50 @@ describe('GET alerts_v2 on an emulator that refuses $orderby', () => {
     assert.throws(() => new Emulator({ graphMaxPageSize: 0 }), /graphMaxPageSize must be a positive integer/);
   });
 });
+
+describe('evolvable enums behind Prefer: include-unknown-enum-members', () => {
+  const clock = new ManualClock();
+  let emulator: Emulator;
+  let token: string;
+  let id: string;
+  withClockedEmulator(clock, { seed: 4 }, (e) => (emulator = e));
+  beforeEach(async () => {
+    const d = emulator.addDetection(
+      { Source: 'MicrosoftThreatIntelligence', Severity: 'Critical', Category: 'Malware', LastProcessedTimeUtc: T0 - MINUTE },
+      { graph: { remediationStatus: 'unremediated', category: null, categories: ['Malware', 'Execution'] } },
+    );
+    id = String(d.AlertId);
+    token = await graphAccessToken(emulator.url);
+  });
+  const read = async (url: string, prefer?: string): Promise<{ alert: Alert; applied: string | null }> => {
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, ...(prefer === undefined ? {} : { Prefer: prefer }) } });
+    const body = (await res.json()) as Alert & { value?: Alert[] };
+    return { alert: body.value ? body.value[0] : body, applied: res.headers.get('preference-applied') };
+  };
+  const enums = (a: Alert): unknown[] => [a.detectionSource, a.severity, evidence(a, 'fileEvidence')[0].remediationStatus];
+
+  it('serves members added after unknownFutureValue as unknownFutureValue without the header, on the list and on one alert', async () => {
+    for (const url of [query(emulator.url, {}), `${emulator.url}/v1.0/security/alerts_v2/${id}`]) {
+      const { alert, applied } = await read(url);
+      assert.deepEqual(enums(alert), ['unknownFutureValue', 'unknownFutureValue', 'unknownFutureValue'], url);
+      assert.equal(applied, null);
+    }
+  });
+
+  it('serves them as they are with the header, and a value v1.0 does not list (severity "critical") still as unknownFutureValue', async () => {
+    for (const url of [query(emulator.url, {}), `${emulator.url}/v1.0/security/alerts_v2/${id}`]) {
+      const { alert, applied } = await read(url, 'odata.maxpagesize=5, include-unknown-enum-members');
+      assert.deepEqual(enums(alert), ['microsoftThreatIntelligence', 'unknownFutureValue', 'unremediated'], url);
+      assert.equal(applied, 'include-unknown-enum-members');
+    }
+    assert.deepEqual(emulator.requests.filter((r) => r.endpoint !== 'graph-token').map((r) => r.prefer), ['odata.maxpagesize=5, include-unknown-enum-members', 'odata.maxpagesize=5, include-unknown-enum-members']);
+  });
+
+  it('serves categories beside the deprecated category, and an alert that has only categories', async () => {
+    const { alert } = await read(query(emulator.url, {}), 'include-unknown-enum-members');
+    assert.deepEqual([alert.category, alert.categories], [null, ['Malware', 'Execution']]);
+    const other = emulator.addDetection({ Category: 'Execution', LastProcessedTimeUtc: T0 - 2 * MINUTE });
+    const plain = (await read(`${emulator.url}/v1.0/security/alerts_v2/${String(other.AlertId)}`)).alert;
+    assert.deepEqual([plain.category, plain.categories], ['Execution', ['Execution']]);
+  });
+});
