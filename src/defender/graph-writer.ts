@@ -1,7 +1,7 @@
 import { type AlertChanges, requireChanges, validateAlertId } from './alert-update';
 import { authorizedRequest, type ClientOptions, type SendRequest } from './authorized-request';
 import { DefenderError } from './errors';
-import { GRAPH_API, type GraphSession } from './graph';
+import { GRAPH_API, type GraphSession, graphRequestClient } from './graph';
 import type { GraphAlert } from './graph-mapping';
 import type { HttpResponse, HttpTransport } from './http';
 import { message } from './messages';
@@ -108,12 +108,6 @@ export class AlertWriter {
 
   /** One request: the shared rate limit, then the token, the 401 refresh and the retries. */
   private request<T>(alertId: string, send: SendRequest<unknown>, read: (response: HttpResponse, token: string) => T): Promise<T> {
-    const client = {
-      tokens: this.tokens,
-      service: writeService(alertId),
-      options: this.options,
-      beforeEach: () => this.session.limiter.take(this.options.signal),
-    };
-    return authorizedRequest(send, client, read, written);
+    return authorizedRequest(send, graphRequestClient(this.tokens, this.session, this.options, writeService(alertId)), read, written);
   }
 }

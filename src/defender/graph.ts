@@ -4,7 +4,7 @@ import { type Detection, type DetectionAccessor, SIEM_ACCESSOR } from './detecti
 import { DefenderError } from './errors';
 import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDeviceFilter, toSiemDetection } from './graph-mapping';
 import type { RateLimiter } from './graph-rate';
-import { authorizedGet } from './authorized-request';
+import { type AuthorizedClient, authorizedGet, type ClientOptions } from './authorized-request';
 import type { HttpResponse, HttpTransport } from './http';
 import { graphFacts, withFacts } from './lifecycle';
 import { message } from './messages';
@@ -89,6 +89,18 @@ export const GRAPH_API: ServiceDescription = {
     500: message('meaning.service-error'),
   },
 };
+
+/**
+ * Sent with every Graph request. Graph's enums evolve: members added after `unknownFutureValue` (21 of
+ * detectionSource's, such as microsoftThreatIntelligence; evidence remediationStatus `active`, `unremediated`…)
+ * reach only a client that asks for them, and any other gets `unknownFutureValue` where Graph knows better.
+ */
+export const GRAPH_HEADERS: Readonly<Record<string, string>> = Object.freeze({ Prefer: 'include-unknown-enum-members' });
+
+/** How every Graph request of a config node goes: its turn in the shared rate limit, then with Graph's headers. */
+export function graphRequestClient(tokens: TokenProvider, session: GraphSession, options: ClientOptions, service: ServiceDescription = GRAPH_API): AuthorizedClient {
+  return { tokens, service, options, headers: GRAPH_HEADERS, beforeEach: () => session.limiter.take(options.signal) };
+}
 
 /** The error of a Graph answer that is not 200, with the same codes as the SIEM API's (HTTP_401, HTTP_429…). */
 export function graphStatusError(response: HttpResponse, secrets: readonly string[] = []): DefenderError {
@@ -341,13 +353,7 @@ export class GraphClient implements DetectionsSource {
 
   /** One page: the rate limit, then the token, the 401 refresh and the retries, as for the SIEM API. */
   private getPage(url: string): Promise<GraphPage> {
-    const client = {
-      transport: this.transport,
-      tokens: this.tokens,
-      service: GRAPH_API,
-      options: this.options,
-      beforeEach: () => this.session.limiter.take(this.options.signal),
-    };
+    const client = { ...graphRequestClient(this.tokens, this.session, this.options), transport: this.transport };
     return authorizedGet(url, client, (response, token) => parseGraphPage(response, this.origin, [token]));
   }
 }
