@@ -1,13 +1,15 @@
 /**
- * Graph's evolvable enums in a real Node-RED runtime against the emulator: every Graph request the nodes
- * make says `Prefer: include-unknown-enum-members` (pulls, the update node's writes and reads, Test
- * connection), so members Graph added after `unknownFutureValue` reach the flow as Graph has them.
+ * Graph's values as a flow meets them, in a real Node-RED runtime against the emulator: every Graph request
+ * the nodes make says `Prefer: include-unknown-enum-members` (pulls, the update node's writes and reads, Test
+ * connection), so members Graph added after `unknownFutureValue` reach the flow as Graph has them; the
+ * placeholder itself is no value in the SIEM shape and its topic; Category comes from `categories` too.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Emulator } from '../../src/emulator';
+import type { Detection } from '../../src/defender/detection';
+import type { Emulator, GraphOverrides } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
-import { adminPost, configFlowNode, helper, loadRig, loadUpdateRig, type Message, recent, SECRET, startEmulator, withEmulatorSuite } from '../fixtures/harness';
+import { adminPost, configFlowNode, everythingShown, helper, loadRig, loadUpdateRig, type Message, recent, SECRET, startEmulator, withEmulatorSuite } from '../fixtures/harness';
 
 const PREFER = 'include-unknown-enum-members';
 const GRAPH = { api: 'graph' };
@@ -87,5 +89,56 @@ describe('Graph requests ask for the enum members added after unknownFutureValue
     const answer = await adminPost('/defender-config/cfg/test', { ...dialog, clientSecret: '__PWRD__' });
     assert.deepEqual(answer.body, { ok: true, detections: 0 });
     assertEveryGraphCallPrefers(1);
+  });
+});
+
+describe('Graph\'s enum values and categories in the shapes siem and native', () => {
+  let emulator: Emulator;
+  withEmulatorSuite({ seed: 43 }, (e) => (emulator = e));
+
+  /**
+   * Three alerts: one with members Graph added after unknownFutureValue, one with values v1.0 does not list
+   * (Graph sends the placeholder for them, with the Prefer header too), one with only `categories`.
+   */
+  const storeAlerts = (): { evolvable: string; placeholder: string; categorised: string } => {
+    const at = Date.now() - MINUTE;
+    const add = (fields: Record<string, unknown>, graph: GraphOverrides, offset: number): string =>
+      String(emulator.addDetection({ Severity: 'High', ...fields, LastProcessedTimeUtc: at - offset }, { graph }).AlertId);
+    return {
+      evolvable: add({ Source: 'MicrosoftThreatIntelligence' }, { remediationStatus: 'unremediated' }, 3000),
+      placeholder: add({ Severity: 'Critical', Source: 'MicrosoftFutureSensor' }, { remediationStatus: 'quarantinedInOrbit' }, 2000),
+      categorised: add({}, { category: null, categories: ['Malware', 'Execution'] }, 1000),
+    };
+  };
+  const byId = (messages: Message[], key: string): Map<string, Message> => new Map(messages.map((m) => [String((m.payload as Record<string, unknown>)[key]), m]));
+
+  it('shape siem: added members become SIEM words, the placeholder no value, Category the categories joined', async () => {
+    const ids = storeAlerts();
+    const rig = await loadRig(emulator, {}, { config: GRAPH });
+    const { detections, error } = await rig.pull();
+    assert.equal(error, undefined, JSON.stringify(error?.error));
+    const got = byId(detections, 'AlertId');
+    const evolvable = got.get(ids.evolvable)?.payload as Detection;
+    assert.deepEqual([evolvable.Source, evolvable.RemediationAction, evolvable.RemediationIsSuccess], ['MicrosoftThreatIntelligence', 'unremediated', false]);
+    const placeholder = got.get(ids.placeholder) as Message;
+    const p = placeholder.payload as Detection;
+    assert.deepEqual([p.Severity, p.Source, p.RemediationAction, p.RemediationIsSuccess], ['', '', '', null]);
+    assert.match(String(placeholder.topic), /^\[Unknown\] /);
+    assert.equal((got.get(ids.categorised)?.payload as Detection).Category, 'Malware,Execution');
+    assert.ok(!everythingShown(rig).toLowerCase().includes('unknownfuturevalue'), 'the placeholder reached the flow as text');
+  });
+
+  it('shape native: the alert as Graph sent it, added members and placeholder alike, and a topic without the placeholder', async () => {
+    const ids = storeAlerts();
+    const rig = await loadRig(emulator, { shape: 'native' }, { config: GRAPH });
+    const { detections } = await rig.pull();
+    const got = byId(detections, 'id');
+    const evolvable = got.get(ids.evolvable)?.payload as Alert;
+    assert.deepEqual([evolvable.detectionSource, evidenceOf(evolvable, 'fileEvidence')?.remediationStatus], ['microsoftThreatIntelligence', 'unremediated']);
+    const placeholder = got.get(ids.placeholder) as Message;
+    const p = placeholder.payload as Alert;
+    assert.deepEqual([p.severity, p.detectionSource, evidenceOf(p, 'fileEvidence')?.remediationStatus], ['unknownFutureValue', 'unknownFutureValue', 'unknownFutureValue']);
+    assert.match(String(placeholder.topic), /^\[Unknown\] /);
+    assert.deepEqual((got.get(ids.categorised)?.payload as Alert).categories, ['Malware', 'Execution']);
   });
 });
