@@ -46,6 +46,12 @@ export interface EmulatorOptions {
   /** The largest page GET alerts_v2 answers, whatever $top asks (default 1000); the rest via @odata.nextLink. */
   graphMaxPageSize?: number;
   /**
+   * false: GET alerts_v2 answers without @odata.nextLink, as elastic/integrations#20234 met it on tenants:
+   * `$top` clamped at 1000 (graphMaxPageSize does not apply) and a `$skip` above 500 refused with 400, so
+   * only paging by the lastUpdateDateTime bound reaches every alert. Default true.
+   */
+  graphNextLink?: boolean;
+  /**
    * The Microsoft Graph application permissions the emulated app registration has been granted (with admin
    * consent): they become the roles of each Graph token issued from then on. Default both
    * SecurityAlert.Read.All and SecurityAlert.ReadWrite.All; without ReadWrite, writes answer 403.
@@ -123,6 +129,9 @@ const GRAPH_JSON = 'application/json; odata.metadata=minimal; odata.streaming=tr
 const GRAPH_ROOTS = ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'];
 const ADMIN_PREFIX = '/emulator/';
 const LATE_ARRIVAL_SHARE = 0.3;
+/** Without @odata.nextLink, Graph clamps $top at 1000 and refuses a $skip above 500 (elastic/integrations#20234). */
+const GRAPH_TOP_LIMIT = 1000;
+const GRAPH_SKIP_LIMIT = 500;
 const MAX_GENERATED_PER_CALL = 1_000_000;
 
 const SIGN_IN_PAGE = `<!DOCTYPE html>
@@ -174,6 +183,7 @@ export class Emulator {
   private counters = { tokenRequests: 0, alertRequests: 0 };
   private readonly graphOrderBy: 'supported' | 'refused';
   private readonly graphMaxPageSize: number;
+  private readonly graphNextLink: boolean;
   /**
    * The alerts_v2 JSON of a stored detection, per tenant and Prefer header: derived once, like the SIEM
    * endpoint's serialised form.
@@ -203,6 +213,7 @@ export class Emulator {
     if (!(Number.isInteger(this.graphMaxPageSize) && this.graphMaxPageSize > 0)) {
       throw new RangeError(`graphMaxPageSize must be a positive integer, got ${options.graphMaxPageSize}`);
     }
+    this.graphNextLink = options.graphNextLink ?? true;
     this.defaultGraphPermissions = [...(options.graphPermissions ?? DEFAULT_GRAPH_PERMISSIONS)];
     this.graphPermissions = this.defaultGraphPermissions;
     this.assertions.setCertificates(options.certificates ?? []);
@@ -685,6 +696,9 @@ export class Emulator {
       if (err instanceof QueryError) return graphError(400, 'BadRequest', err.message, this.clock());
       throw err;
     }
+    if (!this.graphNextLink && request.skip > GRAPH_SKIP_LIMIT) {
+      return graphError(400, 'BadRequest', `The value of $skip, ${request.skip}, exceeds the maximum of ${GRAPH_SKIP_LIMIT}. Narrow the $filter instead.`, this.clock());
+    }
     const tenant = this.tokens.describe(token)?.tenant ?? '';
     const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
     const order = request.orderBy ?? 'desc';
@@ -699,12 +713,13 @@ export class Emulator {
       if (start < 0) start = matching.length;
     }
     start += request.skip;
-    const size = Math.min(request.top ?? this.graphMaxPageSize, this.graphMaxPageSize);
+    const largest = this.graphNextLink ? this.graphMaxPageSize : GRAPH_TOP_LIMIT;
+    const size = Math.min(request.top ?? largest, largest);
     const page = matching.slice(start, start + size);
     const base = this.url;
     const parts = [`"@odata.context":${JSON.stringify(`${base}/v1.0/$metadata#security/alerts_v2`)}`];
     if (request.count) parts.push(`"@odata.count":${matching.length}`);
-    if (page.length > 0 && start + page.length < matching.length) {
+    if (this.graphNextLink && page.length > 0 && start + page.length < matching.length) {
       const next = new URLSearchParams(request.carried);
       next.set('$skiptoken', encodeCursor(page[page.length - 1]));
       // Spaces as %20 and a literal "$", as Graph writes its links.

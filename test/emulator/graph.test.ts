@@ -325,3 +325,34 @@ describe('evolvable enums behind Prefer: include-unknown-enum-members', () => {
     assert.deepEqual([plain.category, plain.categories], ['Execution', ['Execution']]);
   });
 });
+
+describe('GET alerts_v2 without @odata.nextLink (graphNextLink: false)', () => {
+  const clock = new ManualClock();
+  let emulator: Emulator;
+  let token: string;
+  withClockedEmulator(clock, { seed: 12, graphNextLink: false, graphMaxPageSize: 4 }, (e) => (emulator = e));
+  beforeEach(async () => {
+    emulator.addDetections(1200, { lastProcessedAt: T0 - MINUTE, spreadMs: 60 * MINUTE });
+    token = await graphAccessToken(emulator.url);
+  });
+
+  it('clamps $top at 1000 whatever graphMaxPageSize says, and sends no nextLink however many alerts follow', async () => {
+    for (const [top, expected] of [['1500', 1000], [undefined, 1000], ['3', 3]] as const) {
+      const page = await alertsV2(query(emulator.url, top === undefined ? {} : { $top: top }), token);
+      assert.equal(page.status, 200);
+      assert.equal(page.body.value?.length, expected, `$top ${top ?? 'absent'}`);
+      assert.equal(page.body['@odata.nextLink'], undefined);
+    }
+  });
+
+  it('takes $skip up to 500 and refuses more with 400 in Graph\'s error shape', async () => {
+    const last = await alertsV2(query(emulator.url, { $skip: '500', $top: '10', $orderby: 'lastUpdateDateTime asc' }), token);
+    assert.equal(last.status, 200);
+    assert.equal(last.body.value?.length, 10);
+    const refused = await alertsV2(query(emulator.url, { $skip: '501', $top: '10' }), token);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error?.code, 'BadRequest');
+    assert.match(String(refused.body.error?.message), /\$skip, 501, exceeds the maximum of 500/);
+    assert.match(String((refused.body.error as { innerError?: Record<string, string> }).innerError?.['request-id']), /^[0-9a-f-]{36}$/);
+  });
+});
