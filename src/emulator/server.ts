@@ -19,7 +19,7 @@ import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
 import { DetectionStore, type StoredView } from './store';
 import { formatTicks, instantToTicks, parseDateTime } from './timestamps';
-import { TokenIssuer } from './tokens';
+import { scopeResource, TokenIssuer } from './tokens';
 
 export type { Fault, FaultKind, FaultTarget } from './faults';
 export type { ManagedIdentityOptions } from './managed-identity';
@@ -583,7 +583,9 @@ export class Emulator {
       const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
       if (version === 'v2') {
         const c = checkTokenRequestV2(form, req.headers.authorization, tenant, credentials, this.clock());
-        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope, this.graphPermissions), noStore) } : c;
+        // A scope of Graph's gets the app's Graph permissions; another resource's (the SIEM API's) its own.
+        const roles = c.ok && this.isGraphAudience(scopeResource(c.scope)) ? this.graphPermissions : undefined;
+        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope, roles), noStore) } : c;
       } else {
         const c = checkTokenRequest(form, req.headers.authorization, tenant, credentials, this.clock());
         verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issue(tenant, c.clientId, c.resource), noStore) } : c;
@@ -654,13 +656,18 @@ export class Emulator {
     } else {
       const token = bearerToken(authorization);
       const state = token === undefined ? 'malformed' : this.tokens.check(token);
-      if (state === 'valid') return undefined;
-      reason = {
-        malformed: 'the Authorization header is not of the form "Bearer <access token>"',
-        unknown: 'the access token was not issued by this service',
-        expired: 'the access token has expired; request a new one',
-        revoked: 'the access token has been revoked; request a new one',
-      }[state];
+      if (state === 'valid') {
+        // The SIEM API takes a token for its resource, from either endpoint, and not Graph's.
+        if (!this.isGraphToken(token)) return undefined;
+        reason = 'the access token is for Microsoft Graph, not this API: request one for the resource https://graph.windows.net';
+      } else {
+        reason = {
+          malformed: 'the Authorization header is not of the form "Bearer <access token>"',
+          unknown: 'the access token was not issued by this service',
+          expired: 'the access token has expired; request a new one',
+          revoked: 'the access token has been revoked; request a new one',
+        }[state];
+      }
     }
     return apiError(401, 'Unauthorized', `Authorization has been denied for this request: ${reason}.`, {
       'WWW-Authenticate': 'Bearer error="invalid_token"',
@@ -849,12 +856,13 @@ export class Emulator {
   }
 
   /**
-   * A token Graph takes: any from the v2.0 endpoint (its scope named Graph), or a v1-style one whose audience
-   * is a Graph root, as a managed identity's token for the resource https://graph.microsoft.com is.
+   * A token Graph takes: one whose audience is a Graph root, from the v2.0 endpoint (its scope named Graph) or
+   * v1-style, as a managed identity's token for the resource https://graph.microsoft.com is. A v2.0 token for
+   * the SIEM API's resource (assertion sign-in asks v2.0 for it) is not one.
    */
   private isGraphToken(token: string | undefined): boolean {
     const described = this.tokens.describe(token);
-    return described !== undefined && (described.version === 'v2' || this.isGraphAudience(described.audience));
+    return described !== undefined && this.isGraphAudience(described.audience);
   }
 
   /** Graph's root in some cloud, or this emulator's own (it serves Graph at its root). */
