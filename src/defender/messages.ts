@@ -195,6 +195,7 @@ export const MESSAGES = {
   'update.expected-alert': 'the alert as a JSON object',
   'update.expected-comments': 'a JSON object with a "value" array of comments',
   'update.not-an-object': 'is JSON but not an object',
+  'update.comment-not-stored': '__answer__ The alert read after it does not show the comment: it was not stored, and sending the message again is safe',
 
   // Anything else
   'cancelled': 'cancelled: the node is closing',

@@ -52,6 +52,12 @@ export interface EmulatorOptions {
    */
   graphNextLink?: boolean;
   /**
+   * How POST …/comments answers once the comment is stored: 'collection' (default), the alert's comments
+   * as Graph documents; 'created', 201 with the one comment; 'empty', 204 without a body. Clients must not
+   * take the other two for a failure: the comment is there, and sending it again would add it twice.
+   */
+  graphCommentAnswer?: 'collection' | 'created' | 'empty';
+  /**
    * The Microsoft Graph application permissions the emulated app registration has been granted (with admin
    * consent): they become the roles of each Graph token issued from then on. Default both
    * SecurityAlert.Read.All and SecurityAlert.ReadWrite.All; without ReadWrite, writes answer 403.
@@ -184,6 +190,7 @@ export class Emulator {
   private readonly graphOrderBy: 'supported' | 'refused';
   private readonly graphMaxPageSize: number;
   private readonly graphNextLink: boolean;
+  private readonly graphCommentAnswer: 'collection' | 'created' | 'empty';
   /**
    * The alerts_v2 JSON of a stored detection, per tenant and Prefer header: derived once, like the SIEM
    * endpoint's serialised form.
@@ -214,6 +221,10 @@ export class Emulator {
       throw new RangeError(`graphMaxPageSize must be a positive integer, got ${options.graphMaxPageSize}`);
     }
     this.graphNextLink = options.graphNextLink ?? true;
+    this.graphCommentAnswer = options.graphCommentAnswer ?? 'collection';
+    if (!['collection', 'created', 'empty'].includes(this.graphCommentAnswer)) {
+      throw new RangeError(`graphCommentAnswer must be "collection", "created" or "empty", got ${JSON.stringify(options.graphCommentAnswer)}`);
+    }
     this.defaultGraphPermissions = [...(options.graphPermissions ?? DEFAULT_GRAPH_PERMISSIONS)];
     this.graphPermissions = this.defaultGraphPermissions;
     this.assertions.setCertificates(options.certificates ?? []);
@@ -818,7 +829,13 @@ export class Emulator {
     }
     const base = this.url;
     if (comment) {
-      return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`, value: triage?.comments ?? [] }, { 'Content-Type': GRAPH_JSON });
+      const comments = triage?.comments ?? [];
+      const context = `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`;
+      if (this.graphCommentAnswer === 'empty') return { status: 204, headers: {}, body: '' };
+      if (this.graphCommentAnswer === 'created') {
+        return jsonReply(201, { '@odata.context': `${context}/$entity`, '@odata.type': '#microsoft.graph.security.alertComment', ...comments.at(-1) }, { 'Content-Type': GRAPH_JSON });
+      }
+      return jsonReply(200, { '@odata.context': context, value: comments }, { 'Content-Type': GRAPH_JSON });
     }
     const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
     const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '', includeUnknown);
