@@ -23,6 +23,8 @@ export interface AuthorizedClient {
   options: ClientOptions;
   /** Waits its turn before each request (Graph's rate limit). */
   beforeEach?: () => Promise<void>;
+  /** Headers the service wants on every request besides the token's (Graph's Prefer). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Sends the request once with these headers (the token's among them); called again for each try. */
@@ -51,7 +53,7 @@ export function authorizedRequest<T, R = unknown>(
         await client.beforeEach?.();
         const token = await tokens.get({ timeoutMs: options.timeoutMs, signal: options.signal });
         options.onRequest?.();
-        const response = await send({ Authorization: `Bearer ${token}`, Accept: 'application/json' }, requestOptions);
+        const response = await send({ ...client.headers, Authorization: `Bearer ${token}`, Accept: 'application/json' }, requestOptions);
         if (succeeded(response.status)) return read(response, token);
         // A token can be revoked or expire early: one new token, one more try, then the 401 stands.
         if (response.status === 401 && !refreshed) {

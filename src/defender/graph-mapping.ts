@@ -12,7 +12,9 @@ export type GraphAlert = Detection & {
   id?: string;
   title?: string;
   severity?: string;
+  /** Deprecated by Graph (2026-03-18, removed 2028-03-18) for `categories`. */
   category?: string;
+  categories?: unknown;
   createdDateTime?: string;
   lastUpdateDateTime?: string;
   evidence?: unknown;
@@ -41,10 +43,29 @@ export function evidenceOf(alert: Json, type: string): Json[] {
   return list.filter((e): e is Json => isObject(e) && text(e['@odata.type']).toLowerCase() === wanted);
 }
 
-/** Graph's lower-camel enum values as the SIEM API spells them: "high" → "High". */
-function capitalised(value: unknown): string {
+/**
+ * An enum value as Graph sent it, or '' for `unknownFutureValue`: the placeholder Graph sends for a member
+ * the client cannot be told (a member newer than Graph v1.0, or, without the Prefer header, one added after
+ * the placeholder). It is no value, and never text a switch could route on.
+ */
+function member(value: unknown): string {
   const s = text(value);
+  return s.toLowerCase() === 'unknownfuturevalue' ? '' : s;
+}
+
+/** Graph's lower-camel enum values as the SIEM API spells them: "high" → "High"; the placeholder is ''. */
+function capitalised(value: unknown): string {
+  const s = member(value);
   return s ? s[0].toUpperCase() + s.slice(1) : '';
+}
+
+/**
+ * The SIEM API's one Category. Graph deprecated `category` for the array `categories`; the array wins when it
+ * holds a value, since it is what Graph keeps, its values joined with "," as this mapping's other lists are.
+ */
+function category(alert: GraphAlert): string {
+  const categories = strings(alert.categories);
+  return categories.length > 0 ? categories.join(',') : text(alert.category);
 }
 
 /**
@@ -61,10 +82,14 @@ export const SOURCE_BY_DETECTION_SOURCE: Readonly<Record<string, string>> = {
   customDetection: 'CustomDetection',
 };
 
-/** Evidence remediation status → RemediationIsSuccess ("implied", says Microsoft's table). */
+/**
+ * Evidence remediation status → RemediationIsSuccess ("implied", says Microsoft's table). Of the members Graph
+ * added later, a remediation that ended short of success is false (unremediated, partiallyRemediated,
+ * declined); one with no outcome yet is null (active, pendingApproval, running), as no remediation is.
+ */
 function remediationSucceeded(status: string): boolean | null {
   if (status === 'remediated' || status === 'prevented' || status === 'blocked') return true;
-  if (status === 'notFound') return false;
+  if (status === 'notFound' || status === 'unremediated' || status === 'partiallyRemediated' || status === 'declined') return false;
   return null;
 }
 
@@ -104,8 +129,8 @@ export function toSiemDetection(alert: GraphAlert): Detection {
   // Microsoft's table: file evidence, or else the image file of the process evidence.
   const fileDetails = (isObject(file?.fileDetails) ? file?.fileDetails : isObject(proc?.imageFile) ? proc?.imageFile : undefined) as Json | undefined;
   const artifact = file ?? proc;
-  const remediation = text(artifact?.remediationStatus);
-  const detectionStatus = text(proc?.detectionStatus) || text(file?.detectionStatus);
+  const remediation = member(artifact?.remediationStatus);
+  const detectionStatus = member(proc?.detectionStatus) || member(file?.detectionStatus);
   const account = (isObject(user?.userAccount) ? user?.userAccount : {}) as Json;
   const dnsName = text(device.deviceDnsName);
   const { machine, domain } = splitDnsName(dnsName);
@@ -117,13 +142,13 @@ export function toSiemDetection(alert: GraphAlert): Detection {
     .filter((u) => u !== '');
   const sha1 = text(fileDetails?.sha1);
   const sha256 = text(fileDetails?.sha256);
-  const detectionSource = text(alert.detectionSource);
+  const detectionSource = member(alert.detectionSource);
 
   const mapped: Partial<Record<DetectionField, string | number | boolean | null>> = {
     AlertTime: text(alert.createdDateTime),
     ComputerDnsName: dnsName,
     AlertTitle: text(alert.title),
-    Category: text(alert.category),
+    Category: category(alert),
     Severity: capitalised(alert.severity),
     AlertId: text(alert.id),
     Actor: text(alert.actorDisplayName),

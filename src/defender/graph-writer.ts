@@ -1,7 +1,7 @@
 import { type AlertChanges, requireChanges, validateAlertId } from './alert-update';
 import { authorizedRequest, type ClientOptions, type SendRequest } from './authorized-request';
 import { DefenderError } from './errors';
-import { GRAPH_API, type GraphSession } from './graph';
+import { GRAPH_API, type GraphSession, graphRequestClient } from './graph';
 import type { GraphAlert } from './graph-mapping';
 import type { HttpResponse, HttpTransport } from './http';
 import { message } from './messages';
@@ -63,6 +63,25 @@ function readAlert(response: HttpResponse, token: string): GraphAlert {
   return alert as GraphAlert;
 }
 
+/**
+ * What a comment's answer proves. Graph documents it as the list of the alert's comments, which shows the
+ * comment stored. Any other answer (nothing, the one comment, a gateway's page) proves nothing either way:
+ * its refusal is kept, to be raised only if the alert read next does not show the comment.
+ */
+function unprovenComment(response: HttpResponse, token: string): DefenderError | undefined {
+  try {
+    jsonObject(response, 'update.expected-comments', token);
+    return undefined;
+  } catch (err) {
+    if (err instanceof DefenderError) return err;
+    throw err;
+  }
+}
+
+function showsComment(alert: GraphAlert, comment: string): boolean {
+  return Array.isArray(alert.comments) && alert.comments.some((c: unknown) => (c as { comment?: unknown } | null)?.comment === comment);
+}
+
 /** A PATCH answers the changed alert, or 204 without a body when Graph is brief (then it is read afterwards). */
 function readPatched(response: HttpResponse, token: string): GraphAlert | undefined {
   return response.status === 204 ? undefined : readAlert(response, token);
@@ -78,7 +97,8 @@ function readPatched(response: HttpResponse, token: string): GraphAlert | undefi
  * stored it before failing (Graph gives no way to tell), a rare case accepted so that throttling and
  * outages do not lose comments. The answer is the alert after every change: the PATCH answers it; a
  * comment answers only the comment list (and moves the alert's lastUpdateDateTime), so after a comment
- * the alert is read again.
+ * the alert is read again, and that read also tells whether a comment whose answer was not the list was
+ * stored.
  */
 export class AlertWriter {
   constructor(
@@ -98,22 +118,20 @@ export class AlertWriter {
     if (Object.keys(properties).length > 0) {
       alert = await this.request(id, (headers, o) => this.transport.sendJson('PATCH', url, headers, properties, o), readPatched);
     }
-    if (comment !== undefined) {
-      const body = { '@odata.type': 'microsoft.graph.security.alertComment', comment };
-      await this.request(id, (headers, o) => this.transport.sendJson('POST', `${url}/comments`, headers, body, o), (r, token) => jsonObject(r, 'update.expected-comments', token));
-      alert = undefined;
+    const read = (): Promise<GraphAlert> => this.request(id, (headers, o) => this.transport.get(url, headers, o), readAlert);
+    if (comment === undefined) return alert ?? read();
+    const body = { '@odata.type': 'microsoft.graph.security.alertComment', comment };
+    const unproven = await this.request(id, (headers, o) => this.transport.sendJson('POST', `${url}/comments`, headers, body, o), unprovenComment);
+    const after = await read();
+    // A stored comment is no error, whatever its answer looked like: a message sent again would add it twice.
+    if (unproven && !showsComment(after, comment)) {
+      throw new DefenderError('BAD_RESPONSE', message('update.comment-not-stored', { answer: unproven.text ?? unproven.message }), { statusCode: unproven.statusCode });
     }
-    return alert ?? this.request(id, (headers, o) => this.transport.get(url, headers, o), readAlert);
+    return after;
   }
 
   /** One request: the shared rate limit, then the token, the 401 refresh and the retries. */
   private request<T>(alertId: string, send: SendRequest<unknown>, read: (response: HttpResponse, token: string) => T): Promise<T> {
-    const client = {
-      tokens: this.tokens,
-      service: writeService(alertId),
-      options: this.options,
-      beforeEach: () => this.session.limiter.take(this.options.signal),
-    };
-    return authorizedRequest(send, client, read, written);
+    return authorizedRequest(send, graphRequestClient(this.tokens, this.session, this.options, writeService(alertId)), read, written);
   }
 }

@@ -1,10 +1,10 @@
 import { Duration } from 'luxon';
-import { timeKey } from './checkpoint';
+import { keyToMillis, timeKey } from './checkpoint';
 import { type Detection, type DetectionAccessor, SIEM_ACCESSOR } from './detection';
 import { DefenderError } from './errors';
-import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, matchesDeviceFilter, toSiemDetection } from './graph-mapping';
+import { type GraphAlert, type DeviceFilter, GRAPH_NATIVE_ACCESSOR, graphAlertKey, matchesDeviceFilter, toSiemDetection } from './graph-mapping';
 import type { RateLimiter } from './graph-rate';
-import { authorizedGet } from './authorized-request';
+import { type AuthorizedClient, authorizedGet, type ClientOptions } from './authorized-request';
 import type { HttpResponse, HttpTransport } from './http';
 import { graphFacts, withFacts } from './lifecycle';
 import { message } from './messages';
@@ -21,7 +21,7 @@ export type GraphShape = (typeof GRAPH_SHAPES)[number];
 export interface GraphClientOptions extends SiemClientOptions {
   /** Default `siem`. */
   shape?: GraphShape;
-  /** `$top` of each page (default 1000); with `limit`, the smaller of the two. */
+  /** `$top` of each page (default and at most 1000, Graph's limit); with `limit`, the smaller of the two. */
   pageSize?: number;
   /** Clock for `ago` and the default window (tests). */
   now?: () => number;
@@ -35,7 +35,10 @@ export interface GraphSession {
 }
 
 const SERVICE_SOURCE = 'microsoftDefenderForEndpoint';
-const DEFAULT_PAGE_SIZE = 1000;
+/** Graph answers at most 1000 alerts a request, whatever `$top` asks (elastic/integrations#20234). */
+export const GRAPH_MAX_TOP = 1000;
+/** Graph refuses a `$skip` above 500: offsets cannot page far, so pages go by the lastUpdateDateTime bound. */
+export const GRAPH_MAX_SKIP = 500;
 /** The SIEM API answers the last two hours when no time is given; the Graph query does the same. */
 const DEFAULT_WINDOW_MS = 2 * 60 * 60 * 1000;
 
@@ -43,6 +46,9 @@ const DEFAULT_WINDOW_MS = 2 * 60 * 60 * 1000;
 export interface GraphQuery {
   /** The `$filter` text. */
   filter: string;
+  /** Its bounds on lastUpdateDateTime as written there, both inclusive; no `until` is now. */
+  since: string;
+  until?: string;
   /** The most recent N of the window, as the SIEM API's `limit`. */
   limit?: number;
   /** machinegroups and tags, applied to the device evidence here because Graph's $filter cannot reach it. */
@@ -66,16 +72,19 @@ export function graphQuery(params: URLSearchParams, nowMs: number): GraphQuery {
   const groups = params.getAll('machinegroups');
   return {
     filter: clauses.join(' and '),
+    since,
+    ...(until ? { until } : {}),
     ...(limit ? { limit: Number(limit) } : {}),
     device: { ...(groups.length > 0 ? { machinegroups: groups } : {}), ...(tags.length > 0 ? { tags } : {}) },
   };
 }
 
-/** The query string of the first request of a query. `$` stays literal; values are %-encoded (no "+"). */
-export function graphRequestQuery(query: GraphQuery, top: number, order?: 'asc' | 'desc'): string {
+/** The query string of a request of a query. `$` stays literal; values are %-encoded (no "+"). */
+export function graphRequestQuery(query: GraphQuery, top: number, order?: 'asc' | 'desc', skip = 0): string {
   const parts = [`$filter=${encodeURIComponent(query.filter)}`];
   if (order) parts.push(`$orderby=${encodeURIComponent(`lastUpdateDateTime ${order}`)}`);
   parts.push(`$top=${top}`);
+  if (skip > 0) parts.push(`$skip=${skip}`);
   return parts.join('&');
 }
 
@@ -89,6 +98,18 @@ export const GRAPH_API: ServiceDescription = {
     500: message('meaning.service-error'),
   },
 };
+
+/**
+ * Sent with every Graph request. Graph's enums evolve: members added after `unknownFutureValue` (21 of
+ * detectionSource's, such as microsoftThreatIntelligence; evidence remediationStatus `active`, `unremediated`…)
+ * reach only a client that asks for them, and any other gets `unknownFutureValue` where Graph knows better.
+ */
+export const GRAPH_HEADERS: Readonly<Record<string, string>> = Object.freeze({ Prefer: 'include-unknown-enum-members' });
+
+/** How every Graph request of a config node goes: its turn in the shared rate limit, then with Graph's headers. */
+export function graphRequestClient(tokens: TokenProvider, session: GraphSession, options: ClientOptions, service: ServiceDescription = GRAPH_API): AuthorizedClient {
+  return { tokens, service, options, headers: GRAPH_HEADERS, beforeEach: () => session.limiter.take(options.signal) };
+}
 
 /** The error of a Graph answer that is not 200, with the same codes as the SIEM API's (HTTP_401, HTTP_429…). */
 export function graphStatusError(response: HttpResponse, secrets: readonly string[] = []): DefenderError {
@@ -153,10 +174,29 @@ export class OrderByNotHonoured extends Error {
   }
 }
 
-/** One page of the window, oldest first; `final` when no nextLink follows it. */
+/**
+ * More alerts share one lastUpdateDateTime than Graph pages through without `@odata.nextLink` (`$top` stops
+ * at 1000, `$skip` at 500), and no window is narrower than one instant. The pull stops here rather than pass
+ * over the rest: a TOO_LARGE that no narrower window cures, so the slicers do not try one.
+ */
+export class InstantBeyondPaging extends DefenderError {
+  constructor(time: string, count: number) {
+    super('TOO_LARGE', message('slice.instant-unpageable', { time, count }));
+    this.name = 'InstantBeyondPaging';
+  }
+}
+
+/** One page of the window, oldest first; `final` when nothing follows it. */
 export interface AscendingPage {
   detections: Detection[];
   final: boolean;
+}
+
+/** A page of alerts in lastUpdateDateTime order; `last` when nothing follows it. */
+interface OrderedPage {
+  alerts: GraphAlert[];
+  bytes: number;
+  last: boolean;
 }
 
 /**
@@ -164,11 +204,12 @@ export interface AscendingPage {
  * SIEM-style parameters pull.ts sends, with the SIEM API's meaning of `limit` (the *most recent* N of the
  * window), which pull.ts relies on to page backwards.
  *
- * Without `limit` every `@odata.nextLink` page of the window is read. With `limit`, the pages are asked
- * newest first (`$orderby=lastUpdateDateTime desc`, `$top`) and reading stops after N matching alerts.
- * Graph documents `$count`, `$filter`, `$skip` and `$top` for alerts_v2 but not `$orderby`; if Graph
- * refuses it (400/501) or answers out of order, the window is read whole and the newest N are taken here —
- * slower, never wrong — and the config node remembers not to ask again.
+ * Without `limit` the window is read whole. With `limit`, the pages are asked newest first
+ * (`$orderby=lastUpdateDateTime desc`, `$top`) and reading stops after N matching alerts. Graph documents
+ * `$count`, `$filter`, `$skip` and `$top` for alerts_v2 but not `$orderby`; if Graph refuses it (400/501)
+ * or answers out of order, the window is read whole and the newest N are taken here — slower, never
+ * wrong — and the config node remembers not to ask again. Every way pages whether Graph sends
+ * `@odata.nextLink` or not: it may not (elastic/integrations#20234).
  */
 export class GraphClient implements DetectionsSource {
   readonly accessor: DetectionAccessor;
@@ -188,30 +229,26 @@ export class GraphClient implements DetectionsSource {
   }
 
   async fetchPage(params: URLSearchParams, options: PageOptions = {}): Promise<Detection[]> {
-    const query = graphQuery(params, (this.options.now ?? Date.now)());
+    const nowMs = (this.options.now ?? Date.now)();
+    const query = graphQuery(params, nowMs);
     let alerts: GraphAlert[];
     if (query.limit !== undefined && !this.session.orderByUnsupported) {
       try {
-        alerts = await this.newestFirst(query, query.limit, options.meter);
+        alerts = await this.newestFirst(params, query, query.limit, nowMs, options.meter);
       } catch (err) {
         if (!(err instanceof OrderByNotHonoured)) throw err;
-        this.session.orderByUnsupported = true;
-        alerts = await this.wholeWindow(query, options.meter);
+        alerts = await this.wholeWindow(params, query, nowMs, options.meter);
       }
     } else {
-      alerts = await this.wholeWindow(query, options.meter);
+      alerts = await this.wholeWindow(params, query, nowMs, options.meter);
     }
     return this.shaped(alerts);
   }
 
   /**
-   * The window oldest first, one page at a time, so a pull holds one page however many alerts the window has.
-   * Each page is asked afresh from the newest time the last one held (`lastUpdateDateTime ge …`,
-   * `$orderby=lastUpdateDateTime asc`, `$top`): paging by key rather than by offset, so an alert updated
-   * during a long pull (it leaves the window's pinned end) cannot shift the pages and hide one that was not
-   * read yet. The repeats at each page boundary are dropped by the pull's dedupe; only a page that is one
-   * instant through is followed by its nextLink. `$top` is sized from the bytes the alerts took so far, to fit
-   * the slice's budget.
+   * The window oldest first, one page at a time (byKey), so a pull holds one page however many alerts the
+   * window has. The repeats at each page boundary are dropped by the pull's dedupe. `$top` is sized from the
+   * bytes the alerts took so far, to fit the slice's budget.
    *
    * A refused `$orderby` (400/501) or a page out of order throws OrderByNotHonoured before that page is
    * handed out, and the caller cuts time windows from where the pages stopped; the config node remembers.
@@ -219,58 +256,81 @@ export class GraphClient implements DetectionsSource {
   async *oldestFirst(params: URLSearchParams, budget: SliceBudget): AsyncGenerator<AscendingPage> {
     if (this.session.orderByUnsupported) throw new OrderByNotHonoured();
     const nowMs = (this.options.now ?? Date.now)();
+    const device = graphQuery(params, nowMs).device;
     const most = Math.max(1, Math.min(this.pageSize, budget.maxCount));
     let top = most;
-    let lower: string | undefined;
+    for await (const page of this.byKey(params, 'asc', nowMs, () => top)) {
+      if (page.alerts.length > 0) top = Math.max(1, Math.min(most, Math.floor((budget.maxBytes / (page.bytes / page.alerts.length)) * 0.75)));
+      yield { detections: this.shaped(page.alerts.filter((alert) => matchesDeviceFilter(alert, device))), final: page.last };
+    }
+  }
+
+  /**
+   * The alerts of a query in lastUpdateDateTime order (`asc` or `desc`), page by page, paged by key rather
+   * than by offset: each page is asked afresh from the time the page before it reached (`ge` it oldest
+   * first, `le` it newest first). So an alert updated during a long pull (it leaves the window's pinned end)
+   * cannot shift the pages and hide one not read yet, and the pages go on whether or not Graph sends
+   * `@odata.nextLink`. The alerts at the time reached come again; the caller drops the repeats, so ties on a
+   * page's edge lose nothing. Only a page that is one instant through cannot move the bound: its nextLink
+   * goes on, else `$skip` past what that instant gave, up to the 500 Graph allows (an instant of more than
+   * 500 and a page is InstantBeyondPaging).
+   * `topFor` sizes each request as it is made.
+   */
+  private async *byKey(params: URLSearchParams, order: 'asc' | 'desc', nowMs: number, topFor: () => number): AsyncGenerator<OrderedPage> {
+    const bounded = order === 'asc' ? 'sinceTimeUtc' : 'untilTimeUtc';
+    const outOfOrder = (before: string, after: string): boolean => (order === 'asc' ? after < before : after > before);
+    let bound: string | undefined;
+    let skip = 0;
     let url: string | undefined;
+    let top = 0;
+    // How far the pages have come, in time: each alert must be at or past it.
+    let reached = '';
     let first = true;
     for (;;) {
       if (!url) {
+        top = topFor();
         const asked = new URLSearchParams(params);
-        if (lower !== undefined) asked.set('sinceTimeUtc', lower);
-        url = `${alertsUrl(this.connection)}?${graphRequestQuery(graphQuery(asked, nowMs), top, 'asc')}`;
+        if (bound !== undefined) asked.set(bounded, bound);
+        url = `${alertsUrl(this.connection)}?${graphRequestQuery(graphQuery(asked, nowMs), top, order, skip)}`;
       }
       let page: GraphPage;
       try {
         page = await this.getPage(url);
       } catch (err) {
-        if (first && err instanceof DefenderError && (err.statusCode === 400 || err.statusCode === 501)) {
-          this.session.orderByUnsupported = true;
-          throw new OrderByNotHonoured();
-        }
+        if (first && err instanceof DefenderError && (err.statusCode === 400 || err.statusCode === 501)) throw this.orderByNotHonoured();
         throw err;
       }
       first = false;
-      let newest = '';
-      let newestRaw: string | undefined;
+      let edge: string | undefined;
       for (const alert of page.alerts) {
         const t = timeKey(alert.lastUpdateDateTime);
         if (t === '') continue;
-        if (t < newest) {
-          this.session.orderByUnsupported = true;
-          throw new OrderByNotHonoured();
-        }
-        newest = t;
-        newestRaw = String(alert.lastUpdateDateTime);
+        if (reached !== '' && outOfOrder(reached, t)) throw this.orderByNotHonoured();
+        reached = t;
+        edge = String(alert.lastUpdateDateTime);
       }
-      const device = graphQuery(params, nowMs).device;
-      const detections = this.shaped(page.alerts.filter((alert) => matchesDeviceFilter(alert, device)));
-      // Fewer than asked, and nothing more to follow: the window is read.
-      const final = page.alerts.length < top && page.nextLink === undefined;
-      const progressed = newestRaw !== undefined && (lower === undefined || newest > timeKey(lower));
-      if (page.alerts.length > 0) top = Math.max(1, Math.min(most, Math.floor((budget.maxBytes / (page.bytes / page.alerts.length)) * 0.75)));
-      yield { detections, final: final || (!progressed && page.nextLink === undefined) };
-      if (final) return;
-      if (progressed) {
-        lower = newestRaw;
+      const more = page.alerts.length >= top || page.nextLink !== undefined;
+      const moved = edge !== undefined && (bound === undefined || timeKey(edge) !== timeKey(bound));
+      if (more && !moved && page.nextLink === undefined && skip >= GRAPH_MAX_SKIP) throw new InstantBeyondPaging(bound ?? '', skip + page.alerts.length);
+      yield { alerts: page.alerts, bytes: page.bytes, last: !more };
+      if (!more) return;
+      if (moved) {
+        bound = edge;
+        skip = 0;
         url = undefined;
       } else if (page.nextLink !== undefined) {
-        // A whole page at one instant: the next page of that instant, by the link Graph gave.
         url = page.nextLink;
       } else {
-        return;
+        // The last offset Graph allows may overlap the page before it: the repeats are dropped like the others.
+        skip = Math.min(skip + page.alerts.length, GRAPH_MAX_SKIP);
+        url = undefined;
       }
     }
+  }
+
+  private orderByNotHonoured(): OrderByNotHonoured {
+    this.session.orderByUnsupported = true;
+    return new OrderByNotHonoured();
   }
 
   private shaped(alerts: GraphAlert[]): Detection[] {
@@ -287,52 +347,84 @@ export class GraphClient implements DetectionsSource {
   }
 
   private get pageSize(): number {
-    return this.options.pageSize ?? DEFAULT_PAGE_SIZE;
+    return Math.min(this.options.pageSize ?? GRAPH_MAX_TOP, GRAPH_MAX_TOP);
   }
 
-  private async newestFirst(query: GraphQuery, limit: number, meter?: BudgetMeter): Promise<GraphAlert[]> {
-    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, Math.min(limit, this.pageSize), 'desc')}`;
+  /** The newest `limit` alerts of the window that pass the device filter, newest first (byKey), each once. */
+  private async newestFirst(params: URLSearchParams, query: GraphQuery, limit: number, nowMs: number, meter?: BudgetMeter): Promise<GraphAlert[]> {
     const found: GraphAlert[] = [];
-    let previous: string | undefined;
-    let first = true;
-    while (url) {
-      let page: GraphPage;
-      try {
-        page = await this.getPage(url);
-      } catch (err) {
-        if (first && err instanceof DefenderError && (err.statusCode === 400 || err.statusCode === 501)) throw new OrderByNotHonoured();
-        throw err;
-      }
-      first = false;
+    const seen = new Set<string>();
+    const top = Math.min(limit, this.pageSize);
+    for await (const page of this.byKey(params, 'desc', nowMs, () => top)) {
       const kept: GraphAlert[] = [];
       for (const alert of page.alerts) {
-        const t = timeKey(alert.lastUpdateDateTime);
-        if (t === '') continue;
-        if (previous !== undefined && t > previous) throw new OrderByNotHonoured();
-        previous = t;
+        if (timeKey(alert.lastUpdateDateTime) === '') continue;
+        // The alerts on the page's edge come again on the next page: they count once towards the limit.
+        const key = graphAlertKey(alert);
+        if (seen.has(key)) continue;
+        seen.add(key);
         if (!matchesDeviceFilter(alert, query.device)) continue;
         kept.push(alert);
         if (found.length + kept.length >= limit) break;
       }
       this.tally(meter, page.bytes, kept);
       for (const alert of kept) found.push(alert);
-      if (found.length >= limit) return found;
-      url = page.nextLink;
+      if (found.length >= limit) break;
     }
     return found;
   }
 
-  /** Every alert of the window, page after page; with `limit`, the newest N of them (ties in Graph's order). */
-  private async wholeWindow(query: GraphQuery, meter?: BudgetMeter): Promise<GraphAlert[]> {
-    let url: string | undefined = `${alertsUrl(this.connection)}?${graphRequestQuery(query, this.pageSize)}`;
+  /**
+   * Every alert of the window in Graph's own order, each once; with `limit`, the newest N of them (ties in
+   * Graph's order). Unordered pages have no key to page by: when Graph sends no nextLink after a full page,
+   * the window is halved in time and each half read the same way (what lies on the cut comes in both), down
+   * to a millisecond, which `$skip` pages as far as Graph allows.
+   */
+  private async wholeWindow(params: URLSearchParams, query: GraphQuery, nowMs: number, meter?: BudgetMeter): Promise<GraphAlert[]> {
     const found: GraphAlert[] = [];
-    while (url) {
-      const page = await this.getPage(url);
-      const kept = page.alerts.filter((alert) => matchesDeviceFilter(alert, query.device));
-      this.tally(meter, page.bytes, kept);
-      for (const alert of kept) found.push(alert);
-      url = page.nextLink;
-    }
+    const seen = new Set<string>();
+    const top = this.pageSize;
+    const read = async (part?: { since: string; until: string }): Promise<void> => {
+      const asked = new URLSearchParams(params);
+      if (part) {
+        asked.set('sinceTimeUtc', part.since);
+        asked.set('untilTimeUtc', part.until);
+      }
+      const request = (skip: number): string => `${alertsUrl(this.connection)}?${graphRequestQuery(graphQuery(asked, nowMs), top, undefined, skip)}`;
+      let skip = 0;
+      let url: string | undefined = request(skip);
+      while (url) {
+        const page = await this.getPage(url);
+        const kept: GraphAlert[] = [];
+        for (const alert of page.alerts) {
+          const key = graphAlertKey(alert);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          if (matchesDeviceFilter(alert, query.device)) kept.push(alert);
+        }
+        this.tally(meter, page.bytes, kept);
+        for (const alert of kept) found.push(alert);
+        if (page.nextLink !== undefined || page.alerts.length < top) {
+          url = page.nextLink;
+          continue;
+        }
+        // A full page and no link: the rest is there, and only a narrower window or an offset reaches it.
+        const since = part?.since ?? query.since;
+        const until = part?.until ?? query.until ?? new Date(nowMs).toISOString();
+        const lo = keyToMillis(timeKey(since), 'floor');
+        const hi = keyToMillis(timeKey(until), 'floor');
+        if (hi - lo >= 2) {
+          const middle = new Date(Math.floor((lo + hi) / 2)).toISOString();
+          await read({ since, until: middle });
+          await read({ since: middle, until });
+          return;
+        }
+        if (skip >= GRAPH_MAX_SKIP) throw new InstantBeyondPaging(since, skip + page.alerts.length);
+        skip = Math.min(skip + page.alerts.length, GRAPH_MAX_SKIP);
+        url = request(skip);
+      }
+    };
+    await read();
     if (query.limit === undefined) return found;
     const keyed = found.map((alert, i) => ({ alert, i, t: timeKey(alert.lastUpdateDateTime) }));
     keyed.sort((a, b) => (a.t > b.t ? -1 : a.t < b.t ? 1 : a.i - b.i));
@@ -341,13 +433,7 @@ export class GraphClient implements DetectionsSource {
 
   /** One page: the rate limit, then the token, the 401 refresh and the retries, as for the SIEM API. */
   private getPage(url: string): Promise<GraphPage> {
-    const client = {
-      transport: this.transport,
-      tokens: this.tokens,
-      service: GRAPH_API,
-      options: this.options,
-      beforeEach: () => this.session.limiter.take(this.options.signal),
-    };
+    const client = { ...graphRequestClient(this.tokens, this.session, this.options), transport: this.transport };
     return authorizedGet(url, client, (response, token) => parseGraphPage(response, this.origin, [token]));
   }
 }

@@ -134,6 +134,8 @@ export const MESSAGES = {
   'slice.overflow': 'the answer holds more than the __count__ detections one slice of a pull may hold',
   'slice.instant-too-large':
     'more detections share the instant __time__ than fit in the __limit__ limit (maxResponseMB); the window cannot be cut finer than one millisecond: raise maxResponseMB',
+  'slice.instant-unpageable':
+    'more than __count__ Microsoft Graph alerts share the time __time__, and Graph gave no @odata.nextLink to read on ($top stops at 1000 and $skip at 500): the pull stops here rather than pass over the rest',
 
   // The services, as errors name them
   'service.siem': 'detections API',
@@ -200,6 +202,7 @@ export const MESSAGES = {
   'update.expected-alert': 'the alert as a JSON object',
   'update.expected-comments': 'a JSON object with a "value" array of comments',
   'update.not-an-object': 'is JSON but not an object',
+  'update.comment-not-stored': '__answer__ The alert read after it does not show the comment: it was not stored, and sending the message again is safe',
 
   // Delivery confirmation
   'delivery.node-missing':

@@ -169,13 +169,27 @@ export function resolveConnection(settings: ConnectionSettings, asClient = true)
   return { tenantId, clientId, region, api, resource, endpoints };
 }
 
-export function tokenUrl(connection: Connection): string {
-  const path = connection.api === 'graph' ? 'oauth2/v2.0/token' : 'oauth2/token';
+/** The token endpoints: Azure AD v1, asked for a `resource`, and the Microsoft identity platform's v2.0, for a `scope`. */
+export type TokenEndpoint = 'v1' | 'v2';
+
+/**
+ * Where a connection's client credentials go unless the sign-in says otherwise: v2.0 for Graph, v1 for the
+ * SIEM API as the seed documents it (assertion sign-in asks v2.0 for both: see postClientAssertion).
+ */
+export function tokenEndpointOf(connection: Connection): TokenEndpoint {
+  return connection.api === 'graph' ? 'v2' : 'v1';
+}
+
+export function tokenUrl(connection: Connection, endpoint: TokenEndpoint = tokenEndpointOf(connection)): string {
+  const path = endpoint === 'v2' ? 'oauth2/v2.0/token' : 'oauth2/token';
   return `${connection.endpoints.authorityUrl}/${encodeURIComponent(connection.tenantId)}/${path}`;
 }
 
-/** The OAuth 2.0 scope of a Graph token: the service root with `/.default` (the app's granted permissions). */
-export function graphScope(connection: Connection): string {
+/**
+ * The OAuth 2.0 scope of a v2.0 token for the connection's resource (Graph's service root, or the SIEM API's
+ * resource): the resource with `/.default`, the app's granted permissions, as MSAL forms it.
+ */
+export function tokenScope(connection: Connection): string {
   return `${connection.resource}/.default`;
 }
 

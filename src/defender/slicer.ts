@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import { detectionTime, keyToMillis } from './checkpoint';
 import type { Detection, DetectionAccessor } from './detection';
 import { DefenderError } from './errors';
-import { type AscendingPage, OrderByNotHonoured } from './graph';
+import { type AscendingPage, InstantBeyondPaging, OrderByNotHonoured } from './graph';
 import { megabytes } from './http';
 import { message } from './messages';
 import { type DetectionQuery, formatTime, toSearchParams } from './query';
@@ -144,7 +144,8 @@ export async function* ascendingSlices(
     } catch (err) {
       // Graph would not order: nothing was handed out yet. A page larger than maxResponseMB: the rest of the
       // window is cut in time, where a part can be made as small as needed. Either way time slices go on
-      // from where the pages stopped.
+      // from where the pages stopped. An instant Graph will not page through is no narrower in time slices.
+      if (err instanceof InstantBeyondPaging) throw err;
       if (!(err instanceof OrderByNotHonoured) && !(err instanceof DefenderError && err.code === 'TOO_LARGE')) throw err;
     }
   }
@@ -196,6 +197,8 @@ async function readPart(
  */
 function asOverflow(err: unknown): SliceOverflow | undefined {
   if (err instanceof SliceOverflow) return err;
+  // Graph would not page through one instant: no narrower window helps.
+  if (err instanceof InstantBeyondPaging) return undefined;
   if (err instanceof DefenderError && err.code === 'TOO_LARGE') return new SliceOverflow({ count: 0, bytes: 0, newest: '', oldest: '' });
   return undefined;
 }

@@ -31,7 +31,7 @@ type Updatable = (typeof UPDATABLE)[number];
 /** The alert properties Graph serves but does not let a client set. */
 const READ_ONLY = new Set([
   'id', 'providerAlertId', 'incidentId', 'severity', 'serviceSource', 'detectionSource', 'productName', 'detectorId', 'tenantId',
-  'title', 'description', 'recommendedActions', 'category', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
+  'title', 'description', 'recommendedActions', 'category', 'categories', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
   'threatFamilyName', 'mitreTechniques', 'createdDateTime', 'lastUpdateDateTime', 'resolvedDateTime', 'firstActivityDateTime',
   'lastActivityDateTime', 'comments', 'evidence', 'systemTags', 'customDetails', 'additionalData', 'alertPolicyId',
 ]);
@@ -45,17 +45,22 @@ export interface AlertComment {
 /** What analysts (and apps) have done to one alert; absent for an alert nobody touched. */
 export interface AlertTriage {
   status: string;
-  classification: string;
-  determination: string;
+  /** null until someone classifies the alert. */
+  classification: string | null;
+  determination: string | null;
   assignedTo: string | null;
   resolvedDateTime: string | null;
   comments: AlertComment[];
 }
 
+/**
+ * An alert nobody touched. Microsoft's samples show classification and determination "unknown", but
+ * tenants answer null until an analyst sets them, and a flow must meet what tenants send.
+ */
 export const UNTOUCHED: Readonly<AlertTriage> = Object.freeze({
   status: 'new',
-  classification: 'unknown',
-  determination: 'unknown',
+  classification: null,
+  determination: null,
   assignedTo: null,
   resolvedDateTime: null,
   comments: [],

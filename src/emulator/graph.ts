@@ -186,6 +186,94 @@ const DETECTION_SOURCE: Record<string, string> = {
   CustomDetection: 'customDetection',
 };
 
+/**
+ * One of Graph v1.0's evolvable enums as its schema (msgraph-metadata's CSDL) lists it: the members before the
+ * sentinel unknownFutureValue, and those added after it. An added member reaches only a client that sends
+ * `Prefer: include-unknown-enum-members`; any other client gets unknownFutureValue in its place, and every
+ * client does for a value v1.0 does not list at all (a member newer than the schema).
+ */
+interface EvolvableEnum {
+  members: readonly string[];
+  added: readonly string[];
+}
+
+export const UNKNOWN_FUTURE_VALUE = 'unknownFutureValue';
+
+const ALERT_SEVERITY: EvolvableEnum = { members: ['unknown', 'informational', 'low', 'medium', 'high'], added: [] };
+
+const DETECTION_SOURCE_ENUM: EvolvableEnum = {
+  members: [
+    'unknown', 'microsoftDefenderForEndpoint', 'antivirus', 'smartScreen', 'customTi', 'microsoftDefenderForOffice365',
+    'automatedInvestigation', 'microsoftThreatExperts', 'customDetection', 'microsoftDefenderForIdentity', 'cloudAppSecurity',
+    'microsoft365Defender', 'azureAdIdentityProtection', 'manual', 'microsoftDataLossPrevention', 'appGovernancePolicy',
+    'appGovernanceDetection',
+  ],
+  added: [
+    'microsoftDefenderForCloud', 'microsoftDefenderForIoT', 'microsoftDefenderForServers', 'microsoftDefenderForStorage',
+    'microsoftDefenderForDNS', 'microsoftDefenderForDatabases', 'microsoftDefenderForContainers', 'microsoftDefenderForNetwork',
+    'microsoftDefenderForAppService', 'microsoftDefenderForKeyVault', 'microsoftDefenderForResourceManager',
+    'microsoftDefenderForApiManagement', 'nrtAlerts', 'scheduledAlerts', 'microsoftDefenderThreatIntelligenceAnalytics', 'builtInMl',
+    'microsoftInsiderRiskManagement', 'microsoftThreatIntelligence', 'microsoftDefenderForAIServices', 'securityCopilot',
+    'microsoftSentinel',
+  ],
+};
+
+const EVIDENCE_REMEDIATION_STATUS: EvolvableEnum = {
+  members: ['none', 'remediated', 'prevented', 'blocked', 'notFound'],
+  added: ['active', 'pendingApproval', 'declined', 'unremediated', 'running', 'partiallyRemediated'],
+};
+
+function shownMember(evolvable: EvolvableEnum, value: unknown, includeUnknown: boolean): unknown {
+  if (typeof value !== 'string' || evolvable.members.includes(value)) return value;
+  return includeUnknown && evolvable.added.includes(value) ? value : UNKNOWN_FUTURE_VALUE;
+}
+
+/** Whether a request's Prefer header asks for the members added after unknownFutureValue. */
+export function includesUnknownEnumMembers(prefer: string | string[] | undefined): boolean {
+  const preferences = (Array.isArray(prefer) ? prefer.join(',') : (prefer ?? '')).split(',');
+  return preferences.some((p) => p.trim().toLowerCase() === 'include-unknown-enum-members');
+}
+
+/** The alert as a client sees it, with or without the Prefer header: its evolvable enums' values or the placeholder. */
+export function withEvolvableEnums(alert: Record<string, unknown>, includeUnknown: boolean): Record<string, unknown> {
+  const evidence = Array.isArray(alert.evidence)
+    ? alert.evidence.map((e: Record<string, unknown>) =>
+        'remediationStatus' in e ? { ...e, remediationStatus: shownMember(EVIDENCE_REMEDIATION_STATUS, e.remediationStatus, includeUnknown) } : e)
+    : alert.evidence;
+  return {
+    ...alert,
+    severity: shownMember(ALERT_SEVERITY, alert.severity, includeUnknown),
+    detectionSource: shownMember(DETECTION_SOURCE_ENUM, alert.detectionSource, includeUnknown),
+    evidence,
+  };
+}
+
+/**
+ * What Graph shows of an alert beyond what its SIEM detection says, for tests of Graph's own behaviour: a
+ * detection source or remediation status the SIEM API has no word for, only the new `categories`.
+ */
+export interface GraphOverrides {
+  /** Graph's detectionSource, e.g. `microsoftThreatIntelligence` (added after unknownFutureValue). */
+  detectionSource?: string;
+  /** The remediationStatus of the file and process evidence, e.g. `active` or `unremediated`. */
+  remediationStatus?: string;
+  /** The deprecated single category; null leaves it out, as an alert with only `categories` has it. */
+  category?: string | null;
+  /** The categories that replace it. */
+  categories?: string[];
+}
+
+/** The alert with the overrides laid over it. */
+export function withOverrides(alert: Record<string, unknown>, overrides: GraphOverrides | undefined): Record<string, unknown> {
+  if (!overrides) return alert;
+  const { remediationStatus, ...properties } = overrides;
+  const evidence = remediationStatus === undefined || !Array.isArray(alert.evidence)
+    ? alert.evidence
+    : alert.evidence.map((e: Record<string, unknown>) =>
+        /#microsoft\.graph\.security\.(file|process)Evidence$/.test(String(e['@odata.type'])) ? { ...e, remediationStatus } : e);
+  return { ...alert, ...properties, evidence };
+}
+
 const MITRE: Record<string, readonly string[]> = {
   Execution: ['T1059.001'],
   CredentialAccess: ['T1003.001'],
@@ -371,17 +459,21 @@ export function graphAlertOf(d: Detection, tenantId: string): Record<string, unk
     incidentId,
     status: 'new',
     severity,
-    classification: 'unknown',
-    determination: 'unknown',
+    // As tenants answer a fresh alert (Microsoft's samples say "unknown"): see UNTOUCHED.
+    classification: UNTOUCHED.classification,
+    determination: UNTOUCHED.determination,
     serviceSource: 'microsoftDefenderForEndpoint',
-    detectionSource: DETECTION_SOURCE[text(d.Source)] ?? 'unknown',
+    // A Source the SIEM API has no counterpart for names Graph's member ("MicrosoftThreatIntelligence").
+    detectionSource: DETECTION_SOURCE[text(d.Source)] ?? (text(d.Source) === '' ? 'unknown' : `${text(d.Source)[0].toLowerCase()}${text(d.Source).slice(1)}`),
     productName: 'Microsoft Defender for Endpoint',
     detectorId: orNull(d.IoaDefinitionId),
     tenantId,
     title: text(d.AlertTitle),
     description: text(d.Description),
     recommendedActions: RECOMMENDED,
+    // Graph deprecated category for categories (2026-03-18, removed 2028-03-18); until then it sends both.
     category: text(d.Category),
+    categories: text(d.Category) === '' ? [] : [text(d.Category)],
     assignedTo: null,
     alertWebUrl: `https://security.microsoft.com/alerts/${id}?tid=${tenantId}`,
     incidentWebUrl: `https://security.microsoft.com/incidents/${incidentId}?tid=${tenantId}`,

@@ -12,5 +12,5 @@ export {
 export { FAULT_KINDS } from './faults';
 export { CLOUD_TAGS, DEVICE_TAGS, MACHINE_GROUPS, SEVERITIES } from './generator';
 export { type TokenResponse, type TokenResponseV2 } from './tokens';
-export { graphAlertOf } from './graph';
+export { graphAlertOf, type GraphOverrides } from './graph';
 export { selfSignedCertificate, throwawayCertificate, type CertificateOptions, type ThrowawayCertificate } from './certificates';

@@ -7,7 +7,10 @@ import { DetectionGenerator, identityFields, orderFields } from './generator';
 import {
   BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendNoContent, sendReply, sendTruncated,
 } from './http';
-import { type AlertsV2Request, encodeCursor, graphAlertOf, isAfter, matchesClauses, parseAlertsV2Query } from './graph';
+import {
+  type AlertsV2Request, type GraphOverrides, encodeCursor, graphAlertOf, includesUnknownEnumMembers, isAfter, matchesClauses, parseAlertsV2Query,
+  withEvolvableEnums, withOverrides,
+} from './graph';
 import { type AlertTriage, applyPatch, checkAlertPatch, checkNewComment, graphError, triaged, UNTOUCHED } from './graph-write';
 import { ClientAssertions } from './assertions';
 import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
@@ -16,7 +19,7 @@ import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
 import { DetectionStore, type StoredView } from './store';
 import { formatTicks, instantToTicks, parseDateTime } from './timestamps';
-import { TokenIssuer } from './tokens';
+import { scopeResource, TokenIssuer } from './tokens';
 
 export type { Fault, FaultKind, FaultTarget } from './faults';
 export type { ManagedIdentityOptions } from './managed-identity';
@@ -42,6 +45,18 @@ export interface EmulatorOptions {
   graphOrderBy?: 'supported' | 'refused';
   /** The largest page GET alerts_v2 answers, whatever $top asks (default 1000); the rest via @odata.nextLink. */
   graphMaxPageSize?: number;
+  /**
+   * false: GET alerts_v2 answers without @odata.nextLink, as elastic/integrations#20234 met it on tenants:
+   * `$top` clamped at 1000 (graphMaxPageSize does not apply) and a `$skip` above 500 refused with 400, so
+   * only paging by the lastUpdateDateTime bound reaches every alert. Default true.
+   */
+  graphNextLink?: boolean;
+  /**
+   * How POST …/comments answers once the comment is stored: 'collection' (default), the alert's comments
+   * as Graph documents; 'created', 201 with the one comment; 'empty', 204 without a body. Clients must not
+   * take the other two for a failure: the comment is there, and sending it again would add it twice.
+   */
+  graphCommentAnswer?: 'collection' | 'created' | 'empty';
   /**
    * The Microsoft Graph application permissions the emulated app registration has been granted (with admin
    * consent): they become the roles of each Graph token issued from then on. Default both
@@ -81,6 +96,8 @@ export interface RecordedRequest {
   hadAuthorizationHeader: boolean;
   /** graph-alert and graph-comments: the JSON body as sent (never a token endpoint's form, which holds the secret). */
   body?: string;
+  /** The Prefer header as sent, when there was one (Graph: `include-unknown-enum-members`). */
+  prefer?: string;
 }
 
 export interface StreamOptions {
@@ -118,6 +135,9 @@ const GRAPH_JSON = 'application/json; odata.metadata=minimal; odata.streaming=tr
 const GRAPH_ROOTS = ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'];
 const ADMIN_PREFIX = '/emulator/';
 const LATE_ARRIVAL_SHARE = 0.3;
+/** Without @odata.nextLink, Graph clamps $top at 1000 and refuses a $skip above 500 (elastic/integrations#20234). */
+const GRAPH_TOP_LIMIT = 1000;
+const GRAPH_SKIP_LIMIT = 500;
 const MAX_GENERATED_PER_CALL = 1_000_000;
 
 const SIGN_IN_PAGE = `<!DOCTYPE html>
@@ -132,6 +152,11 @@ function isLoopback(address: string | undefined): boolean {
 
 function bearerToken(authorization: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
+
+/** OData's answer to a Prefer header it honoured. */
+function preferenceApplied(includeUnknown: boolean): Record<string, string> {
+  return includeUnknown ? { 'Preference-Applied': 'include-unknown-enum-members' } : {};
 }
 
 function nonNegativeInteger(value: unknown, name: string): number {
@@ -164,13 +189,20 @@ export class Emulator {
   private counters = { tokenRequests: 0, alertRequests: 0 };
   private readonly graphOrderBy: 'supported' | 'refused';
   private readonly graphMaxPageSize: number;
-  /** The alerts_v2 JSON of a stored detection, per tenant: derived once, like the SIEM endpoint's serialised form. */
+  private readonly graphNextLink: boolean;
+  private readonly graphCommentAnswer: 'collection' | 'created' | 'empty';
+  /**
+   * The alerts_v2 JSON of a stored detection, per tenant and Prefer header: derived once, like the SIEM
+   * endpoint's serialised form.
+   */
   private readonly graphJson = new WeakMap<Detection, Map<string, string>>();
   private log: RecordedRequest[] = [];
   private readonly defaultGraphPermissions: readonly string[];
   private graphPermissions: readonly string[];
   /** What has been done to each alert, by alert id: what Graph's PATCH and comments changed. */
   private readonly triage = new Map<string, AlertTriage>();
+  /** What Graph shows of an alert beyond its SIEM detection, by alert id (addDetection's `graph`). */
+  private readonly graphOverrides = new Map<string, GraphOverrides>();
 
   constructor(options: EmulatorOptions = {}) {
     this.clientId = options.clientId ?? 'emulator-client-id';
@@ -187,6 +219,11 @@ export class Emulator {
     this.graphMaxPageSize = options.graphMaxPageSize ?? 1000;
     if (!(Number.isInteger(this.graphMaxPageSize) && this.graphMaxPageSize > 0)) {
       throw new RangeError(`graphMaxPageSize must be a positive integer, got ${options.graphMaxPageSize}`);
+    }
+    this.graphNextLink = options.graphNextLink ?? true;
+    this.graphCommentAnswer = options.graphCommentAnswer ?? 'collection';
+    if (!['collection', 'created', 'empty'].includes(this.graphCommentAnswer)) {
+      throw new RangeError(`graphCommentAnswer must be "collection", "created" or "empty", got ${JSON.stringify(options.graphCommentAnswer)}`);
     }
     this.defaultGraphPermissions = [...(options.graphPermissions ?? DEFAULT_GRAPH_PERMISSIONS)];
     this.graphPermissions = this.defaultGraphPermissions;
@@ -298,9 +335,11 @@ export class Emulator {
    * Stores one detection: generated, with the given fields laid over it. LastProcessedTimeUtc may be a
    * string (kept as given) or epoch ms (random sub-millisecond digits are added); when AlertId or
    * IocUniqueId is given, FullId and the links follow unless they are given too. A FullId that is already
-   * stored is replaced, as the API shows only the newest version of a detection.
+   * stored is replaced, as the API shows only the newest version of a detection. `graph` sets what Graph shows
+   * of the alert beyond the SIEM fields (a detection source or remediation status the SIEM API cannot say,
+   * only `categories`); it stays with the alert id across updates.
    */
-  addDetection(fields: Partial<Record<DetectionField, unknown>> = {}, options: { visibleAt?: number } = {}): Detection {
+  addDetection(fields: Partial<Record<DetectionField, unknown>> = {}, options: { visibleAt?: number; graph?: GraphOverrides } = {}): Detection {
     const given = fields.LastProcessedTimeUtc;
     let lastProcessed: string;
     let lastProcessedKey: string;
@@ -328,6 +367,7 @@ export class Emulator {
         if (fields[field] === undefined) detection[field] = value;
       }
     }
+    if (options.graph) this.graphOverrides.set(String(detection.AlertId), { ...options.graph });
     return this.store.put(orderFields(detection), options.visibleAt ?? this.clock(), lastProcessedKey);
   }
 
@@ -393,15 +433,22 @@ export class Emulator {
     return [...this.graphPermissions];
   }
 
-  /** An alert as Graph shows it to `tenant` now, triage included; undefined for an unknown or not yet visible id. */
+  /**
+   * An alert as Graph shows it to `tenant` now, triage included, to a client that sends
+   * `Prefer: include-unknown-enum-members`; undefined for an unknown or not yet visible id.
+   */
   graphAlert(alertId: string, tenant: string): Record<string, unknown> | undefined {
     const detection = this.store.alert(alertId, this.clock());
-    return detection && this.shownAlert(detection, tenant);
+    return detection && this.shownAlert(detection, tenant, true);
   }
 
-  /** A stored detection as Graph shows it to `tenant`, with the triage written to it. */
-  private shownAlert(detection: Detection, tenant: string): Record<string, unknown> {
-    return triaged(graphAlertOf(detection, tenant), this.triage.get(String(detection.AlertId)));
+  /**
+   * A stored detection as Graph shows it to `tenant`, with what Graph adds to it and the triage written to it,
+   * its evolvable enums as a client with (`includeUnknown`) or without the Prefer header sees them.
+   */
+  private shownAlert(detection: Detection, tenant: string, includeUnknown: boolean): Record<string, unknown> {
+    const id = String(detection.AlertId);
+    return withEvolvableEnums(triaged(withOverrides(graphAlertOf(detection, tenant), this.graphOverrides.get(id)), this.triage.get(id)), includeUnknown);
   }
 
   /** Every token issued so far is refused with 401 from now on; new ones are fine. */
@@ -435,6 +482,7 @@ export class Emulator {
   reset(): void {
     this.store.clear();
     this.triage.clear();
+    this.graphOverrides.clear();
     this.graphPermissions = this.defaultGraphPermissions;
     this.faults.clear();
     this.tokens.clear();
@@ -492,6 +540,7 @@ export class Emulator {
       status: 0,
       authorized,
       hadAuthorizationHeader: req.headers.authorization !== undefined,
+      ...(req.headers.prefer !== undefined ? { prefer: String(req.headers.prefer) } : {}),
     };
     this.log.push(entry);
     return entry;
@@ -545,7 +594,9 @@ export class Emulator {
       const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
       if (version === 'v2') {
         const c = checkTokenRequestV2(form, req.headers.authorization, tenant, credentials, this.clock());
-        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope, this.graphPermissions), noStore) } : c;
+        // A scope of Graph's gets the app's Graph permissions; another resource's (the SIEM API's) its own.
+        const roles = c.ok && this.isGraphAudience(scopeResource(c.scope)) ? this.graphPermissions : undefined;
+        verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issueV2(tenant, c.clientId, c.scope, roles), noStore) } : c;
       } else {
         const c = checkTokenRequest(form, req.headers.authorization, tenant, credentials, this.clock());
         verdict = c.ok ? { ok: true, issue: () => jsonReply(200, this.tokens.issue(tenant, c.clientId, c.resource), noStore) } : c;
@@ -616,13 +667,18 @@ export class Emulator {
     } else {
       const token = bearerToken(authorization);
       const state = token === undefined ? 'malformed' : this.tokens.check(token);
-      if (state === 'valid') return undefined;
-      reason = {
-        malformed: 'the Authorization header is not of the form "Bearer <access token>"',
-        unknown: 'the access token was not issued by this service',
-        expired: 'the access token has expired; request a new one',
-        revoked: 'the access token has been revoked; request a new one',
-      }[state];
+      if (state === 'valid') {
+        // The SIEM API takes a token for its resource, from either endpoint, and not Graph's.
+        if (!this.isGraphToken(token)) return undefined;
+        reason = 'the access token is for Microsoft Graph, not this API: request one for the resource https://graph.windows.net';
+      } else {
+        reason = {
+          malformed: 'the Authorization header is not of the form "Bearer <access token>"',
+          unknown: 'the access token was not issued by this service',
+          expired: 'the access token has expired; request a new one',
+          revoked: 'the access token has been revoked; request a new one',
+        }[state];
+      }
     }
     return apiError(401, 'Unauthorized', `Authorization has been denied for this request: ${reason}.`, {
       'WWW-Authenticate': 'Bearer error="invalid_token"',
@@ -646,7 +702,7 @@ export class Emulator {
 
   private graphAlertsReply(req: IncomingMessage, url: URL): Reply {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return apiError(405, 'Request_BadRequest', `alerts_v2 accepts GET only, got ${req.method ?? ''}.`, { Allow: 'GET, HEAD' });
+      return graphError(405, 'Request_BadRequest', `alerts_v2 accepts GET only, got ${req.method ?? ''}.`, this.clock(), { Allow: 'GET, HEAD' });
     }
     const token = bearerToken(req.headers.authorization);
     const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, READ_ALERTS);
@@ -655,10 +711,14 @@ export class Emulator {
     try {
       request = parseAlertsV2Query(url.searchParams, this.graphOrderBy);
     } catch (err) {
-      if (err instanceof QueryError) return apiError(400, 'BadRequest', err.message);
+      if (err instanceof QueryError) return graphError(400, 'BadRequest', err.message, this.clock());
       throw err;
     }
+    if (!this.graphNextLink && request.skip > GRAPH_SKIP_LIMIT) {
+      return graphError(400, 'BadRequest', `The value of $skip, ${request.skip}, exceeds the maximum of ${GRAPH_SKIP_LIMIT}. Narrow the $filter instead.`, this.clock());
+    }
     const tenant = this.tokens.describe(token)?.tenant ?? '';
+    const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
     const order = request.orderBy ?? 'desc';
     let matching: StoredView[] = this.store
       .window(request.since, request.until, this.clock())
@@ -671,31 +731,33 @@ export class Emulator {
       if (start < 0) start = matching.length;
     }
     start += request.skip;
-    const size = Math.min(request.top ?? this.graphMaxPageSize, this.graphMaxPageSize);
+    const largest = this.graphNextLink ? this.graphMaxPageSize : GRAPH_TOP_LIMIT;
+    const size = Math.min(request.top ?? largest, largest);
     const page = matching.slice(start, start + size);
     const base = this.url;
     const parts = [`"@odata.context":${JSON.stringify(`${base}/v1.0/$metadata#security/alerts_v2`)}`];
     if (request.count) parts.push(`"@odata.count":${matching.length}`);
-    if (page.length > 0 && start + page.length < matching.length) {
+    if (this.graphNextLink && page.length > 0 && start + page.length < matching.length) {
       const next = new URLSearchParams(request.carried);
       next.set('$skiptoken', encodeCursor(page[page.length - 1]));
       // Spaces as %20 and a literal "$", as Graph writes its links.
       parts.push(`"@odata.nextLink":${JSON.stringify(`${base}/v1.0/security/alerts_v2?${next.toString().replace(/\+/g, '%20').replace(/(^|&)%24/g, '$1$$')}`)}`);
     }
-    parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant)).join(',')}]`);
-    return { status: 200, headers: { 'Content-Type': GRAPH_JSON }, body: `{${parts.join(',')}}` };
+    parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant, includeUnknown)).join(',')}]`);
+    return { status: 200, headers: { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) }, body: `{${parts.join(',')}}` };
   }
 
-  private graphAlertJson(detection: Detection, tenant: string): string {
-    let byTenant = this.graphJson.get(detection);
-    if (!byTenant) {
-      byTenant = new Map();
-      this.graphJson.set(detection, byTenant);
+  private graphAlertJson(detection: Detection, tenant: string, includeUnknown: boolean): string {
+    let byClient = this.graphJson.get(detection);
+    if (!byClient) {
+      byClient = new Map();
+      this.graphJson.set(detection, byClient);
     }
-    let json = byTenant.get(tenant);
+    const client = `${includeUnknown ? '+' : '-'}${tenant}`;
+    let json = byClient.get(client);
     if (json === undefined) {
-      json = JSON.stringify(this.shownAlert(detection, tenant));
-      byTenant.set(tenant, json);
+      json = JSON.stringify(this.shownAlert(detection, tenant, includeUnknown));
+      byClient.set(client, json);
     }
     return json;
   }
@@ -767,10 +829,17 @@ export class Emulator {
     }
     const base = this.url;
     if (comment) {
-      return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`, value: triage?.comments ?? [] }, { 'Content-Type': GRAPH_JSON });
+      const comments = triage?.comments ?? [];
+      const context = `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`;
+      if (this.graphCommentAnswer === 'empty') return { status: 204, headers: {}, body: '' };
+      if (this.graphCommentAnswer === 'created') {
+        return jsonReply(201, { '@odata.context': `${context}/$entity`, '@odata.type': '#microsoft.graph.security.alertComment', ...comments.at(-1) }, { 'Content-Type': GRAPH_JSON });
+      }
+      return jsonReply(200, { '@odata.context': context, value: comments }, { 'Content-Type': GRAPH_JSON });
     }
-    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '');
-    return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON });
+    const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
+    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '', includeUnknown);
+    return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) });
   }
 
   /** Graph's 403 for a token whose roles hold none of the permissions an endpoint needs. */
@@ -798,16 +867,19 @@ export class Emulator {
         }[state];
       }
     }
-    return apiError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"' });
+    return graphError(401, 'InvalidAuthenticationToken', message, this.clock(), {
+      'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"',
+    });
   }
 
   /**
-   * A token Graph takes: any from the v2.0 endpoint (its scope named Graph), or a v1-style one whose audience
-   * is a Graph root, as a managed identity's token for the resource https://graph.microsoft.com is.
+   * A token Graph takes: one whose audience is a Graph root, from the v2.0 endpoint (its scope named Graph) or
+   * v1-style, as a managed identity's token for the resource https://graph.microsoft.com is. A v2.0 token for
+   * the SIEM API's resource (assertion sign-in asks v2.0 for it) is not one.
    */
   private isGraphToken(token: string | undefined): boolean {
     const described = this.tokens.describe(token);
-    return described !== undefined && (described.version === 'v2' || this.isGraphAudience(described.audience));
+    return described !== undefined && this.isGraphAudience(described.audience);
   }
 
   /** Graph's root in some cloud, or this emulator's own (it serves Graph at its root). */
@@ -835,6 +907,10 @@ export class Emulator {
   ): Promise<void> {
     const now = this.clock();
     const token = target === 'token';
+    // Graph answers every error in its OData shape, with innerError; the SIEM API in its own.
+    const graph = !token && record.endpoint.startsWith('graph-');
+    const serviceError = (status: number, code: string, text: string, headers: Record<string, string> = {}): Reply =>
+      graph ? graphError(status, code, text, now, headers) : apiError(status, code, text, headers);
     switch (fault.kind) {
       case 'http204': {
         // Served (a PATCH changes the alert), then a success answered without its body, as Graph answers a
@@ -852,36 +928,36 @@ export class Emulator {
         // A real 401 means the token is no good any more: the client must fetch a new one, not retry it.
         const presented = bearerToken(req.headers.authorization);
         if (presented !== undefined) this.tokens.revoke(presented);
-        return this.send(res, apiError(401, 'Unauthorized', 'Authorization has been denied for this request: the access token has been revoked; request a new one.', {
+        return this.send(res, serviceError(401, 'Unauthorized', 'Authorization has been denied for this request: the access token has been revoked; request a new one.', {
           'WWW-Authenticate': 'Bearer error="invalid_token"',
         }), record);
       }
       case 'http403':
         return this.send(res, token
           ? aadError(403, 'access_denied', 50020, 'The tenant is not authorized: the tenant does not exist or has been deleted.', now)
-          : record.endpoint.startsWith('graph-')
-            ? apiError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
-            : apiError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
+          : graph
+            ? serviceError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
+            : serviceError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
       case 'http404':
       case 'http410': {
         const status = fault.kind === 'http404' ? 404 : 410;
         // The managed identity endpoint while it starts or is updated; anywhere else, a plain Not Found or Gone.
         return this.send(res, record.endpoint === 'managed-identity'
           ? updatingReply(record.path, status)
-          : apiError(status, status === 404 ? 'NotFound' : 'Gone', status === 404 ? 'The resource is not available.' : 'The resource is no longer available.'), record);
+          : serviceError(status, status === 404 ? 'NotFound' : 'Gone', status === 404 ? 'The resource is not available.' : 'The resource is no longer available.'), record);
       }
       case 'http429':
         return this.send(res, token
           ? aadError(429, 'temporarily_unavailable', 50196, 'Too many requests: the server is throttling this client. Retry after the delay in the Retry-After header.', now)
-          : apiError(429, 'TooManyRequests', `Rate limit is exceeded. Try again after ${fault.retryAfter}.`), record, { 'Retry-After': fault.retryAfter });
+          : serviceError(429, 'TooManyRequests', `Rate limit is exceeded. Try again after ${fault.retryAfter}.`), record, { 'Retry-After': fault.retryAfter });
       case 'http500':
         return this.send(res, token
           ? aadError(500, 'server_error', 90033, 'A transient error has occurred. Please try again.', now)
-          : apiError(500, 'InternalServerError', 'An internal server error occurred while processing the request.'), record);
+          : serviceError(500, 'InternalServerError', 'An internal server error occurred while processing the request.'), record);
       case 'http503':
         return this.send(res, token
           ? aadError(503, 'temporarily_unavailable', 90033, 'The service is temporarily unavailable. Please try again.', now)
-          : apiError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please try again later.'), record, { 'Retry-After': fault.retryAfter });
+          : serviceError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please try again later.'), record, { 'Retry-After': fault.retryAfter });
       case 'delay': {
         const stillThere = await this.wait(fault.delayMs, res);
         if (!stillThere) return;

@@ -21,6 +21,14 @@ export interface TokenResponseV2 {
 
 export type TokenState = 'valid' | 'unknown' | 'expired' | 'revoked';
 
+/** The application permission of the SIEM integration's app, which its tokens carry. */
+const SIEM_ROLES: readonly string[] = ['Alert.Read.All'];
+
+/** The resource a v2.0 scope names: the scope without "/.default". */
+export function scopeResource(scope: string): string {
+  return scope.replace(/\/\.default$/i, '');
+}
+
 interface IssuedToken {
   readonly expiresAt: number;
   /** v1: from /oauth2/token for a resource (the SIEM API). v2: from /oauth2/v2.0/token for a scope (Graph). */
@@ -62,7 +70,7 @@ export class TokenIssuer {
   }
 
   /** A v1 token for `resource`; `roles` are the application permissions it carries (the SIEM API's by default). */
-  issue(tenant: string, clientId: string, resource: string, roles: readonly string[] = ['Alert.Read.All']): TokenResponse {
+  issue(tenant: string, clientId: string, resource: string, roles: readonly string[] = SIEM_ROLES): TokenResponse {
     const issuedAt = this.now();
     const iat = Math.floor(issuedAt / 1000);
     const exp = iat + this.lifetimeSeconds;
@@ -104,14 +112,15 @@ export class TokenIssuer {
   }
 
   /**
-   * A v2.0 token for `scope` ("https://graph.microsoft.com/.default"): aud is the scope's resource, roles
-   * the Graph application permissions the app has been granted.
+   * A v2.0 token for `scope` ("https://graph.microsoft.com/.default", or the SIEM API's
+   * "https://graph.windows.net/.default"): aud is the scope's resource, roles the application permissions the
+   * app has been granted for that resource (the SIEM API's by default).
    */
-  issueV2(tenant: string, clientId: string, scope: string, roles: readonly string[]): TokenResponseV2 {
+  issueV2(tenant: string, clientId: string, scope: string, roles: readonly string[] = SIEM_ROLES): TokenResponseV2 {
     const issuedAt = this.now();
     const iat = Math.floor(issuedAt / 1000);
     const exp = iat + this.lifetimeSeconds;
-    const audience = scope.replace(/\/\.default$/i, '');
+    const audience = scopeResource(scope);
     const header = { typ: 'JWT', alg: 'RS256', kid: 'emulator' };
     const claims = {
       aud: audience,

@@ -150,6 +150,35 @@ describe('toSiemDetection', () => {
     assert.equal(toSiemDetection({ detectionSource: 'customTi' }).Source, 'CustomTI');
     assert.equal(toSiemDetection({ detectionSource: 'microsoftThreatExperts' }).Source, 'ThreatExperts');
     assert.equal(toSiemDetection({ detectionSource: 'manual' }).Source, 'Manual');
+    assert.equal(toSiemDetection({ detectionSource: 'microsoftThreatIntelligence' }).Source, 'MicrosoftThreatIntelligence');
+  });
+
+  it('maps Graph\'s placeholder unknownFutureValue to no value, never to text', () => {
+    const alert = sampleAlert({ severity: 'unknownFutureValue', detectionSource: 'unknownFutureValue' });
+    alert.evidence = (alert.evidence as Array<Record<string, unknown>>).map((e) =>
+      e['@odata.type'] === '#microsoft.graph.security.deviceEvidence' ? e : { ...e, remediationStatus: 'unknownFutureValue', detectionStatus: 'unknownFutureValue' });
+    const d = toSiemDetection(alert);
+    assert.deepEqual([d.Severity, d.Source, d.RemediationAction], ['', '', '']);
+    assert.deepEqual([d.RemediationIsSuccess, d.WasExecutingWhileDetected], [null, null]);
+    assert.ok(!JSON.stringify(d).toLowerCase().includes('unknownfuturevalue'));
+  });
+
+  it('implies RemediationIsSuccess from the remediation statuses Graph added after the placeholder too', () => {
+    const outcome = (remediationStatus: string): unknown => toSiemDetection({ evidence: [{ '@odata.type': '#microsoft.graph.security.fileEvidence', remediationStatus }] });
+    const implied = Object.fromEntries(['unremediated', 'partiallyRemediated', 'declined', 'active', 'pendingApproval', 'running'].map((s) => {
+      const d = outcome(s) as { RemediationAction: string; RemediationIsSuccess: boolean | null };
+      assert.equal(d.RemediationAction, s);
+      return [s, d.RemediationIsSuccess];
+    }));
+    assert.deepEqual(implied, { unremediated: false, partiallyRemediated: false, declined: false, active: null, pendingApproval: null, running: null });
+  });
+
+  it('takes Category from categories, which replaces the deprecated category, joined with ","; else from category', () => {
+    assert.equal(toSiemDetection(sampleAlert({ category: undefined, categories: ['Malware'] })).Category, 'Malware');
+    assert.equal(toSiemDetection(sampleAlert({ categories: ['Execution', '', 'Persistence'] })).Category, 'Execution,Persistence');
+    assert.equal(toSiemDetection(sampleAlert({ categories: [] })).Category, 'DefenseEvasion');
+    assert.equal(toSiemDetection(sampleAlert({ categories: null })).Category, 'DefenseEvasion');
+    assert.equal(toSiemDetection({ id: 'x' }).Category, '');
   });
 });
 
@@ -163,6 +192,7 @@ describe('native alerts', () => {
   it('get the same kind of topic as SIEM detections', () => {
     assert.equal(graphAlertTopic(sampleAlert()), '[High] Suspicious execution of hidden file on lon-ws-0042.uk.contoso.com');
     assert.equal(GRAPH_NATIVE_ACCESSOR.topic({ title: 'a\nb' }), '[Unknown] a b');
+    assert.equal(GRAPH_NATIVE_ACCESSOR.topic({ title: 'a', severity: 'unknownFutureValue' }), '[Unknown] a');
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alertsUrl, alertUrl, graphConnection, graphScope, resolveConnection, tokenUrl } from '../../src/defender/regions';
+import { alertsUrl, alertUrl, graphConnection, tokenScope, resolveConnection, tokenUrl } from '../../src/defender/regions';
 import { clientCredentialsForm } from '../../src/defender/sign-in/token-request';
 import { parseTokenResponse } from '../../src/defender/token';
 
@@ -20,7 +20,7 @@ describe('regions with api graph', () => {
       const c = resolveConnection({ ...base, region, api: 'graph' });
       assert.equal(alertsUrl(c), `${graph}/v1.0/security/alerts_v2`, region);
       assert.equal(tokenUrl(c), `${login}/${base.tenantId}/oauth2/v2.0/token`, region);
-      assert.equal(graphScope(c), `${graph}/.default`, region);
+      assert.equal(tokenScope(c), `${graph}/.default`, region);
     }
   });
 
@@ -28,7 +28,7 @@ describe('regions with api graph', () => {
     const c = resolveConnection({ ...base, region: 'custom', api: 'graph', apiBaseUrl: 'http://127.0.0.1:8080/', authorityUrl: 'http://127.0.0.1:8080' });
     assert.equal(alertsUrl(c), 'http://127.0.0.1:8080/v1.0/security/alerts_v2');
     assert.equal(tokenUrl(c), `http://127.0.0.1:8080/${base.tenantId}/oauth2/v2.0/token`);
-    assert.equal(graphScope(c), 'http://127.0.0.1:8080/.default');
+    assert.equal(tokenScope(c), 'http://127.0.0.1:8080/.default');
   });
 
   it('asks the v2.0 endpoint for a scope and never a resource, even one left over from the SIEM API', () => {
@@ -73,7 +73,7 @@ describe('regions with api graph', () => {
     // custom: both URLs serve both APIs (the emulator does), so the API base is the Graph root.
     const custom = graphConnection(resolveConnection({ ...base, region: 'custom', apiBaseUrl: 'http://127.0.0.1:8080', authorityUrl: 'http://127.0.0.1:9090' }));
     assert.equal(tokenUrl(custom), `http://127.0.0.1:9090/${base.tenantId}/oauth2/v2.0/token`);
-    assert.equal(graphScope(custom), 'http://127.0.0.1:8080/.default');
+    assert.equal(tokenScope(custom), 'http://127.0.0.1:8080/.default');
     const graph = resolveConnection({ ...base, region: 'eu', api: 'graph' });
     assert.equal(graphConnection(graph), graph);
   });

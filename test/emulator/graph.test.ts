@@ -198,6 +198,28 @@ describe('GET /v1.0/security/alerts_v2', () => {
     assert.equal((await alertsV2(query(emulator.url, { $skiptoken: 'garbage' }), token)).status, 400);
   });
 
+  it('answers every error of the list in Graph\'s shape, with innerError, as its single-alert routes do', async () => {
+    const answers = [await alertsV2(query(emulator.url, { $filter: "title eq 'x'" }), token), await alertsV2(query(emulator.url, {}), undefined)];
+    emulator.injectFault({ kind: 'http429', retryAfter: '1' });
+    emulator.injectFault({ kind: 'http403' });
+    answers.push(await alertsV2(query(emulator.url, {}), token), await alertsV2(query(emulator.url, {}), token));
+    assert.deepEqual(answers.map((a) => [a.status, a.body.error?.code]), [[400, 'BadRequest'], [401, 'InvalidAuthenticationToken'], [429, 'TooManyRequests'], [403, 'Forbidden']]);
+    for (const { body, headers } of answers) {
+      const inner = (body.error as { innerError?: Record<string, string> }).innerError;
+      assert.match(String(inner?.['request-id']), /^[0-9a-f-]{36}$/);
+      assert.equal(inner?.['request-id'], headers.get('request-id'));
+      assert.match(String(inner?.date), /^2024-01-15T12:00:00$/);
+    }
+  });
+
+  it('answers a fresh alert\'s classification and determination as null, as tenants do (not the docs\' "unknown")', async () => {
+    const { alerts } = await allPages(query(emulator.url, {}), token);
+    assert.deepEqual(new Set(alerts.map((a) => `${String(a.classification)}|${String(a.determination)}`)), new Set(['null|null']));
+    const unclassified = await allPages(query(emulator.url, { $filter: 'classification eq null' }), token);
+    assert.equal(unclassified.alerts.length, 10);
+    assert.equal((await allPages(query(emulator.url, { $filter: "classification eq 'unknown'" }), token)).alerts.length, 0);
+  });
+
   it('wants a valid v2.0 token for Graph', async () => {
     const none = await alertsV2(query(emulator.url, {}), undefined);
     assert.equal(none.status, 401);
@@ -254,5 +276,83 @@ describe('GET alerts_v2 on an emulator that refuses $orderby', () => {
   it('refuses nonsense options at construction', () => {
     assert.throws(() => new Emulator({ graphOrderBy: 'maybe' as never }), /graphOrderBy must be/);
     assert.throws(() => new Emulator({ graphMaxPageSize: 0 }), /graphMaxPageSize must be a positive integer/);
+  });
+});
+
+describe('evolvable enums behind Prefer: include-unknown-enum-members', () => {
+  const clock = new ManualClock();
+  let emulator: Emulator;
+  let token: string;
+  let id: string;
+  withClockedEmulator(clock, { seed: 4 }, (e) => (emulator = e));
+  beforeEach(async () => {
+    const d = emulator.addDetection(
+      { Source: 'MicrosoftThreatIntelligence', Severity: 'Critical', Category: 'Malware', LastProcessedTimeUtc: T0 - MINUTE },
+      { graph: { remediationStatus: 'unremediated', category: null, categories: ['Malware', 'Execution'] } },
+    );
+    id = String(d.AlertId);
+    token = await graphAccessToken(emulator.url);
+  });
+  const read = async (url: string, prefer?: string): Promise<{ alert: Alert; applied: string | null }> => {
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, ...(prefer === undefined ? {} : { Prefer: prefer }) } });
+    const body = (await res.json()) as Alert & { value?: Alert[] };
+    return { alert: body.value ? body.value[0] : body, applied: res.headers.get('preference-applied') };
+  };
+  const enums = (a: Alert): unknown[] => [a.detectionSource, a.severity, evidence(a, 'fileEvidence')[0].remediationStatus];
+
+  it('serves members added after unknownFutureValue as unknownFutureValue without the header, on the list and on one alert', async () => {
+    for (const url of [query(emulator.url, {}), `${emulator.url}/v1.0/security/alerts_v2/${id}`]) {
+      const { alert, applied } = await read(url);
+      assert.deepEqual(enums(alert), ['unknownFutureValue', 'unknownFutureValue', 'unknownFutureValue'], url);
+      assert.equal(applied, null);
+    }
+  });
+
+  it('serves them as they are with the header, and a value v1.0 does not list (severity "critical") still as unknownFutureValue', async () => {
+    for (const url of [query(emulator.url, {}), `${emulator.url}/v1.0/security/alerts_v2/${id}`]) {
+      const { alert, applied } = await read(url, 'odata.maxpagesize=5, include-unknown-enum-members');
+      assert.deepEqual(enums(alert), ['microsoftThreatIntelligence', 'unknownFutureValue', 'unremediated'], url);
+      assert.equal(applied, 'include-unknown-enum-members');
+    }
+    assert.deepEqual(emulator.requests.filter((r) => r.endpoint !== 'graph-token').map((r) => r.prefer), ['odata.maxpagesize=5, include-unknown-enum-members', 'odata.maxpagesize=5, include-unknown-enum-members']);
+  });
+
+  it('serves categories beside the deprecated category, and an alert that has only categories', async () => {
+    const { alert } = await read(query(emulator.url, {}), 'include-unknown-enum-members');
+    assert.deepEqual([alert.category, alert.categories], [null, ['Malware', 'Execution']]);
+    const other = emulator.addDetection({ Category: 'Execution', LastProcessedTimeUtc: T0 - 2 * MINUTE });
+    const plain = (await read(`${emulator.url}/v1.0/security/alerts_v2/${String(other.AlertId)}`)).alert;
+    assert.deepEqual([plain.category, plain.categories], ['Execution', ['Execution']]);
+  });
+});
+
+describe('GET alerts_v2 without @odata.nextLink (graphNextLink: false)', () => {
+  const clock = new ManualClock();
+  let emulator: Emulator;
+  let token: string;
+  withClockedEmulator(clock, { seed: 12, graphNextLink: false, graphMaxPageSize: 4 }, (e) => (emulator = e));
+  beforeEach(async () => {
+    emulator.addDetections(1200, { lastProcessedAt: T0 - MINUTE, spreadMs: 60 * MINUTE });
+    token = await graphAccessToken(emulator.url);
+  });
+
+  it('clamps $top at 1000 whatever graphMaxPageSize says, and sends no nextLink however many alerts follow', async () => {
+    for (const [top, expected] of [['1500', 1000], [undefined, 1000], ['3', 3]] as const) {
+      const page = await alertsV2(query(emulator.url, top === undefined ? {} : { $top: top }), token);
+      assert.equal(page.status, 200);
+      assert.equal(page.body.value?.length, expected, `$top ${top ?? 'absent'}`);
+      assert.equal(page.body['@odata.nextLink'], undefined);
+    }
+  });
+
+  it('takes $skip up to 500 and refuses more with 400 in Graph\'s error shape', async () => {
+    const last = await alertsV2(query(emulator.url, { $skip: '500', $top: '10', $orderby: 'lastUpdateDateTime asc' }), token);
+    assert.equal(last.status, 200);
+    assert.equal(last.body.value?.length, 10);
+    const refused = await alertsV2(query(emulator.url, { $skip: '501', $top: '10' }), token);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error?.code, 'BadRequest');
+    assert.match(String(refused.body.error?.message), /\$skip, 501, exceeds the maximum of 500/);
+    assert.match(String((refused.body.error as { innerError?: Record<string, string> }).innerError?.['request-id']), /^[0-9a-f-]{36}$/);
   });
 });

@@ -61,6 +61,27 @@ describe('certificate client assertions', () => {
     assert.equal(emulator.clientAssertions.length, 2);
   });
 
+  it('gives a v2.0 assertion for the SIEM API\'s scope a token the SIEM API takes and Graph does not', async () => {
+    emulator.setCertificates([certificate]);
+    emulator.addDetections(2, { lastProcessedAt: T0 - 60_000 });
+    const answer = await postToken(emulator.url, form(jwt(header(), claims({ aud: tokenUrl('v2') }), key), { scope: `${RESOURCE}/.default` }), 'v2');
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const token = String(answer.body.access_token);
+    const claimsOf = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+    assert.deepEqual([claimsOf.aud, claimsOf.ver, claimsOf.roles], [RESOURCE, '2.0', ['Alert.Read.All']]);
+    const siem = await fetch(`${emulator.url}/api/alerts`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(siem.status, 200);
+    assert.equal(((await siem.json()) as unknown[]).length, 2);
+    const graph = await fetch(`${emulator.url}/v1.0/security/alerts_v2`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(graph.status, 401);
+    assert.match(((await graph.json()) as { error: { message: string } }).error.message, /Invalid audience/);
+    // And the other way round: a Graph token is no token for the SIEM API.
+    const graphToken = await postToken(emulator.url, form(jwt(header(), claims({ aud: tokenUrl('v2') }), key), { scope: 'https://graph.microsoft.com/.default' }), 'v2');
+    const refused = await fetch(`${emulator.url}/api/alerts`, { headers: { Authorization: `Bearer ${String(graphToken.body.access_token)}` } });
+    assert.equal(refused.status, 401);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /the access token is for Microsoft Graph, not this API/);
+  });
+
   it('refuses what Microsoft Entra ID refuses, each with its reason', async () => {
     emulator.setCertificates([certificate]);
     const now = Math.floor(clock.ms / 1000);

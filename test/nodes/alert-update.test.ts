@@ -10,7 +10,7 @@ import configNode from '../../src/nodes/defender-config';
 import updateNode from '../../src/nodes/defender-alert-update';
 import detectionsNode from '../../src/nodes/defender-detections';
 import { assertNoSecret } from '../fixtures/sign-in';
-import { everythingShown, helper, loadUpdateRig, type Message, Probe, readFlow, recent, runnableFlow, SECRET, type UpdateRig, withEmulatorSuite } from '../fixtures/harness';
+import { everythingShown, helper, loadUpdateRig, type Message, Probe, readFlow, recent, runnableFlow, SECRET, startEmulator, TENANT, type UpdateRig, withEmulatorSuite } from '../fixtures/harness';
 
 type Context = { set(key: string, value: unknown): void };
 const flowOf = (node: unknown): Context => (node as { context(): { flow: Context } }).context().flow;
@@ -113,6 +113,40 @@ describe('defender-alert-update', () => {
     assert.deepEqual(alert.comments.map((c) => c.comment), ['E-mailed to the SOC']);
     assert.equal(alert.status, 'inProgress');
     assert.deepEqual(writes().map((r) => `${r.method} ${r.endpoint}`), ['PATCH graph-alert', 'POST graph-comments', 'GET graph-alert']);
+  });
+
+  for (const answer of ['created', 'empty'] as const) {
+    it(`takes a stored comment answered ${answer === 'created' ? 'with 201 and the one comment' : 'with 204 and no body'} for what it is, not for an error to send again`, async () => {
+      const other = await startEmulator({ seed: 32, graphCommentAnswer: answer });
+      try {
+        const [d] = other.addDetections(1, recent());
+        const id = String(d.AlertId);
+        const rig = await loadUpdateRig(other, { comment: 'E-mailed to the SOC' });
+        const { output, error } = await rig.update({ alertId: id });
+        assert.equal(error, undefined, JSON.stringify(error?.error));
+        assert.deepEqual(alertOf(output).comments.map((c) => c.comment), ['E-mailed to the SOC']);
+        const calls = other.requests.filter((r) => r.endpoint === 'graph-comments' || r.endpoint === 'graph-alert');
+        assert.deepEqual(calls.map((r) => `${r.method} ${r.status}`), [`POST ${answer === 'created' ? 201 : 204}`, 'GET 200']);
+        assert.equal((other.graphAlert(id, TENANT)?.comments as unknown[]).length, 1, 'added once');
+      } finally {
+        await helper.unload();
+        await other.close();
+      }
+    });
+  }
+
+  it('fails a comment a gateway answered for Graph (200, not JSON) when the alert does not show it, saying it can be sent again', async () => {
+    const { id } = detection();
+    const rig = await loadUpdateRig(emulator, { comment: 'E-mailed to the SOC' });
+    emulator.injectFault({ kind: 'html' });
+    const { error } = await rig.update({ alertId: id });
+    const failure = caught(error);
+    assert.equal(failure.code, 'BAD_RESPONSE');
+    assert.match(failure.message, /with a body that is not JSON; expected a JSON object with a "value" array of comments\. It began: "<!DOCTYPE html>.*" The alert read after it does not show the comment: it was not stored, and sending the message again is safe$/);
+    assert.equal((emulator.graphAlert(id, TENANT)?.comments as unknown[]).length, 0);
+    const again = await rig.update({ alertId: id });
+    assert.equal(again.error, undefined, 'sent again, it is stored once');
+    assert.deepEqual(alertOf(again.output).comments.map((c) => c.comment), ['E-mailed to the SOC']);
   });
 
   it('reads values from the message, flow and global context for every message, and from env at deploy', async () => {

@@ -99,10 +99,12 @@ describe('defender-detections with api graph', () => {
     assert.equal(siem.all.length, 4);
     assert.deepEqual(payloads(graph.all).map(pick), payloads(siem.all).map(pick));
     assert.ok(payloads(graph.all).every((d) => d.MachineGroup === 'Servers'));
-    const asked = graphRequests(emulator).at(-1)?.query ?? [];
-    assert.deepEqual(asked.map(([k]) => k), ['$filter', '$orderby', '$top', ...(asked.length > 3 ? ['$skiptoken'] : [])]);
-    assert.match(asked[0][1], /^serviceSource eq 'microsoftDefenderForEndpoint' and lastUpdateDateTime ge \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    assert.equal(asked.find(([k]) => k === '$orderby')?.[1], 'lastUpdateDateTime desc');
+    const [first, ...later] = graphRequests(emulator).map((r) => r.query);
+    assert.deepEqual(first.map(([k]) => k), ['$filter', '$orderby', '$top']);
+    assert.match(first[0][1], /^serviceSource eq 'microsoftDefenderForEndpoint' and lastUpdateDateTime ge \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(first[1][1], 'lastUpdateDateTime desc');
+    // Newest first by key: each later page ends where the page before it did.
+    assert.ok(later.length > 0 && later.every((q) => / and lastUpdateDateTime le \d{4}-\S+Z$/.test(q[0][1])));
   });
 
   it('pages oldest first by time, each page asked from the newest time of the one before, one slice each', async () => {
@@ -265,5 +267,89 @@ describe('defender-detections with api graph', () => {
     // Closing ends the waits: no pull hangs past a redeploy.
     await helper.unload();
     assert.equal(graphRequests(emulator).length, 2);
+  });
+});
+
+describe('defender-detections with api graph, when Graph sends no @odata.nextLink', () => {
+  let emulator: Emulator;
+  // As elastic/integrations#20234 met alerts_v2: no nextLink, $top clamped at 1000, $skip above 500 refused.
+  withEmulatorSuite({ seed: 29, graphNextLink: false }, (e) => (emulator = e));
+
+  /** A lastUpdateDateTime at 100 ns, as Graph writes them: `count` alerts stored at exactly that time. */
+  const tie = (ms: number, count: number): string => {
+    const time = `${new Date(ms).toISOString().slice(0, 23)}4567Z`;
+    for (let i = 0; i < count; i++) emulator.addDetection({ LastProcessedTimeUtc: time });
+    return time;
+  };
+  const keys = (messages: Message[]): string[] => payloads(messages).map((d) => `${String(d.AlertId)}|${String(d.LastProcessedTimeUtc)}`);
+  const filterOf = (q: Array<[string, string]>): string => q.find(([k]) => k === '$filter')?.[1] ?? '';
+
+  it('pages over thousands of alerts by the lastUpdateDateTime bound, losing nothing at ties on page edges', async () => {
+    const now = Date.now();
+    emulator.addDetections(2400, { lastProcessedAt: now - MINUTE, spreadMs: 100 * MINUTE });
+    // Ties wherever a page may end, and one instant longer than a page, which only $skip gets through.
+    for (let i = 0; i < 30; i++) tie(now - (5 + 3 * i) * MINUTE, 25);
+    tie(now - 50 * MINUTE, 700);
+    const stored = new Set(emulator.detections.map((d) => `${String(d.AlertId)}|${String(d.LastProcessedTimeUtc)}`));
+    assert.equal(stored.size, 3850);
+    const rig = await loadRig(emulator, {}, { config: GRAPH });
+    const { detections, summary, error } = await rig.pull();
+    assert.equal(error, undefined, JSON.stringify(error?.error));
+    assert.equal(detections.length, 3850);
+    assert.deepEqual(new Set(keys(detections)), stored);
+    assert.equal(summaryOf(summary).count, 3850);
+    const asked = graphRequests(emulator).map((r) => r.query);
+    assert.ok(asked.length >= 6, `thousands of alerts in pages of at most 1000, got ${asked.length} requests`);
+    for (const q of asked) {
+      assert.ok(Number(q.find(([k]) => k === '$top')?.[1]) <= 1000);
+      assert.ok(Number(q.find(([k]) => k === '$skip')?.[1] ?? 0) <= 500);
+    }
+    const lowerBounds = asked.map((q) => /lastUpdateDateTime ge (\S+)/.exec(filterOf(q))?.[1] ?? '');
+    assert.deepEqual(lowerBounds, [...lowerBounds].sort(), 'each page from the time the page before it reached');
+    assert.ok(asked.some((q) => q.some(([k]) => k === '$skip')), 'the instant of 700 alerts was read on with $skip');
+    assert.equal((await rig.pull()).detections.length, 0, 'the next poll sends nothing again');
+  });
+
+  it('answers an explicit limit above a page with the newest alerts, newest first by the bound', async () => {
+    emulator.addDetections(2600, { lastProcessedAt: Date.now() - MINUTE, spreadMs: 100 * MINUTE });
+    tie(Date.now() - 30 * MINUTE, 40);
+    const rig = await loadRig(emulator, {}, { config: GRAPH });
+    const { detections, error } = await rig.pull({ query: { ago: 'PT3H', limit: 1500 } });
+    assert.equal(error, undefined, JSON.stringify(error?.error));
+    assert.equal(new Set(keys(detections)).size, 1500);
+    const sent = new Set(keys(detections));
+    const oldestSent = payloads(detections).map((d) => String(d.LastProcessedTimeUtc)).sort()[0];
+    const newestLeft = emulator.detections.filter((d) => !sent.has(`${String(d.AlertId)}|${String(d.LastProcessedTimeUtc)}`)).map((d) => String(d.LastProcessedTimeUtc)).sort().at(-1);
+    assert.ok(String(newestLeft) <= oldestSent, 'the most recent 1500, as the SIEM API\'s limit means');
+    assert.ok(graphRequests(emulator).length >= 2);
+  });
+
+  it('reads every alert when Graph refuses $orderby too, halving the window where a page is full', async () => {
+    const refusing = await startEmulator({ seed: 30, graphNextLink: false, graphOrderBy: 'refused' });
+    try {
+      refusing.addDetections(2500, { lastProcessedAt: Date.now() - MINUTE, spreadMs: 100 * MINUTE });
+      const rig = await loadRig(refusing, {}, { config: GRAPH });
+      const all = await rig.pull();
+      assert.equal(all.error, undefined, JSON.stringify(all.error?.error));
+      assert.equal(new Set(keys(all.detections)).size, 2500);
+      const newest = await rig.pull({ query: { ago: 'PT3H', limit: 10 } });
+      const expected = [...refusing.detections].map((d) => String(d.LastProcessedTimeUtc)).sort().slice(-10);
+      assert.deepEqual(payloads(newest.detections).map((d) => String(d.LastProcessedTimeUtc)).sort(), expected);
+      assert.ok(refusing.requests.every((r) => r.status !== 400 || r.query.some(([k]) => k === '$orderby')), 'no $skip was refused');
+    } finally {
+      await helper.unload();
+      await refusing.close();
+    }
+  });
+
+  it('stops with TOO_LARGE and says why when more alerts share one instant than Graph pages without a link', async () => {
+    const before = emulator.addDetections(5, { lastProcessedAt: Date.now() - 60 * MINUTE, spreadMs: MINUTE });
+    const crowded = tie(Date.now() - 30 * MINUTE, 1600);
+    const rig = await loadRig(emulator, {}, { config: GRAPH });
+    const { detections, error } = await rig.pull();
+    const caught = error?.error as { code: string; message: string };
+    assert.equal(caught.code, 'TOO_LARGE');
+    assert.match(caught.message, new RegExp(`more than \\d+ Microsoft Graph alerts share the time ${crowded.replace(/\./g, '\\.')}, and Graph gave no @odata\\.nextLink`));
+    for (const d of before) assert.ok(keys(detections).includes(`${String(d.AlertId)}|${String(d.LastProcessedTimeUtc)}`), 'what came before the instant went out');
   });
 });

@@ -87,7 +87,7 @@ describe('alerts as a lifecycle, Microsoft Graph', () => {
     assert.deepEqual(lifecycleOf(triage.detections[0]), {
       event: 'update',
       changes: ['status', 'classification', 'commentCount'],
-      previous: { status: 'new', classification: 'unknown', commentCount: 0 },
+      previous: { status: 'new', classification: null, commentCount: 0 },
     });
   });
 

@@ -101,8 +101,28 @@ describe('sign-in modes', () => {
     });
   }
 
+  // Microsoft documents federated credentials for the v2.0 endpoint, and MSAL asks it for certificates too.
+  for (const [label, endpoint] of [['certificate', 'v2.0'], ['workload identity', 'v2.0'], ['secret', 'v1']] as const) {
+    it(`signs in to the SIEM API's resource with ${label} at the ${endpoint} endpoint${endpoint === 'v2.0' ? ', with scope https://graph.windows.net/.default' : ', as the seed documents'}`, async () => {
+      const s = setup(label);
+      suite.emulator.addDetections(2, recent());
+      const rig = await rigFor(s);
+      const { detections, error } = await rig.pull();
+      assert.equal(error, undefined, errorOf(error).message);
+      assert.equal(detections.length, 2);
+      const signIns = suite.emulator.requests.filter((r) => r.endpoint === 'token' || r.endpoint === 'graph-token');
+      assert.deepEqual(signIns.map((r) => [r.path, r.authorized]), [[endpoint === 'v2.0' ? `/${TENANT}/oauth2/v2.0/token` : `/${TENANT}/oauth2/token`, true]]);
+      // The token is for the SIEM API's resource, and the SIEM API took it.
+      const claims = decode(String(suite.emulator.issuedTokens[0]).split('.')[1]);
+      assert.equal(claims.aud, 'https://graph.windows.net');
+      assert.equal(claims.ver, endpoint === 'v2.0' ? '2.0' : undefined);
+      assert.ok(suite.emulator.requests.filter((r) => r.endpoint === 'alerts').every((r) => r.authorized && r.status === 200));
+      assertNoSecret(everythingShown(rig), secretsOf(s, suite.emulator));
+    });
+  }
+
   describe('certificate', () => {
-    it('sends a PS256 assertion for the exact token URL, with a fresh jti and a lifetime of ten minutes at most', async () => {
+    it('sends a PS256 assertion for the exact token URL (v2.0, for the SIEM API too), with a fresh jti and a lifetime of ten minutes at most', async () => {
       const s = setup('certificate');
       const rig = await rigFor(s);
       await rig.pull();
@@ -111,7 +131,7 @@ describe('sign-in modes', () => {
       const [first, second] = suite.emulator.clientAssertions.map((a) => a.split('.').map((p, i) => (i < 2 ? decode(p) : p)));
       assert.equal((first[0] as Record<string, unknown>).alg, 'PS256');
       const claims = first[1] as Record<string, number | string>;
-      assert.equal(claims.aud, `${suite.emulator.url}/${TENANT}/oauth2/token`);
+      assert.equal(claims.aud, `${suite.emulator.url}/${TENANT}/oauth2/v2.0/token`);
       assert.deepEqual([claims.iss, claims.sub], [CLIENT_ID, CLIENT_ID]);
       assert.ok(Number(claims.exp) - Number(claims.nbf) <= 600 && Number(claims.exp) > Date.now() / 1000);
       assert.notEqual(claims.jti, (second[1] as Record<string, unknown>).jti);
@@ -302,8 +322,8 @@ describe('sign-in modes', () => {
       const s = setup('workload identity');
       const rig = await rigFor({ ...s, env: { ...s.env, AZURE_CLIENT_ID: 'an-app-of-the-environment', AZURE_TENANT_ID: 'contoso.onmicrosoft.com' } }, { tenantId: TENANT, clientId: CLIENT_ID });
       assert.equal((await rig.pull()).error, undefined);
-      const [token] = suite.emulator.requests.filter((r) => r.endpoint === 'token');
-      assert.equal(token.path, `/${TENANT}/oauth2/token`);
+      const [token] = suite.emulator.requests.filter((r) => r.endpoint === 'graph-token');
+      assert.equal(token.path, `/${TENANT}/oauth2/v2.0/token`);
       assert.equal(token.authorized, true);
     });
 

@@ -1,7 +1,7 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { invalidConfig } from '../errors';
 import { message } from '../messages';
-import { type Connection, tokenUrl } from '../regions';
+import type { Connection } from '../regions';
 import type { AccessToken } from '../token';
 import { type CertificateFacts, certificateFacts, checkValidAt, pemBlocks, readCertificate, readPrivateKey } from './certificate';
 import { clientAssertion } from './client-assertion';
@@ -48,9 +48,9 @@ export class ClientCertificateCredential implements CredentialSource {
 
   requestToken(connection: Connection, context: TokenRequestContext): Promise<AccessToken> {
     const now = context.now ?? Date.now;
-    const assertion = (): string => {
+    const assertion = (audience: string): string => {
       checkValidAt(this.facts, now());
-      return clientAssertion({ key: this.key, certificateDer: this.certificate.raw, clientId: connection.clientId, audience: tokenUrl(connection), nowMs: now() });
+      return clientAssertion({ key: this.key, certificateDer: this.certificate.raw, clientId: connection.clientId, audience, nowMs: now() });
     };
     return postClientAssertion(connection, assertion, message('signin.check-certificate'), context);
   }

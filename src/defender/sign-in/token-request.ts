@@ -1,7 +1,7 @@
 import { DefenderError } from '../errors';
 import type { HttpResponse, RequestOptions } from '../http';
 import { type Message, type MessageValue, message } from '../messages';
-import { type Connection, graphScope, tokenUrl } from '../regions';
+import { type Connection, type TokenEndpoint, tokenEndpointOf, tokenScope, tokenUrl } from '../regions';
 import { serviceErrorText } from '../response';
 import { parseRetryAfter, withRetries } from '../retry';
 import { type AccessToken, parseTokenResponse } from '../token';
@@ -81,12 +81,16 @@ export async function exchangeToken(exchange: TokenExchange, context: TokenReque
 }
 
 /**
- * The client-credentials form for a target: the v1 endpoint (SIEM API) names a `resource`; the v2 endpoint
- * (Graph) refuses `resource` and wants a `scope` ending in `/.default` instead. `credential` proves the
- * client: a `client_secret`, or a `client_assertion` and its type.
+ * The client-credentials form for the connection's target at a token endpoint: v1 names a `resource`; v2.0
+ * refuses `resource` and wants a `scope` ending in `/.default` instead. `credential` proves the client: a
+ * `client_secret`, or a `client_assertion` and its type.
  */
-export function clientCredentialsForm(connection: Connection, credential: Readonly<Record<string, string>>): Record<string, string> {
-  const target: Record<string, string> = connection.api === 'graph' ? { scope: graphScope(connection) } : { resource: connection.resource };
+export function clientCredentialsForm(
+  connection: Connection,
+  credential: Readonly<Record<string, string>>,
+  endpoint: TokenEndpoint = tokenEndpointOf(connection),
+): Record<string, string> {
+  const target: Record<string, string> = endpoint === 'v2' ? { scope: tokenScope(connection) } : { resource: connection.resource };
   return { ...target, client_id: connection.clientId, ...credential, grant_type: 'client_credentials' };
 }
 
@@ -100,11 +104,12 @@ export function postClientCredentials(
   secrets: () => readonly string[],
   check: Message | undefined,
   context: TokenRequestContext,
+  endpoint: TokenEndpoint = tokenEndpointOf(connection),
 ): Promise<AccessToken> {
-  const url = tokenUrl(connection);
+  const url = tokenUrl(connection, endpoint);
   return exchangeToken(
     {
-      send: async (options) => context.transport.postForm(url, clientCredentialsForm(connection, await credential()), options),
+      send: async (options) => context.transport.postForm(url, clientCredentialsForm(connection, await credential(), endpoint), options),
       host: new URL(url).host,
       secrets,
       ...(check ? { check } : {}),
@@ -115,19 +120,24 @@ export function postClientCredentials(
 
 /**
  * Client credentials proven with a client assertion (RFC 7523): a certificate's signed JWT or a federated
- * token. `assertion` is asked for every attempt; each one it gives is blanked out of the answers.
+ * token. Always at the v2.0 endpoint with `scope={resource}/.default`, for the SIEM API's resource too:
+ * Microsoft documents federated credentials for v2.0, and MSAL asks v2.0 so for certificates. (The secret's
+ * sign-in to the SIEM API stays on v1, as the seed documents it.) `assertion` is given the exact token URL
+ * the request goes to (a certificate's `aud`) and is asked for every attempt; each one it gives is blanked
+ * out of the answers.
  */
 export function postClientAssertion(
   connection: Connection,
-  assertion: () => string | Promise<string>,
+  assertion: (audience: string) => string | Promise<string>,
   check: Message,
   context: TokenRequestContext,
 ): Promise<AccessToken> {
   const sent: string[] = [];
+  const audience = tokenUrl(connection, 'v2');
   const credential = async (): Promise<Record<string, string>> => {
-    const value = await assertion();
+    const value = await assertion(audience);
     sent.push(value);
     return { client_assertion_type: JWT_BEARER, client_assertion: value };
   };
-  return postClientCredentials(connection, credential, () => sent, check, context);
+  return postClientCredentials(connection, credential, () => sent, check, context, 'v2');
 }
