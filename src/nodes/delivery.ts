@@ -19,8 +19,8 @@ export interface CheckpointStore {
   save(key: string, value: Checkpoint | undefined): Promise<void>;
 }
 
-/** Changes of what is owed are stored this soon after them, together. */
-const SAVE_AFTER_MS = 50;
+/** Changes of what is owed are stored, and shown in the status, this soon after them, together. */
+const SAVE_AFTER_MS = 100;
 
 /**
  * One detections node's delivery confirmation: what it owes per checkpoint (a ledger each, stored with the
@@ -117,7 +117,8 @@ export class DeliveryTracker implements DeliveryOwner {
       list.push([ref, end]);
       return;
     }
-    if (end === 'timed-out') this.owing(this.total());
+    // A time-out changes nothing stored (the ledger tells it by the time), but the status says it soon.
+    if (end === 'timed-out') this.changed(ref.checkpoint);
     else book.ledger.outcome(ref.key, ref.attempt, end, Date.now());
   }
 
@@ -144,11 +145,17 @@ export class DeliveryTracker implements DeliveryOwner {
     await this.saves;
   }
 
+  /**
+   * What is owed changed: stored, and told to the status, shortly after, together with the changes that
+   * follow it (a pull of thousands changes it thousands of times; the editor is told a few times a second).
+   */
   private changed(key: string): void {
-    this.owing(this.total());
     const book = this.books.get(key);
     if (!book || book.saving || this.closed) return;
-    book.saving = setTimeout(() => this.saveNow(key), SAVE_AFTER_MS);
+    book.saving = setTimeout(() => {
+      void this.saveNow(key);
+      this.owing(this.total());
+    }, SAVE_AFTER_MS);
   }
 
   private saveNow(key: string): Promise<void> {

@@ -41,12 +41,15 @@ interface RedGlobal {
   nodes: {
     node(id: string): EditorNode | null;
     eachNode(cb: (n: EditorNode) => void): void;
-    filterNodes(filter: { type?: string }): Array<{ id: string }>;
+    filterNodes(filter: { type?: string; z?: string }): EditorNode[];
+    workspace(id: string): unknown;
     eachConfig(cb: (n: EditorNode) => void): void;
     filterLinks(filter: object): Array<{ source: { id: string }; sourcePort: number; target: { id: string } }>;
     dirty(): boolean;
   };
   editor: { validateNode(n: EditorNode): boolean };
+  view: { importNodes(flow: unknown[], options: { generateIds: boolean; addFlow: boolean }): void };
+  workspaces: { delete(workspace: unknown): void };
 }
 declare const RED: RedGlobal;
 
@@ -201,6 +204,24 @@ export class EditorPage {
     await text.press('End');
     await this.page.click('#red-ui-clipboard-dialog-ok');
     await text.waitFor({ state: 'hidden' });
+  }
+
+  /** Imports a flow as a copy, every node with a new id, as the editor does when its ids exist already or it is pasted. */
+  importCopy(flow: unknown[]): Promise<void> {
+    return this.page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: true, addFlow: false }), flow);
+  }
+
+  /** The nodes of a type as the editor holds them: id, flow tab and the properties named. */
+  nodesOfType(type: string, properties: string[]): Promise<Array<Record<string, unknown> & { id: string; z: string }>> {
+    return this.page.evaluate(
+      ([t, names]) => RED.nodes.filterNodes({ type: t }).map((n) => ({ id: n.id, z: String(n.z), ...Object.fromEntries(names.map((name) => [name, n[name]])) })),
+      [type, properties] as const,
+    );
+  }
+
+  /** Removes a flow tab and its nodes, undeployed. */
+  deleteTab(id: string): Promise<void> {
+    return this.page.evaluate((tab) => RED.workspaces.delete(RED.nodes.workspace(tab)), id);
   }
 
   /** Brings a flow tab to the front by clicking its tab. */

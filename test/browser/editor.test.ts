@@ -299,6 +299,58 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     assert.ok(changed.value.every((a) => a.comments.some((c) => c.comment === 'Seen in Node-RED')));
   });
 
+  step('imports example 02 with new ids and keeps its delivering node; the dialog ticks it, checks the delivery fields, and a node with none chosen is marked', async () => {
+    const page = suite.editor.page;
+    const example = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', '02 Forward detections to a webhook.json'), 'utf8')) as Array<{ type: string }>;
+    // As Menu → Import does for a flow whose nodes exist already, or a paste: every node gets a new id.
+    await suite.editor.importCopy(example);
+    const det = (await suite.editor.nodesOfType('defender-detections', ['confirm', 'confirmNodes'])).find((n) => n.confirm === 'nodes');
+    assert.ok(det, 'no detections node confirming delivery was imported');
+    const post = (await suite.editor.nodesOfType('http request', [])).find((n) => n.z === det.z);
+    assert.ok(post);
+    const imported = { det: det.id, post: post.id, tab: det.z, confirmNodes: det.confirmNodes };
+    assert.notEqual(imported.post, 'd3f2000000000007', 'the premise: the import gave new ids');
+    assert.deepEqual(imported.confirmNodes, [imported.post], 'the delivering node is the imported http request node, under its new id');
+    await suite.editor.showTab(imported.tab);
+    await suite.editor.screenshot('delivery-flow');
+    await suite.editor.openNode(imported.det, '#node-input-initialAgo');
+    await page.locator('#node-input-confirm').scrollIntoViewIfNeeded();
+    assert.equal(await page.locator('#node-input-confirm').inputValue(), 'nodes');
+    const list = page.locator('#defender-detections-confirm-nodes');
+    const ticked = (): Promise<string[]> => list.evaluate((el) => ($(el) as unknown as { treeList(m: string): Array<{ node: { id: string } }> }).treeList('selected').map((i) => i.node.id));
+    assert.deepEqual(await ticked(), [imported.post]);
+    assert.equal(await page.locator('#node-input-deliveryTimeout').inputValue(), 'PT1M');
+    await page.locator('#node-input-maxDeliveries').scrollIntoViewIfNeeded();
+    await suite.editor.settle();
+    await suite.editor.screenshot('delivery-dialog');
+    const marked = async (id: string): Promise<boolean> => /input-error/.test(String(await page.locator(id).getAttribute('class')));
+    for (const [field, bad, good] of [['#node-input-deliveryTimeout', '1 minute', 'PT1M'], ['#node-input-maxDeliveries', '0', '10']] as const) {
+      await page.fill(field, bad);
+      await page.locator(field).press('Tab');
+      assert.ok(await marked(field), `${field} "${bad}" is not marked`);
+      await page.fill(field, good);
+      await page.locator(field).press('Tab');
+      assert.ok(!(await marked(field)), `${field} "${good}" is marked`);
+    }
+    // No delivering node left: the node is marked when the dialog closes, as the Complete node is without a scope.
+    await list.locator('.red-ui-treeList-label', { hasText: 'POST to webhook' }).locator('input.red-ui-treeList-checkbox').click();
+    assert.deepEqual(await ticked(), []);
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-confirm').waitFor({ state: 'detached' });
+    assert.deepEqual(await suite.editor.property(imported.det, 'confirmNodes'), []);
+    assert.ok((await suite.editor.invalidNodes()).some((n) => n.startsWith(`defender-detections ${imported.det}`)), 'a node confirming with no delivering node is not marked');
+    // Confirmation off: valid again, whatever the list holds.
+    await suite.editor.openNode(imported.det, '#node-input-initialAgo');
+    await page.selectOption('#node-input-confirm', 'none');
+    assert.ok(!(await page.locator('#defender-detections-confirm-nodes').isVisible()), 'the delivery fields show while confirmation is off');
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-confirm').waitFor({ state: 'detached' });
+    assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(imported.det)), []);
+    // The imported flow is not deployed: it goes again, and the first flow is shown.
+    await suite.editor.deleteTab(imported.tab);
+    await suite.editor.showTab(String(await suite.editor.property(ids.detections, 'z')));
+  });
+
   step('shows the dialogs in Japanese when the browser\'s language is Japanese', async () => {
     // Node-RED's editor takes its language from the browser (or the user settings), not from the URL.
     const ja = await EditorPage.open(suite.browser, suite.demo.editorUrl, 'ja');
