@@ -97,6 +97,12 @@ async function product(config: PullConfig): Promise<PullResult> {
   const startedAt = performance.now();
   await pull(incremental ? { payload: Date.now() } : { query: query(config) });
   const sample = await measurement.stop(out.lastAt);
+  if (process.env.BENCH_HEAP) {
+    // What the pull left behind once it is over: the heap after a full collection.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    (global as { gc?: () => void }).gc?.();
+    console.log(`  ${config.variant} heap after the pull: ${(process.memoryUsage().heapUsed / 1024 / 1024).toFixed(1)} MB`);
+  }
   await red.stop();
   return {
     variant: config.variant,

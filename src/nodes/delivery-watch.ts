@@ -27,16 +27,30 @@ export interface DeliveryOwner {
   settle(ref: DeliveryRef, end: JourneyEnd): void;
 }
 
-interface Tracked {
-  msgid: string;
-  owner: string;
-  ref: DeliveryRef;
-  journey: Journey;
-  route: Route & { knows(node: string): boolean };
-  deadline: number;
+/** The route of the flows as deployed, with which nodes it knows (a node inside a subflow instance it does not). */
+type KnownRoute = Route & { knows(node: string): boolean };
+
+/** A delivery followed: its journey, whose it is, and until when it is waited for. One is made per message. */
+class Tracked extends Journey implements DeliveryRef {
   /** Timed out: kept a while longer, so that a late confirmation still counts. */
-  overdue: boolean;
-  forgetAt: number;
+  overdue = false;
+
+  constructor(
+    readonly msgid: string,
+    readonly owner: string,
+    readonly checkpoint: string,
+    readonly key: string,
+    readonly attempt: number,
+    readonly known: KnownRoute,
+    timeoutMs: number,
+    readonly deadline: number,
+  ) {
+    // A node that never says it is done is given a moment to pass a copy on before it is taken to drop it.
+    super(known, Math.min(SILENCE_MS, timeoutMs / 4));
+    this.forgetAt = deadline + timeoutMs;
+  }
+
+  readonly forgetAt: number;
 }
 
 /** The live node object as the hooks show it: its id, type and, inside a subflow instance, the instance (z). */
@@ -107,7 +121,7 @@ class DeliveryWatch {
   constructor(private readonly RED: NodeAPI) {}
 
   /** The route of the flows as deployed now, to these delivering nodes. */
-  route(delivering: readonly string[]): Route & { knows(node: string): boolean } {
+  route(delivering: readonly string[]): KnownRoute {
     const configs: NodeConfig[] = [];
     this.RED.nodes.eachNode((n) => configs.push(n as unknown as NodeConfig));
     const stations = stationsOf(configs);
@@ -129,11 +143,8 @@ class DeliveryWatch {
   }
 
   /** Follows a message about to be sent: register it before send(), whose first hop runs the hooks at once. */
-  track(msgid: string, owner: string, ref: DeliveryRef, route: Tracked['route'], timeoutMs: number): void {
-    const now = Date.now();
-    // A node that never says it is done is given a moment to pass a copy on before it is taken to drop it.
-    const journey = new Journey(route, Math.min(SILENCE_MS, timeoutMs / 4));
-    const t: Tracked = { msgid, owner, ref, journey, route, deadline: now + timeoutMs, overdue: false, forgetAt: now + 2 * timeoutMs };
+  track(msgid: string, owner: string, checkpoint: string, key: string, attempt: number, route: KnownRoute, timeoutMs: number): void {
+    const t = new Tracked(msgid, owner, checkpoint, key, attempt, route, timeoutMs, Date.now() + timeoutMs);
     this.tracked.set(msgid, t);
     // An output wired to nothing ends the journey at once: nothing to deliver to.
     this.touch(t);
@@ -149,8 +160,8 @@ class DeliveryWatch {
       if (!t) return;
       // A node that never says it is done (a switch, a subflow instance) is done with what it passes on.
       const source = e.source?.node;
-      if (source && !this.tellsWhenDone(source)) t.journey.passOn(this.place(t, source));
-      t.journey.queue(this.place(t, e.destination.node ?? { id: e.destination.id }));
+      if (source && !this.tellsWhenDone(source)) t.passOn(this.place(t, source));
+      t.queue(this.place(t, e.destination.node ?? { id: e.destination.id }));
     });
     hooks.add(`onReceive.${LABEL}`, (e: { msg: Record<string, unknown> & { _msgid?: string }; destination: { id: string; node?: LiveNode } }) => {
       const t = this.find(e.msg);
@@ -160,7 +171,7 @@ class DeliveryWatch {
       if (error && typeof error === 'object' && error.source) {
         // A node reported an error for this message to a Catch node (the e-mail node does only that).
         if (e.destination.node?.type === 'catch' && typeof error.source.id === 'string') {
-          t.journey.fail(this.place(t, this.live(error.source.id)));
+          t.fail(this.place(t, this.live(error.source.id)));
           this.touch(t);
         }
         return;
@@ -168,7 +179,7 @@ class DeliveryWatch {
       // A Complete node's copy is a report, not part of the journey.
       if (complete && typeof complete === 'object' && complete.source) return;
       const node = e.destination.node ?? { id: e.destination.id };
-      t.journey.arrive(this.place(t, node), !this.tellsWhenDone(node), Date.now());
+      t.arrive(this.place(t, node), !this.tellsWhenDone(node), Date.now());
     });
     hooks.add(`onComplete.${LABEL}`, (e: { msg: { _msgid?: string; statusCode?: unknown }; error?: unknown; node: { id: string; node?: LiveNode } }) => {
       const t = this.find(e.msg);
@@ -178,8 +189,8 @@ class DeliveryWatch {
       const place = this.place(t, node);
       // The http request node reports a refused delivery to Catch nodes and still says it is done: the
       // status it leaves in the message tells.
-      const ok = !e.error && (!t.route.delivers(place) || statusOk(e.msg.statusCode));
-      t.journey.complete(place, ok);
+      const ok = !e.error && (!t.known.delivers(place) || statusOk(e.msg.statusCode));
+      t.complete(place, ok);
       this.touch(t);
     });
   }
@@ -219,7 +230,7 @@ class DeliveryWatch {
   private place(t: Tracked, node: LiveNode): string {
     let at: LiveNode | undefined = node;
     for (let depth = 0; at && depth < 16; depth++) {
-      if (t.route.knows(at.id)) return at.id;
+      if (t.known.knows(at.id)) return at.id;
       at = at.z ? this.live(at.z) : undefined;
     }
     return node.id;
@@ -236,7 +247,7 @@ class DeliveryWatch {
       this.dirty.clear();
       const now = Date.now();
       for (const d of batch) {
-        const end = d.journey.end(now, false);
+        const end = d.end(now, false);
         if (end && this.tracked.get(d.msgid) === d) this.finish(d, end);
       }
     });
@@ -246,11 +257,12 @@ class DeliveryWatch {
     if (end === 'timed-out') t.overdue = true;
     else this.tracked.delete(t.msgid);
     const owner = this.owners.get(t.owner);
-    if (owner) owner.settle(t.ref, end);
+    // The journey is the reference itself: nothing more is made per message.
+    if (owner) owner.settle(t, end);
     else if (end !== 'timed-out') {
       let list = this.parked.get(t.owner);
       if (!list) this.parked.set(t.owner, (list = []));
-      list.push({ ref: t.ref, end, until: Date.now() + PARK_MS });
+      list.push({ ref: t, end, until: Date.now() + PARK_MS });
     }
   }
 
@@ -262,9 +274,9 @@ class DeliveryWatch {
         if (t.overdue) {
           if (now >= t.forgetAt) this.tracked.delete(t.msgid);
         } else if (now >= t.deadline) {
-          this.finish(t, t.journey.end(now, true) ?? 'timed-out');
-        } else if (t.journey.waitsOnSilence) {
-          const end = t.journey.end(now, false);
+          this.finish(t, t.end(now, true) ?? 'timed-out');
+        } else if (t.waitsOnSilence) {
+          const end = t.end(now, false);
           if (end) this.finish(t, end);
         }
       }

@@ -106,7 +106,7 @@ export class DeliveryTracker implements DeliveryOwner {
     msg._msgid = id;
     if (delivery.attempt > 1) msg.redelivery = delivery.attempt;
     if (!this.route) this.routeForPull();
-    this.watch.track(id, this.id, { checkpoint: key, key: delivery.key, attempt: delivery.attempt }, this.route as ReturnType<DeliveryWatch['route']>, this.settings.policy.timeoutMs);
+    this.watch.track(id, this.id, key, delivery.key, delivery.attempt, this.route as ReturnType<DeliveryWatch['route']>, this.settings.policy.timeoutMs);
   }
 
   settle(ref: DeliveryRef, end: JourneyEnd): void {

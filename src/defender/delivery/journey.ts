@@ -63,11 +63,11 @@ export class Journey {
    * Where its copies are: on their way to a node (queued), at a node (held), at a node that never says it
    * is done (silent, with when each arrived: such a node, Node-RED's switch or a subflow instance, is done
    * with a copy once it passed it on, or, having not, once `graceMs` passed: a switch whose rules none
-   * matched dropped it). Lists, not maps: a journey is made for every message and has a copy or two.
+   * matched dropped it). A journey is made for every message and has a copy or two: kept lean.
    */
-  private readonly queued: string[] = [];
-  private readonly held: string[] = [];
-  private readonly silent: Array<{ node: string; at: number }> = [];
+  private readonly queued = new Tally();
+  private readonly held = new Tally();
+  private silent?: Array<{ node: string; at: number }>;
   private reached = false;
   private failure = false;
 
@@ -78,7 +78,7 @@ export class Journey {
 
   /** A copy is on its way to `node`. */
   queue(node: string): void {
-    this.queued.push(node);
+    this.queued.add(node);
   }
 
   /**
@@ -86,22 +86,22 @@ export class Journey {
    * `silent`: the node never says when it is done with a message.
    */
   arrive(node: string, silent: boolean, now: number): void {
-    take(this.queued, node);
-    if (silent) this.silent.push({ node, at: now });
-    else this.held.push(node);
+    this.queued.take(node);
+    if (silent) (this.silent ??= []).push({ node, at: now });
+    else this.held.add(node);
     if (this.route.delivers(node)) this.reached = true;
   }
 
   /** `node` is done with its copy; `ok` false when it failed (done(err), or an HTTP status that is not 2xx). */
   complete(node: string, ok: boolean): void {
-    take(this.held, node);
+    this.held.take(node);
     if (!ok && this.route.leadsOn(node)) this.failure = true;
   }
 
   /** `node` passed a copy on: a node that never says it is done has then done with it. */
   passOn(node: string): void {
-    const i = this.silent.findIndex((s) => s.node === node);
-    if (i >= 0) this.silent.splice(i, 1);
+    const i = this.silent?.findIndex((s) => s.node === node) ?? -1;
+    if (i >= 0) this.silent?.splice(i, 1);
   }
 
   /** `node` reported an error for its copy (to a Catch node), and may never say it is done. */
@@ -111,7 +111,7 @@ export class Journey {
 
   /** Whether a node that never says it is done holds a copy: the journey is looked at again as time passes. */
   get waitsOnSilence(): boolean {
-    return this.silent.length > 0;
+    return (this.silent?.length ?? 0) > 0;
   }
 
   /**
@@ -130,24 +130,52 @@ export class Journey {
   /** Where the copies that may still reach a delivering node are: none left, on the way, or at one. */
   private where(now: number): 'nowhere' | 'on-the-way' | 'at-delivery' {
     let found: 'nowhere' | 'on-the-way' = 'nowhere';
-    for (const list of [this.queued, this.held]) {
-      for (const node of list) {
-        if (!this.route.leadsOn(node)) continue;
-        if (this.route.delivers(node)) return 'at-delivery';
-        found = 'on-the-way';
-      }
-    }
-    for (const s of this.silent) {
-      if (s.at + this.graceMs <= now || !this.route.leadsOn(s.node)) continue;
-      if (this.route.delivers(s.node)) return 'at-delivery';
+    const look = (node: string): boolean => {
+      if (!this.route.leadsOn(node)) return false;
+      if (this.route.delivers(node)) return true;
       found = 'on-the-way';
-    }
+      return false;
+    };
+    if (this.queued.some(look) || this.held.some(look)) return 'at-delivery';
+    for (const s of this.silent ?? []) if (s.at + this.graceMs > now && look(s.node)) return 'at-delivery';
     return found;
   }
 }
 
-/** Takes one `node` out of a list of copies. */
-function take(list: string[], node: string): void {
-  const i = list.indexOf(node);
-  if (i >= 0) list.splice(i, 1);
+/**
+ * Copies of a message per node. A journey's copies are mostly at one node at a time, so the first node is
+ * kept in two fields, and only others in a map: no list is made for every message.
+ */
+class Tally {
+  private node?: string;
+  private count = 0;
+  private others?: Map<string, number>;
+
+  add(node: string): void {
+    if (this.count === 0 || this.node === node) {
+      this.node = node;
+      this.count++;
+    } else {
+      const others = (this.others ??= new Map());
+      others.set(node, (others.get(node) ?? 0) + 1);
+    }
+  }
+
+  /** Takes one copy at `node` away, if there is one. */
+  take(node: string): void {
+    if (this.count > 0 && this.node === node) {
+      this.count--;
+    } else {
+      const n = this.others?.get(node) ?? 0;
+      if (n > 1) this.others?.set(node, n - 1);
+      else this.others?.delete(node);
+    }
+  }
+
+  /** Whether `test` holds for a node with a copy (each such node once). */
+  some(test: (node: string) => boolean): boolean {
+    if (this.count > 0 && test(this.node as string)) return true;
+    for (const node of this.others?.keys() ?? []) if (test(node)) return true;
+    return false;
+  }
 }

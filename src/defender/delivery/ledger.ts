@@ -91,12 +91,13 @@ export function isOwedList(value: unknown): value is Owed[] {
  */
 export class DeliveryLedger {
   private readonly owed = new Map<string, Owed>();
-  /** The owed version of each alert (a later version takes over from an earlier one, so there is one). */
-  private readonly byAlert = new Map<string, Owed>();
   /** Deliveries on their way: key → when it times out (epoch ms). */
   private readonly flying = new Map<string, number>();
-  /** Versions first owed since the last commit: stored only once a checkpoint covers them. */
-  private readonly uncommitted = new Set<string>();
+  /**
+   * Versions first owed since the last commit, stored only once a checkpoint covers them. A list, not a set:
+   * one goes in for every message, and it is read only to store and to roll back.
+   */
+  private uncommitted: string[] = [];
   private waiters: Array<() => void> = [];
   private wake?: ReturnType<typeof setTimeout>;
 
@@ -106,7 +107,7 @@ export class DeliveryLedger {
     /** Called after every change of what is owed, so it can be stored. */
     private readonly changed: () => void = () => undefined,
   ) {
-    for (const o of stored ?? []) this.add({ ...o });
+    for (const o of stored ?? []) this.owed.set(o.key, { ...o });
   }
 
   /** Versions owed. */
@@ -142,10 +143,17 @@ export class DeliveryLedger {
     return this.owed.get(key);
   }
 
-  /** The version owed of an alert, when an earlier version than `time` is owed. */
-  earlierOf(alert: string, time: string): Owed | undefined {
-    const o = this.byAlert.get(alert);
-    return o && o.time < time ? o : undefined;
+  /**
+   * The versions owed by alert: the newest owed of each. A pull asks it once, at its start: a later version
+   * of one of these alerts goes out in its place.
+   */
+  byAlert(): Map<string, Owed> {
+    const out = new Map<string, Owed>();
+    for (const o of this.owed.values()) {
+      const other = out.get(o.alert);
+      if (!other || other.time <= o.time) out.set(o.alert, o);
+    }
+    return out;
   }
 
   /** The keys owed now: a pull notes them at its start, to tell at its end which it never met. */
@@ -162,11 +170,11 @@ export class DeliveryLedger {
   /** A version goes out: its first delivery (attempt 1) or another. Made for every message: kept lean. */
   sent(key: string, alert: string, time: string, verdict: Verdict, attempt: number, now: number): void {
     // Not confirmed in time, it is treated as failed then.
-    const o: Owed = { key, alert, time, attempt, due: now + this.policy.timeoutMs + backoff(this.policy, attempt), event: verdict.event, changes: verdict.changes };
+    const due = now + this.policy.timeoutMs + backoff(this.policy, attempt);
+    const o: Owed = { key, alert, time, attempt, due, event: verdict.event, changes: verdict.changes };
     if (verdict.previous) o.previous = verdict.previous;
-    const before = this.remove(key);
-    this.add(o);
-    if (!before) this.uncommitted.add(key);
+    if (!this.remove(key)) this.uncommitted.push(key);
+    this.owed.set(key, o);
     this.flying.set(key, now + this.policy.timeoutMs);
     this.changed();
   }
@@ -221,7 +229,7 @@ export class DeliveryLedger {
 
   /** The checkpoint now covers what was sent: what is owed for it may be stored. */
   commit(): void {
-    this.uncommitted.clear();
+    this.uncommitted = [];
   }
 
   /**
@@ -229,15 +237,20 @@ export class DeliveryLedger {
    * next pull reads it again as if it had never gone out, as it does without confirmation.
    */
   rollback(): void {
-    const keys = [...this.uncommitted];
+    const keys = this.uncommitted;
+    this.uncommitted = [];
     for (const key of keys) this.remove(key);
     if (keys.length > 0) this.changed();
   }
 
-  /** What is owed and covered by the stored checkpoint, as stored with it (plain JSON). */
+  /**
+   * What is owed and covered by the stored checkpoint, as stored with it (plain JSON). The entries
+   * themselves, not copies: stored at every commit of a pull, they are read, not changed, by the store.
+   */
   state(): Owed[] {
     const out: Owed[] = [];
-    for (const o of this.owed.values()) if (!this.uncommitted.has(o.key)) out.push({ ...o });
+    const uncommitted = new Set(this.uncommitted);
+    for (const o of this.owed.values()) if (!uncommitted.has(o.key)) out.push(o);
     return out;
   }
 
@@ -269,19 +282,12 @@ export class DeliveryLedger {
     for (const w of waiting) w();
   }
 
-  private add(o: Owed): void {
-    this.owed.set(o.key, o);
-    const other = this.byAlert.get(o.alert);
-    if (!other || other.time <= o.time) this.byAlert.set(o.alert, o);
-  }
 
   private remove(key: string): boolean {
     const o = this.owed.get(key);
     if (!o) return false;
     this.owed.delete(key);
     this.flying.delete(key);
-    this.uncommitted.delete(key);
-    if (this.byAlert.get(o.alert) === o) this.byAlert.delete(o.alert);
     return true;
   }
 }

@@ -71,15 +71,15 @@ describe('DeliveryLedger', () => {
     assert.equal(isOwedList([{ key: 'a|1' }]), false);
   });
 
-  it('tells the oldest time owed, and the owed version of an alert only for a later time', () => {
+  it('tells the oldest time owed, and the newest version owed of each alert', () => {
     const ledger = new DeliveryLedger(undefined, POLICY);
     send(ledger, 'a|5', 1, 0, '2024-05-01T12:00:05.0000000');
     send(ledger, 'b|3', 1, 0, '2024-05-01T12:00:03.0000000');
     assert.equal(ledger.lowWater(), '2024-05-01T12:00:03.0000000');
-    assert.equal(ledger.earlierOf('a', '2024-05-01T12:00:06.0000000')?.key, 'a|5');
-    assert.equal(ledger.earlierOf('a', '2024-05-01T12:00:05.0000000'), undefined);
+    send(ledger, 'a|4', 1, 0, '2024-05-01T12:00:04.0000000');
+    assert.deepEqual([...ledger.byAlert()].map(([alert, o]) => [alert, o.key]), [['a', 'a|5'], ['b', 'b|3']]);
     ledger.settle('b|3');
-    assert.equal(ledger.lowWater(), '2024-05-01T12:00:05.0000000');
+    assert.equal(ledger.lowWater(), '2024-05-01T12:00:04.0000000');
   });
 
   it('settles as gone a version two full pulls did not meet, and keeps one met again', () => {
