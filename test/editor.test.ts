@@ -8,7 +8,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
-import { ALERT_ENUMS } from '../src/defender/alert-update';
+import { ALERT_ENUMS, type AlertUpdateField } from '../src/defender/alert-update';
 import { MESSAGES } from '../src/defender/messages';
 import { ISO_DATE_TIME } from '../src/defender/query';
 import { REGIONS, resolveConnection } from '../src/defender/regions';
@@ -16,7 +16,7 @@ import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
-import { readUpdateSettings, type UpdateNodeProperties } from '../src/nodes/update-settings';
+import { readUpdateSettings, type UpdateNodeProperties, updateProperty } from '../src/nodes/update-settings';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
@@ -62,7 +62,11 @@ function registeredType(type: string): EditorDefinition {
   const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
   assert.ok(script, 'no editor script');
   const registered: Record<string, EditorDefinition> = {};
-  const RED = { _: (key: string) => key, nodes: { registerType: (name: string, definition: EditorDefinition) => (registered[name] = definition) } };
+  const RED = {
+    _: (key: string) => key,
+    nodes: { registerType: (name: string, definition: EditorDefinition) => (registered[name] = definition) },
+    events: { on: () => undefined },
+  };
   const $ = Object.assign(() => ({ length: 0, val: () => undefined }), { extend: (...objects: object[]) => Object.assign({}, ...objects) });
   vm.runInNewContext(script, { RED, $, URL });
   assert.ok(registered[type], `${type} was not registered`);
@@ -98,11 +102,12 @@ describe('editor and runtime agree', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))), JSON.parse(JSON.stringify(ALERT_ENUMS)));
     const { defaults } = registeredType('defender-alert-update');
     for (const [field, values] of Object.entries(ALERT_ENUMS)) {
-      const validate = defaults[field].validate as Validator;
+      const property = updateProperty(field as AlertUpdateField);
+      const validate = defaults[property].validate as Validator;
       for (const value of values) assert.equal(validate.call({}, value.toUpperCase()), true, `${field} ${value}`);
       assert.notEqual(validate.call({}, 'closed'), true, `${field} "closed" is not refused`);
-      assert.equal(validate.call({ [`${field}Type`]: 'flow' }, 'triage.status'), true);
-      assert.notEqual(validate.call({ [`${field}Type`]: 'flow' }, ''), true, 'a context source needs a key');
+      assert.equal(validate.call({ [`${property}Type`]: 'flow' }, 'triage.status'), true);
+      assert.notEqual(validate.call({ [`${property}Type`]: 'flow' }, ''), true, 'a context source needs a key');
     }
   });
 
@@ -161,7 +166,7 @@ describe('editor and runtime agree', () => {
     // An environment variable is the runtime's to read (the dialog cannot know it is set): left out here.
     const sources = ['', 'str', 'msg', 'flow', 'global', 'nope'];
     const disagree: string[] = [];
-    for (const field of ['status', 'classification', 'determination', 'assignedTo', 'comment']) {
+    for (const field of ['alertStatus', 'classification', 'determination', 'assignedTo', 'comment']) {
       for (const source of sources) {
         for (const value of values) {
           const node = { [field]: value, [`${field}Type`]: source };

@@ -66,9 +66,10 @@ export const NODE_PROPERTIES = {
     name: '',
     defender: '',
     // Each value '' (the alert's own is left as it is), taken from the field itself unless the TypedInput
-    // chooses msg, flow, global or env.
-    status: '',
-    statusType: 'str',
+    // chooses msg, flow, global or env. The alert's status is `alertStatus`: the editor keeps a node's
+    // runtime status in `node.status`, and overwrote a property of that name once the node showed a status.
+    alertStatus: '',
+    alertStatusType: 'str',
     classification: '',
     classificationType: 'str',
     determination: '',
@@ -77,6 +78,9 @@ export const NODE_PROPERTIES = {
     assignedToType: 'str',
     comment: '',
     commentType: 'str',
+    // Read, never written: what a flow saved before the rename holds; the runtime and the editor move it over.
+    status: '',
+    statusType: '',
   },
 } as const satisfies Record<string, Record<string, string | number | boolean | readonly string[]>>;
 

@@ -15,6 +15,26 @@ export type UpdateNodeProperties = Partial<PropertiesOf<'defender-alert-update'>
   retryBaseDelayMs?: string | number;
 };
 
+/**
+ * The node property of each field: the field's own name, but for the status, `alertStatus` (a property
+ * named `status` is overwritten in the editor by the node's runtime status).
+ */
+export function updateProperty(field: AlertUpdateField): Exclude<AlertUpdateField, 'status'> | 'alertStatus' {
+  return field === 'status' ? 'alertStatus' : field;
+}
+
+/**
+ * A flow saved before the rename holds `status` and `statusType`: they mean `alertStatus` and its type when
+ * the flow has none (a text only: the editor may have saved its status object there).
+ */
+function withoutLegacyStatus(given: UpdateNodeProperties): UpdateNodeProperties {
+  const { status, statusType, ...rest } = given;
+  if ((rest.alertStatus === undefined || rest.alertStatus === null) && typeof status === 'string') {
+    return { ...rest, alertStatus: status, ...(statusType !== undefined && statusType !== null ? { alertStatusType: statusType } : {}) };
+  }
+  return rest;
+}
+
 /** A value read for each message: from the message itself, or from flow or global context. */
 export type SourcedChange = PerMessageSource<AlertUpdateField>;
 
@@ -39,12 +59,13 @@ const DEFAULTS = NODE_PROPERTIES['defender-alert-update'];
  * Environment variables are read here; message properties and context are left for each message.
  */
 export function readUpdateSettings(given: UpdateNodeProperties, readEnv: EnvReader = (name) => process.env[name]): UpdateSettings {
-  const p = withDefaults('defender-alert-update', given);
+  const p = withDefaults('defender-alert-update', withoutLegacyStatus(given));
   const changes: AlertChanges = {};
   const sourced: SourcedChange[] = [];
   for (const key of ALERT_UPDATE_FIELDS) {
-    const source = String(p[`${key}Type`]).trim() || DEFAULTS[`${key}Type`];
-    const raw = p[key];
+    const property = updateProperty(key);
+    const source = String(p[`${property}Type`]).trim() || DEFAULTS[`${property}Type`];
+    const raw = p[property];
     const name = String(raw).trim();
     const set = (value: unknown, refused: (err: unknown) => DefenderError): void => {
       try {
@@ -65,7 +86,7 @@ export function readUpdateSettings(given: UpdateNodeProperties, readEnv: EnvRead
       if (name === '') throw invalidConfig(message('settings.context-key-missing', { key, scope: source }));
       sourced.push({ key, scope: source, name });
     } else {
-      throw invalidConfig(message('update.bad-source', { key, value: source }));
+      throw invalidConfig(message('update.bad-source', { key: property, value: source }));
     }
   }
   return {

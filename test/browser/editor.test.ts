@@ -257,13 +257,13 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     ids.update = await suite.editor.drop('defender-alert-update', 600, 100);
     await suite.editor.wire(ids.detections, 0, ids.update);
     await suite.editor.openNode(ids.update, '#node-input-defender');
-    assert.equal((await suite.editor.labelOf('node-input-status')).trim(), 'Status');
+    assert.equal((await suite.editor.labelOf('node-input-alertStatus')).trim(), 'Status');
     // Nothing chosen yet: each list starts at "leave unchanged".
-    assert.equal(await page.locator('#node-input-status').inputValue(), '');
+    assert.equal(await page.locator('#node-input-alertStatus').inputValue(), '');
     await page.selectOption('#node-input-defender', ids.config);
-    await suite.editor.chooseOption('status', 'inProgress');
-    assert.equal(await page.locator('#node-input-status').inputValue(), 'inProgress');
-    assert.equal(await page.locator('#node-input-statusType').inputValue(), 'str');
+    await suite.editor.chooseOption('alertStatus', 'inProgress');
+    assert.equal(await page.locator('#node-input-alertStatus').inputValue(), 'inProgress');
+    assert.equal(await page.locator('#node-input-alertStatusType').inputValue(), 'str');
     await suite.editor.typedInput('assignedTo').fill('soc@contoso.com');
     // A value from context needs its key.
     await suite.editor.chooseSource('comment', 'flow');
@@ -297,6 +297,10 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     };
     assert.ok(changed.value.length >= 2, `${changed.value.length} alerts changed`);
     assert.ok(changed.value.every((a) => a.comments.some((c) => c.comment === 'Seen in Node-RED')));
+    // The node shows a status now, which the editor keeps as the node's `status`: the status to set is
+    // another property, so the node stays valid and a deploy keeps what it sets.
+    assert.equal(await suite.editor.property(ids.update, 'alertStatus'), 'inProgress');
+    assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(ids.update)), []);
   });
 
   step('imports example 02 with new ids and keeps its delivering node; the dialog ticks it, checks the delivery fields, and a node with none chosen is marked', async () => {

@@ -80,15 +80,16 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
     assert.equal(await suite.editor.flowNode(id).locator('.red-ui-flow-node-label-text').textContent(), 'update alert');
     await suite.editor.openNode(id, '#node-input-defender');
     const defaults = NODE_PROPERTIES['defender-alert-update'];
-    for (const field of ['status', 'classification', 'determination', 'assignedTo', 'comment'] as const) {
+    for (const field of ['alertStatus', 'classification', 'determination', 'assignedTo', 'comment'] as const) {
       assert.equal(await page.locator(`#node-input-${field}Type`).inputValue(), defaults[`${field}Type`], field);
       assert.equal(await page.locator(`#node-input-${field}`).inputValue(), defaults[field], field);
       assert.doesNotMatch(String(await page.locator(`#node-input-${field}`).getAttribute('class')), /input-error/, field);
     }
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-defender').waitFor({ state: 'detached' });
-    assert.equal(await suite.editor.property(id, 'statusType'), 'str');
+    assert.equal(await suite.editor.property(id, 'alertStatusType'), 'str');
   });
+
 
   step('shows the region, API and sign-in defaults in the config dialog', async () => {
     const page = suite.editor.page;
@@ -114,5 +115,14 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
 
   step('deploys all of it without a warning', async () => {
     await suite.editor.deployWithoutWarning();
+  });
+
+  step('moves the status of an update node saved before alertStatus existed over, as the editor adds the node', async () => {
+    const legacy = { id: 'm0000000000000u2', type: 'defender-alert-update', z: 'm0000000000000a1', defender: 'm0000000000000c1', status: 'resolved', statusType: 'str', x: 420, y: 160, wires: [[]] };
+    await suite.editor.importFlow([legacy]);
+    assert.equal(await suite.editor.property(legacy.id, 'alertStatus'), 'resolved');
+    assert.equal(await suite.editor.property(legacy.id, 'alertStatusType'), 'str');
+    assert.equal(await suite.editor.flowNode(legacy.id).locator('.red-ui-flow-node-label-text').textContent(), 'resolved');
+    assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(legacy.id)), []);
   });
 });

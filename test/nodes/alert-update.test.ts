@@ -42,7 +42,7 @@ describe('defender-alert-update', () => {
 
   it('changes the alert a SIEM-shaped detection names, with a Graph token from a SIEM config node, and sends the alert after the change', async () => {
     const { siem, id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress', assignedTo: 'soc@contoso.com' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress', assignedTo: 'soc@contoso.com' });
     const { output, error } = await rig.update({ payload: siem, topic: 'kept' });
     assert.equal(error, undefined, JSON.stringify(error?.error));
     const alert = alertOf(output);
@@ -62,7 +62,7 @@ describe('defender-alert-update', () => {
   it('finds the alert in msg.alertId first, else in a native alert\'s id', async () => {
     const a = detection();
     const b = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'resolved' }, { config: FAST_GRAPH });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'resolved' }, { config: FAST_GRAPH });
     const native = { id: b.id, status: 'new' };
     assert.equal((await rig.update({ alertId: a.id, payload: native })).output?.alertId, a.id);
     assert.equal((await rig.update({ payload: native })).output?.alertId, b.id);
@@ -86,7 +86,7 @@ describe('defender-alert-update', () => {
 
   it('lets msg.update override the node\'s values, and a key given empty keep the node\'s value out', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress', classification: 'truePositive', assignedTo: 'soc@contoso.com' }, { config: FAST_GRAPH });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress', classification: 'truePositive', assignedTo: 'soc@contoso.com' }, { config: FAST_GRAPH });
     await rig.update({ alertId: id, update: { Status: 'resolved', classification: '', determination: 'malware' } });
     await rig.update({ alertId: id, update: { assignedTo: null } });
     assert.deepEqual(patches(), [
@@ -97,7 +97,7 @@ describe('defender-alert-update', () => {
 
   it('counts a PATCH answered 204 without a body as done, and reads the alert back to send it on', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     emulator.injectFault({ kind: 'http204' });
     const { output, error } = await rig.update({ alertId: id });
     assert.equal(error, undefined, JSON.stringify(error?.error));
@@ -108,7 +108,7 @@ describe('defender-alert-update', () => {
 
   it('adds a comment and answers the alert with it, read again after the comment', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress', comment: 'E-mailed to the SOC' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress', comment: 'E-mailed to the SOC' });
     const alert = alertOf((await rig.update({ alertId: id })).output);
     assert.deepEqual(alert.comments.map((c) => c.comment), ['E-mailed to the SOC']);
     assert.equal(alert.status, 'inProgress');
@@ -149,12 +149,27 @@ describe('defender-alert-update', () => {
     assert.deepEqual(alertOf(again.output).comments.map((c) => c.comment), ['E-mailed to the SOC']);
   });
 
+  it('reads the status of a node saved before alertStatus existed, and never a status object the editor saved in its place', async () => {
+    const { id } = detection();
+    // As a flow written before the rename, or deployed by a pipeline, holds it.
+    const legacy = await loadUpdateRig(emulator, { status: 'resolved', statusType: 'str' });
+    assert.equal((await legacy.update({ alertId: id })).error, undefined);
+    await helper.unload();
+    // The editor keeps a node's runtime status as its `status`, and a deploy saves that object.
+    const shown = { fill: 'green', shape: 'dot', text: 'inProgress at 10:42:07' };
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress', status: shown as unknown as string });
+    const { output, error } = await rig.update({ alertId: id });
+    assert.equal(error, undefined, JSON.stringify(error?.error));
+    assert.equal(alertOf(output).status, 'inProgress');
+    assert.deepEqual(patches(), [{ status: 'resolved' }, { status: 'inProgress' }]);
+  });
+
   it('reads values from the message, flow and global context for every message, and from env at deploy', async () => {
     const { id } = detection();
     const rig = await loadUpdateRig(
       emulator,
       {
-        status: 'triage.status', statusType: 'msg',
+        alertStatus: 'triage.status', alertStatusType: 'msg',
         classification: 'verdict', classificationType: 'flow',
         determination: 'kind', determinationType: 'global',
         assignedTo: 'SOC_MAILBOX', assignedToType: 'env',
@@ -179,7 +194,7 @@ describe('defender-alert-update', () => {
 
   it('refuses a message property or context key that is not set, and sends nothing', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'triage.status', statusType: 'msg', classification: 'verdict', classificationType: 'flow' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'triage.status', alertStatusType: 'msg', classification: 'verdict', classificationType: 'flow' });
     const noStatus = caught((await rig.update({ alertId: id })).error);
     assert.equal(noStatus.code, 'INVALID_QUERY');
     assert.match(noStatus.message, /^status is to come from msg\.triage\.status, which this message does not have/);
@@ -216,7 +231,7 @@ describe('defender-alert-update', () => {
 
   it('refuses a bad value from a message property as the message\'s fault, INVALID_QUERY, naming the property', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'triage.status', statusType: 'msg' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'triage.status', alertStatusType: 'msg' });
     const { error } = await rig.update({ alertId: id, triage: { status: 'closed' } });
     assert.equal(caught(error).code, 'INVALID_QUERY');
     assert.match(caught(error).message, /^msg\.triage\.status: status must be one of new, inProgress, resolved \(in any case\), got "closed"$/);
@@ -226,7 +241,7 @@ describe('defender-alert-update', () => {
   it('refuses a bad value from an environment variable as INVALID_CONFIG naming the variable, and never shows the value', async () => {
     const { id } = detection();
     const value = 'hunter2-a-secret-chosen-by-mistake';
-    const rig = await loadUpdateRig(emulator, { status: 'SOC_STATUS', statusType: 'env' }, { tabEnv: [{ name: 'SOC_STATUS', value, type: 'str' }] });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'SOC_STATUS', alertStatusType: 'env' }, { tabEnv: [{ name: 'SOC_STATUS', value, type: 'str' }] });
     const { error } = await rig.update({ alertId: id });
     assert.equal(caught(error).code, 'INVALID_CONFIG');
     assert.match(caught(error).message, /^the environment variable SOC_STATUS does not hold a valid status/);
@@ -238,7 +253,7 @@ describe('defender-alert-update', () => {
   it('does not read the message property or context key of a field msg.update gives', async () => {
     const { id } = detection();
     // Neither msg.triage.status nor the flow context's "verdict" is set: reading either would refuse the message.
-    const rig = await loadUpdateRig(emulator, { status: 'triage.status', statusType: 'msg', classification: 'verdict', classificationType: 'flow' }, { config: FAST_GRAPH });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'triage.status', alertStatusType: 'msg', classification: 'verdict', classificationType: 'flow' }, { config: FAST_GRAPH });
     const given = await rig.update({ alertId: id, update: { status: 'resolved', classification: 'falsePositive' } });
     assert.equal(given.error, undefined, JSON.stringify(given.error?.error));
     const keptOut = await rig.update({ alertId: id, update: { Status: '', classification: '', assignedTo: 'soc@contoso.com' } });
@@ -248,7 +263,7 @@ describe('defender-alert-update', () => {
 
   it('refuses msg.update of null, "", 0 or false as not an object, and sends nothing', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     for (const [update, got] of [[null, 'null'], ['', 'string'], [0, 'number'], [false, 'boolean']] as const) {
       const { error, output } = await rig.update({ alertId: id, update });
       assert.equal(output, undefined, `msg.update ${JSON.stringify(update)} was taken as no update`);
@@ -285,7 +300,7 @@ describe('defender-alert-update', () => {
   });
 
   it('reports a value in the node Graph does not know at deploy, before any message', async () => {
-    const rig = await loadUpdateRig(emulator, { status: 'closed' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'closed' });
     const { error } = await rig.update({ alertId: 'da1_2' });
     assert.deepEqual(rig.statuses.at(-1)?.fill, 'red');
     assert.equal(caught(error).code, 'INVALID_CONFIG');
@@ -296,7 +311,7 @@ describe('defender-alert-update', () => {
   it('fails at once on 403 naming SecurityAlert.ReadWrite.All, and on 404 saying the id is unknown', async () => {
     const { id } = detection();
     emulator.setGraphPermissions(['SecurityAlert.Read.All']);
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     const forbidden = await rig.update({ alertId: id });
     assert.equal(caught(forbidden.error).code, 'HTTP_403');
     assert.equal(forbidden.error?.statusCode, 403);
@@ -317,7 +332,7 @@ describe('defender-alert-update', () => {
 
   it('reports a 400 Graph answers as HTTP_400 with its words, the token blanked out', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     // A gateway that quotes the request back, bearer token and all.
     emulator.injectFault({ kind: 'echo' });
     const { error } = await rig.update({ alertId: id });
@@ -328,7 +343,7 @@ describe('defender-alert-update', () => {
 
   it('retries a 429 after the Retry-After Graph asks for, and 5xx answers, then succeeds', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     emulator.injectFault({ kind: 'http429', retryAfter: '1' });
     const started = Date.now();
     const throttled = await rig.update({ alertId: id });
@@ -346,7 +361,7 @@ describe('defender-alert-update', () => {
 
   it('reports HTTP_429 when Graph keeps throttling after the retries', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     emulator.injectFault({ kind: 'http429', retryAfter: '0', times: Infinity });
     const { error } = await rig.update({ alertId: id });
     assert.equal(caught(error).code, 'HTTP_429');
@@ -357,7 +372,7 @@ describe('defender-alert-update', () => {
 
   it('fetches one new token when Graph refuses the current one', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress' });
     await rig.update({ alertId: id });
     emulator.injectFault({ kind: 'http401' });
     const { output, error } = await rig.update({ alertId: id, update: { status: 'resolved' } });
@@ -368,7 +383,7 @@ describe('defender-alert-update', () => {
 
   it('makes the detections node (api graph) pull the alert again with its new status', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'resolved', classification: 'falsePositive' }, {
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'resolved', classification: 'falsePositive' }, {
       config: { api: 'graph' },
       extraNodes: [
         { id: 'det', type: 'defender-detections', z: 'tab', defender: 'cfg', shape: 'native', incremental: true, initialAgo: 'PT1H', overlap: 'PT5M', wires: [['pulled'], ['summary']] },
@@ -398,7 +413,7 @@ describe('defender-alert-update', () => {
 
   it('keeps the secret and the tokens out of messages, statuses and logs', async () => {
     const { id } = detection();
-    const rig = await loadUpdateRig(emulator, { status: 'inProgress', comment: 'seen' });
+    const rig = await loadUpdateRig(emulator, { alertStatus: 'inProgress', comment: 'seen' });
     await rig.update({ alertId: id });
     emulator.injectFault({ kind: 'echo' });
     await rig.update({ alertId: id });
