@@ -1,4 +1,7 @@
+import { type AlertValue, isStoredAlerts, type RecordSnapshot, RememberedAlerts, splitTime, type StoredAlerts } from './remembered-alerts';
 import { keyToMillis, timeKey } from './time-key';
+
+export type { AlertValue };
 
 /**
  * Alerts as a lifecycle. A Defender alert is updated after it was first seen (an analyst sets its status,
@@ -20,7 +23,6 @@ export interface AlertFacts {
   fields: readonly string[];
 }
 
-export type AlertValue = string | number | boolean | null;
 
 /**
  * What changes when an analyst triages a Graph alert, and what new evidence or comments change. Counts stand
@@ -53,28 +55,11 @@ export interface Verdict {
   send: boolean;
 }
 
-/**
- * One remembered alert, compact because a node may remember a hundred thousand: the time key of the version
- * sent last, 1 when that version went out as new, the epoch ms of the newest version seen (sent or not: an
- * alert still being touched is not forgotten), then the tracked values of the version sent last.
- */
-type Entry = [sent: string, sentAsNew: 0 | 1, touchedMs: number, ...values: AlertValue[]];
+/** The memory as the checkpoint stores it (remembered-alerts.ts): its live object, its JSON, or 0.2.0's form. */
+export type AlertMemoryState = StoredAlerts;
 
-/** The remembered alerts as stored with the checkpoint (plain JSON, for any context store). */
-export interface AlertMemoryState {
-  /** The names of the stored values; a memory of other fields (the node switched APIs) is not used. */
-  fields: string[];
-  alerts: Record<string, Entry>;
-  /**
-   * A timeKey before which this node sent alerts it does not remember: the checkpoint's newest time when the
-   * memory began after the node had already pulled (a checkpoint of 0.1.0, or the node switched APIs).
-   * An alert created before it is not new to the node.
-   */
-  since?: string;
-}
-
-/** How to put back one change of the memory: the entry it replaced, or the touched time it moved. */
-type Undo = [id: string, replaced: Entry | undefined] | [id: string, touchedBefore: number, entry: Entry];
+/** How to put back one change of the memory: a record added, or a record's contents before a change. */
+type Undo = { added: number } | { record: number; before: RecordSnapshot };
 
 function value(v: unknown): AlertValue {
   return v === undefined ? null : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null ? v : JSON.stringify(v);
@@ -126,9 +111,7 @@ export function withFacts<T extends object>(detection: T, facts: AlertFacts): T 
 }
 
 export function isAlertMemoryState(value: unknown): value is AlertMemoryState {
-  if (!value || typeof value !== 'object') return false;
-  const m = value as Partial<AlertMemoryState>;
-  return Array.isArray(m.fields) && m.fields.every((f) => typeof f === 'string') && !!m.alerts && typeof m.alerts === 'object' && !Array.isArray(m.alerts);
+  return isStoredAlerts(value);
 }
 
 /**
@@ -136,7 +119,8 @@ export function isAlertMemoryState(value: unknown): value is AlertMemoryState {
  * longer are forgotten), kept with the checkpoint so a persistent context store carries it across restarts.
  */
 export class AlertMemory {
-  readonly state: AlertMemoryState;
+  /** The remembered alerts: what the checkpoint stores (the same object, changed in place). */
+  readonly state: RememberedAlerts;
   /** Alerts created before this (a timeKey) and not remembered are updates of versions never seen. */
   private readonly horizon: string;
   private readonly pulledUntil?: string;
@@ -153,30 +137,13 @@ export class AlertMemory {
   constructor(stored: AlertMemoryState | undefined, nowMs: number, rememberMs: number, pulledUntil?: string) {
     const horizonMs = nowMs - rememberMs;
     this.horizon = timeKey(new Date(horizonMs).toISOString());
-    this.state = stored && isAlertMemoryState(stored) ? stored : { fields: [], alerts: {}, ...(pulledUntil ? { since: timeKey(pulledUntil) } : {}) };
     this.pulledUntil = pulledUntil;
-    for (const [id, entry] of Object.entries(this.state.alerts)) {
-      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[2] !== 'number' || entry[2] < horizonMs) delete this.state.alerts[id];
-      else for (let i = 3; i < entry.length; i++) entry[i] = this.canonical(entry[i]);
-    }
-  }
-
-  /**
-   * Values repeat across alerts (a status, a severity, an owner, a detection's title): each kept once, so a
-   * hundred thousand remembered alerts do not hold a hundred thousand copies of "inProgress".
-   */
-  private readonly values = new Map<string, string>();
-
-  private canonical(value: AlertValue): AlertValue {
-    if (typeof value !== 'string') return value;
-    const known = this.values.get(value);
-    if (known !== undefined) return known;
-    this.values.set(value, value);
-    return value;
+    this.state = RememberedAlerts.from(stored) ?? new RememberedAlerts([], 64, pulledUntil ? timeKey(pulledUntil) : undefined);
+    this.state.forgetBefore(horizonMs);
   }
 
   get size(): number {
-    return Object.keys(this.state.alerts).length;
+    return this.state.size;
   }
 
   /**
@@ -186,40 +153,38 @@ export class AlertMemory {
    */
   observe(facts: AlertFacts, time: string, mode: EventMode, mustSend = false): Verdict {
     const alerts = this.useFields(facts.fields);
-    const entry = alerts[facts.id];
+    const r = alerts.find(facts.id);
+    const { ms, sub } = splitTime(time);
     let verdict: Verdict;
-    if (!entry) {
+    if (r < 0) {
       // Not remembered: new, unless it was created before what the node remembers, or before it remembered.
-      const known = this.state.since !== undefined && this.state.since > this.horizon ? this.state.since : this.horizon;
+      const known = alerts.since !== undefined && alerts.since > this.horizon ? alerts.since : this.horizon;
       verdict = facts.created !== '' && facts.created < known ? { event: 'update', changes: null, send: false } : { event: 'new', changes: null, send: true };
-    } else if (entry[0] === time) {
+    } else if (alerts.sentAt(r, ms, sub)) {
       // The version sent last, again (a restart before the checkpoint moved past it): the same event as then.
-      verdict = entry[1] === 1 ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
+      verdict = alerts.sentAsNew(r) ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
     } else {
       const changes: string[] = [];
       const previous: Record<string, AlertValue> = {};
-      facts.fields.forEach((field, i) => {
-        if (entry[3 + i] !== facts.values[i]) {
-          changes.push(field);
-          previous[field] = entry[3 + i] ?? null;
-        }
-      });
+      for (let f = 0; f < facts.fields.length; f++) {
+        if (alerts.holds(r, f, facts.values[f])) continue;
+        changes.push(facts.fields[f]);
+        previous[facts.fields[f]] = alerts.value(r, f) ?? null;
+      }
       verdict = { event: 'update', changes, previous, send: false };
     }
     verdict.send = mustSend || verdict.event === 'new' || mode === 'all' || (mode === 'triage' && (verdict.changes === null || verdict.changes.some((c) => TRIAGE.has(c))));
-    const timeMs = keyToMillis(time, 'floor');
+    const timeMs = ms;
     if (verdict.send) {
-      // Built at its exact length: a hundred thousand of these are kept.
-      const next = new Array(3 + facts.values.length) as Entry;
-      next[0] = time;
-      next[1] = verdict.event === 'new' ? 1 : 0;
-      next[2] = entry && entry[2] > timeMs ? entry[2] : timeMs;
-      for (let i = 0; i < facts.values.length; i++) next[3 + i] = this.canonical(facts.values[i]);
-      this.journal.push([facts.id, entry]);
-      alerts[facts.id] = next;
-    } else if (entry && entry[2] < timeMs) {
-      this.journal.push([facts.id, entry[2], entry]);
-      entry[2] = timeMs;
+      const touched = r >= 0 && alerts.touchedMs(r) > timeMs ? alerts.touchedMs(r) : timeMs;
+      if (r >= 0) this.journal.push({ record: r, before: alerts.snapshot(r) });
+      // `find` above was for this alert: a new record is made for it.
+      const written = r >= 0 ? r : alerts.addFound();
+      if (r < 0) this.journal.push({ added: written });
+      alerts.write(written, ms, sub, verdict.event === 'new', touched, facts.values);
+    } else if (r >= 0 && alerts.touchedMs(r) < timeMs) {
+      this.journal.push({ record: r, before: alerts.snapshot(r) });
+      alerts.touch(r, timeMs);
     }
     return verdict;
   }
@@ -239,24 +204,20 @@ export class AlertMemory {
 
   /** Puts back every change after `position` that was not settled: the versions did not go out. */
   rollback(position: number): void {
-    const alerts = this.state.alerts;
     while (this.position > Math.max(position, this.settledAt)) {
       const undo = this.journal.pop() as Undo;
-      if (undo.length === 3) undo[2][2] = undo[1];
-      else if (undo[1] === undefined) delete alerts[undo[0]];
-      else alerts[undo[0]] = undo[1];
+      if ('added' in undo) this.state.removeLast();
+      else this.state.restore(undo.record, undo.before);
     }
   }
 
   /** The alerts remembered under `fields`; a memory of other fields is dropped (the node switched APIs). */
-  private useFields(fields: readonly string[]): Record<string, Entry> {
+  private useFields(fields: readonly string[]): RememberedAlerts {
     const state = this.state;
     if (state.fields.length !== fields.length || state.fields.some((f, i) => f !== fields[i])) {
       // A memory of other fields (the node switched APIs, or it is new): what it sent before is not new to it.
-      state.fields = [...fields];
-      state.alerts = {};
-      if (this.pulledUntil) state.since = timeKey(this.pulledUntil);
+      state.reset(fields, this.pulledUntil ? timeKey(this.pulledUntil) : state.since);
     }
-    return state.alerts;
+    return state;
   }
 }
