@@ -111,8 +111,12 @@ export function keyTime(key: string): string {
 export class CheckpointWindow {
   private highest?: string;
   private highestKey = '';
-  private readonly keys: string[] = [];
-  private readonly times: string[] = [];
+  /**
+   * Only ever added to: a checkpoint handed out reads its part of them later (see current()), so forgetting
+   * the front makes new lists rather than changing these.
+   */
+  private keys: string[] = [];
+  private times: string[] = [];
   /** Keys before this index are out of the overlap. */
   private start = 0;
 
@@ -154,14 +158,34 @@ export class CheckpointWindow {
     // behind them stays a little longer, which costs nothing but a key.
     while (this.start < this.times.length && this.times[this.start] < floor) this.start++;
     if (this.start > 4096 && this.start > this.keys.length / 2) {
-      this.keys.splice(0, this.start);
-      this.times.splice(0, this.start);
+      this.keys = this.keys.slice(this.start);
+      this.times = this.times.slice(this.start);
       this.start = 0;
     }
-    // A plain copy, taken at every commit of a pull, so it must cost little: the keys are unique already (a
-    // pull drops what the checkpoint holds before it sends), and out of the overlap only by the cursor.
-    return { version: 1, highest: this.highest, keys: this.keys.slice(this.start) };
+    // Taken at every commit of a pull, whose overlap may hold tens of thousands of keys: the checkpoint's list
+    // is made only when someone reads it (the next pull, a store that writes JSON), not at every commit. The
+    // keys are unique already (a pull drops what the checkpoint holds before it sends).
+    return withKeys({ version: 1, highest: this.highest } as Checkpoint, this.keys, this.start, this.keys.length);
   }
+}
+
+/**
+ * A checkpoint whose `keys` are `list[from, to)`, made into their own list the first time they are read.
+ * `list` must not change in that range (CheckpointWindow only adds to its lists).
+ */
+function withKeys(checkpoint: Checkpoint, list: readonly string[], from: number, to: number): Checkpoint {
+  let keys: string[] | undefined;
+  Object.defineProperty(checkpoint, 'keys', { enumerable: true, configurable: true, get: () => (keys ??= list.slice(from, to)) });
+  return checkpoint;
+}
+
+/**
+ * The checkpoint with other parts set or replaced (the alert memory, what is owed), its keys still not made
+ * into a list: a spread would make them, at every commit.
+ */
+export function withParts(checkpoint: Checkpoint, parts: Partial<Pick<Checkpoint, 'alerts' | 'pending'>>): Checkpoint {
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(checkpoint)) as Checkpoint;
+  return Object.assign(out, parts);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { DateTime, Duration } from 'luxon';
-import { Checkpoint, CheckpointWindow, detectionTime, keyTime, keyToMillis, oldestFirstOrder, resumeFrom, timeKey } from './checkpoint';
+import { Checkpoint, CheckpointWindow, detectionTime, keyTime, keyToMillis, oldestFirstOrder, resumeFrom, timeKey, withParts } from './checkpoint';
 import { DeliveryLedger, inherit, MAX_OWED, type Owed } from './delivery/ledger';
 import { Detection, DetectionAccessor, SIEM_ACCESSOR } from './detection';
 import { DefenderError } from './errors';
@@ -253,10 +253,10 @@ export async function pullDetections(
     if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
     uncommitted = 0;
     const next = progress.current(ledger?.lowWater());
-    if (next) current = memory ? { ...next, alerts: memory.state } : next;
+    if (next) current = memory ? withParts(next, { alerts: memory.state }) : next;
     if (ledger) {
       ledger.commit();
-      if (current) current = { ...current, pending: ledger.state() };
+      if (current) current = withParts(current, { pending: ledger.state() });
     }
     if (current) await sink.commit?.(current);
     committedMark = settledMark;

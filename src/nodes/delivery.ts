@@ -1,5 +1,5 @@
 import type { Node, NodeAPI } from 'node-red';
-import type { Checkpoint } from '../defender/checkpoint';
+import { type Checkpoint, withParts } from '../defender/checkpoint';
 import type { JourneyEnd } from '../defender/delivery/journey';
 import { DeliveryLedger, type DeliveryPolicy } from '../defender/delivery/ledger';
 import { message, type Message } from '../defender/messages';
@@ -83,7 +83,7 @@ export class DeliveryTracker implements DeliveryOwner {
       for (const [ref, end] of this.early.get(key) ?? []) this.settle(ref, end);
       this.early.delete(key);
     }
-    return { checkpoint: book.base ? { ...book.base, pending: book.ledger.state() } : undefined, ledger: book.ledger };
+    return { checkpoint: book.base ? withParts(book.base, { pending: book.ledger.state() }) : undefined, ledger: book.ledger };
   }
 
   /**
@@ -166,7 +166,7 @@ export class DeliveryTracker implements DeliveryOwner {
     const write = async (): Promise<void> => {
       // Nothing is stored before a pull stored a checkpoint (what is owed is stored with one), nor after a reset.
       if (!book.base || this.books.get(key) !== book) return;
-      await this.store.save(key, { ...book.base, pending: book.ledger.state() });
+      await this.store.save(key, withParts(book.base, { pending: book.ledger.state() }));
     };
     const done = this.saves.then(write);
     this.saves = done.catch((err) => this.failed(err));
