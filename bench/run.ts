@@ -4,6 +4,7 @@
  *
  *   node dist/bench/run.js [--sizes 10000,100000] [--runs 3] [--tenants 50] [--nodes-per-tenant 4]
  *                          [--seconds 60] [--no-tenants] [--no-pulls] [--variants product,product-confirmed]
+ *                          [--old-space 128]   (each measured child with --max-old-space-size=128, a small device)
  *
  * 1. One large pull of N detections, by the product node (explicit window, and incremental first pull), by
  *    the core-node baseline (function → http request → split), by the floor (download + JSON.parse, no
@@ -38,6 +39,8 @@ interface Options {
   baselineUpTo: number;
   /** The pull variants to run (all by default). */
   variants: Variant[];
+  /** --max-old-space-size of each measured child, in MB: a small device or container; none by default. */
+  oldSpaceMb?: number;
 }
 
 function options(argv: string[]): Options {
@@ -57,14 +60,19 @@ function options(argv: string[]): Options {
     remembered: Number(value('remembered') ?? 100_000),
     baselineUpTo: Number(value('baseline-up-to') ?? 100_000),
     variants: (value('variants')?.split(',') as Variant[] | undefined) ?? VARIANTS,
+    oldSpaceMb: value('old-space') ? Number(value('old-space')) : undefined,
   };
 }
 
 /** Runs a child to completion; `onMessage` answers what it asks on the way. */
-function child<T>(script: string, config: object, onMessage: (m: ChildMessage, reply: (r: object) => void) => T | undefined): Promise<T> {
+function child<T>(script: string, config: object, onMessage: (m: ChildMessage, reply: (r: object) => void) => T | undefined, oldSpaceMb?: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const proc = fork(path.join(__dirname, script), [JSON.stringify(config)], {
-      execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
+      execArgv: [
+        '--expose-gc',
+        ...(oldSpaceMb ? [`--max-old-space-size=${oldSpaceMb}`] : []),
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let settled = false;
@@ -131,7 +139,7 @@ async function pulls(opts: Options): Promise<string[]> {
     for (let run = 1; run <= opts.runs; run++) {
       for (const variant of variants) {
         const config: PullConfig = { ...target, ...window, variant, count, machineGroup: `bench-${count}` };
-        const result = await child<PullResult>('pull.js', config, (m) => (m.type === 'pull-result' ? m.result : undefined));
+        const result = await child<PullResult>('pull.js', config, (m) => (m.type === 'pull-result' ? m.result : undefined), opts.oldSpaceMb);
         if (result.received !== count) throw new Error(`${variant} delivered ${result.received} of ${count} detections`);
         results[variant].push(result);
         const s = result.sample;

@@ -9,6 +9,9 @@ import type { Emulator } from '../../src/emulator';
 import updateNode from '../../src/nodes/defender-alert-update';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
+import { detectionKey } from '../../src/defender/detection';
+import { SIEM_FIELDS } from '../../src/defender/lifecycle';
+import { timeKey } from '../../src/defender/time-key';
 import { coreNode, FileContextRuntime, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, SECRET, withEmulatorSuite } from '../fixtures/harness';
 
 const MINUTE = 60_000;
@@ -133,6 +136,23 @@ describe('alerts as a lifecycle, Microsoft Graph', () => {
 describe('alerts as a lifecycle, SIEM API', () => {
   let emulator: Emulator;
   withEmulatorSuite({ seed: 42 }, (e) => (emulator = e));
+
+  it('reads the alert memory as 0.2.0 stored it (an array per alert), tells updates from it, and stores it compact', async () => {
+    const d = emulator.addDetection({ LastProcessedTimeUtc: Date.now() - 2 * MINUTE, Severity: 'Low' });
+    const rig = await loadRig(emulator);
+    const sent = timeKey(d.LastProcessedTimeUtc);
+    rig.node.context().set('checkpoint', {
+      version: 1,
+      highest: d.LastProcessedTimeUtc,
+      keys: [detectionKey(d)],
+      alerts: { fields: [...SIEM_FIELDS], alerts: { [String(d.FullId)]: [sent, 1, Date.now() - 2 * MINUTE, ...SIEM_FIELDS.map((f) => d[f] ?? null)] } },
+    });
+    emulator.updateDetection(String(d.FullId), Date.now() - 1000, { Severity: 'High' });
+    const { detections } = await rig.pull();
+    assert.equal(detections.length, 1);
+    assert.deepEqual(lifecycleOf(detections[0]), { event: 'update', changes: ['Severity'], previous: { Severity: 'Low' } });
+    assert.match(JSON.stringify(rig.node.context().get('checkpoint')), /"alerts":\{"version":2,/);
+  });
 
   it('calls a FullId sent before with a later LastProcessedTimeUtc an update, naming the SIEM fields that changed', async () => {
     const [d] = emulator.addDetections(1, { ...recent(), lastProcessedAt: Date.now() - 2 * MINUTE });
