@@ -79,8 +79,8 @@ describe('a Japanese Node-RED runtime', () => {
     assert.equal(error.code, 'INVALID_CONFIG');
     assert.equal(
       error.message,
-      'machinegroups は flow コンテキスト "groups" から取得する設定ですが、このキーは設定されていません。キーを設定するか (空文字列は machinegroups の指定なしを意味します)、ノードで別の取得元を選択してください',
+      'machinegroups は flow コンテキスト "groups" から取得する設定ですが、このキーは設定されていません。キーを設定するか (空文字列は machinegroups の指定なしを意味します)、ノードで別の取得元を選択してください。',
     );
-    assert.equal(status, '設定が不正です (Catch のメッセージを参照)');
+    assert.equal(status, '設定が無効です (Catch のメッセージを参照)');
   });
 });
