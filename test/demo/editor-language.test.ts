@@ -9,8 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { Demo, startDemo } from '../fixtures/demo';
+import { failingPull } from '../fixtures/failing-pull';
 import { CLIENT_ID, SECRET, TENANT } from '../fixtures/harness';
 
 interface TestAnswer {
@@ -108,53 +108,8 @@ describe('a Japanese editor on a runtime without a language', () => {
   });
 
   it('says the status and the Catch node\'s error in the runtime\'s language, English here, by design', async () => {
-    const flow = [
-      { id: 'lang-tab', type: 'tab', label: 'lang' },
-      {
-        id: 'lang-cfg',
-        type: 'defender-config',
-        tenantId: TENANT,
-        clientId: CLIENT_ID,
-        region: 'custom',
-        apiBaseUrl: demo.emulatorUrl,
-        authorityUrl: demo.emulatorUrl,
-        credentials: { clientSecret: SECRET },
-      },
-      { id: 'lang-inject', type: 'inject', z: 'lang-tab', props: [{ p: 'payload' }], payloadType: 'date', wires: [['lang-det']] },
-      { id: 'lang-det', type: 'defender-detections', z: 'lang-tab', defender: 'lang-cfg', machinegroups: 'groups', machinegroupsType: 'flow', wires: [[], []] },
-      { id: 'lang-catch', type: 'catch', z: 'lang-tab', scope: ['lang-det'], wires: [['lang-debug']] },
-      { id: 'lang-debug', type: 'debug', z: 'lang-tab', active: true, complete: 'error', targetType: 'msg', tosidebar: true, wires: [] },
-    ];
-    const deployed = await fetch(`${demo.editorUrl}flows`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
-      body: JSON.stringify(flow),
-    });
-    assert.equal(deployed.status, 204, await deployed.text());
-    const socket = new WebSocket(`${demo.editorUrl.replace(/^http/, 'ws')}comms`);
-    const seen = await new Promise<{ error: string; status: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no error and status within 30 s')), 30_000);
-      let error: string | undefined;
-      let status: string | undefined;
-      socket.on('open', () => {
-        socket.send(JSON.stringify({ subscribe: 'debug' }));
-        socket.send(JSON.stringify({ subscribe: 'status/#' }));
-        setTimeout(() => void fetch(`${demo.editorUrl}inject/lang-inject`, { method: 'POST' }), 200);
-      });
-      socket.on('message', (data) => {
-        for (const event of JSON.parse(String(data)) as Array<{ topic: string; data: { msg?: string; text?: string; fill?: string } }>) {
-          if (event.topic === 'debug' && event.data.msg && !error) error = (JSON.parse(event.data.msg) as { message: string }).message;
-          if (event.topic === 'status/lang-det' && event.data.fill === 'red') status = event.data.text;
-        }
-        if (error && status) {
-          clearTimeout(timer);
-          resolve({ error, status });
-        }
-      });
-      socket.on('error', reject);
-    });
-    socket.close();
-    assert.equal(seen.status, 'invalid configuration: see the Catch message');
-    assert.match(seen.error, /^machinegroups is to come from flow context "groups", which is not set/);
+    const { error, status } = await failingPull(demo, 'lang');
+    assert.equal(status, 'invalid configuration: see the Catch message');
+    assert.match(error.message, /^machinegroups is to come from flow context "groups", which is not set/);
   });
 });
