@@ -1,5 +1,5 @@
 import { invalidQuery } from './errors';
-import { message, type Message } from './messages';
+import { fieldName, message, type Message } from './messages';
 import { describeValue } from './query';
 import { describeKind, isPlainObject } from './realm';
 
@@ -67,15 +67,15 @@ export function parseAlertValue<F extends AlertUpdateField>(field: F, value: unk
   if (value === undefined) return undefined;
   if (value === null) {
     if (field === 'assignedTo') return null as AlertChanges[F];
-    throw invalidQuery(message('update.not-null', { field }));
+    throw invalidQuery(message('update.not-null', { field: fieldName(field) }));
   }
-  if (typeof value !== 'string') throw invalidQuery(message('update.not-text', { field, value: describeValue(value) }));
+  if (typeof value !== 'string') throw invalidQuery(message('update.not-text', { field: fieldName(field), value: describeValue(value) }));
   const text = value.trim();
   if (text === '') return undefined;
   if (isEnumField(field)) {
     const known = ENUM_BY_LOWER[field].get(text.toLowerCase());
     if (known === undefined) {
-      throw invalidQuery(message('update.bad-enum', { field, valid: ALERT_ENUMS[field].join(', '), value: describeValue(value) }));
+      throw invalidQuery(message('update.bad-enum', { field: fieldName(field), valid: ALERT_ENUMS[field].join(', '), value: describeValue(value) }));
     }
     return known as AlertChanges[F];
   }

@@ -1,5 +1,5 @@
 import { invalidConfig } from './errors';
-import { message } from './messages';
+import { fieldName, message } from './messages';
 
 export const REGIONS = ['eu', 'us', 'uk', 'us-gcc', 'us-gcc-high', 'us-dod', 'custom'] as const;
 export type Region = (typeof REGIONS)[number];
@@ -102,7 +102,7 @@ export function validateTenantId(tenantId: string): string {
 /** An app's or identity's client id goes into a form or a query string: nothing there may look like a URL's part. */
 export function validateClientId(name: string, raw: string | undefined): string {
   const value = (raw ?? '').trim();
-  if (/[/?#%@\\\s]/.test(value)) throw invalidConfig(message('config.client-invalid', { name, value }));
+  if (/[/?#%@\\\s]/.test(value)) throw invalidConfig(message('config.client-invalid', { name: fieldName(name), value }));
   return value;
 }
 
@@ -114,20 +114,20 @@ function isLoopbackHost(hostname: string): boolean {
 /** https everywhere, plain http only to this machine (the local emulator). */
 export function validateBaseUrl(name: string, raw: string | undefined): string {
   const value = (raw ?? '').trim();
-  if (value === '') throw invalidConfig(message('config.url-missing', { name }));
+  if (value === '') throw invalidConfig(message('config.url-missing', { name: fieldName(name) }));
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw invalidConfig(message('config.url-not-absolute', { name, value }));
+    throw invalidConfig(message('config.url-not-absolute', { name: fieldName(name), value }));
   }
-  if (url.username || url.password) throw invalidConfig(message('config.url-credentials', { name }));
-  if (url.search || url.hash) throw invalidConfig(message('config.url-query', { name, value }));
+  if (url.username || url.password) throw invalidConfig(message('config.url-credentials', { name: fieldName(name) }));
+  if (url.search || url.hash) throw invalidConfig(message('config.url-query', { name: fieldName(name), value }));
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw invalidConfig(message('config.url-not-https', { name, value }));
+    throw invalidConfig(message('config.url-not-https', { name: fieldName(name), value }));
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw invalidConfig(message('config.url-not-http', { name, value }));
+    throw invalidConfig(message('config.url-not-http', { name: fieldName(name), value }));
   }
   return url.toString().replace(/\/+$/, '');
 }
