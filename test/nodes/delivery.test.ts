@@ -470,8 +470,11 @@ describe('delivery confirmation rules', () => {
 
   it('stores a confirmation that came just before Node-RED stopped: after the restart the detection does not go again', async () => {
     emulator.addDetections(1, recent());
-    // The delivering node passes each message on once it is done with it.
-    const watched = [{ ...sink('true'), func: 'node.send(msg); node.done(); return null;', wires: [['delivered']] }, { id: 'delivered', type: 'helper', z: 'tab' }];
+    // The delivering node is done a moment after the pull stored its checkpoint, and then passes the message on.
+    const watched = [
+      { ...sink('true'), func: 'setTimeout(() => { node.send(msg); node.done(); }, 200); return null;', wires: [['delivered']] },
+      { id: 'delivered', type: 'helper', z: 'tab' },
+    ];
     const context = new FileContextRuntime();
     try {
       const rig = await context.start(emulator, confirming(), { modules: [functionNode], extraNodes: watched });
@@ -481,6 +484,9 @@ describe('delivery confirmation rules', () => {
       // Stopped within the moment a confirmation waits to be stored together with the ones after it.
       await sleep(20);
       await context.restart();
+      // A process that stopped runs nothing more: what the stopped node still had scheduled must not reach
+      // the next runtime's store, so that runtime opens it only once all that is over.
+      await sleep(300);
       const again = await context.start(emulator, confirming(), { modules: [functionNode], extraNodes: watched });
       await sleep(600);
       const after = await again.pull();
