@@ -19,6 +19,7 @@ const emailNode = require('node-red-node-email/61-email.js') as (RED: NodeAPI) =
 const functionNode = coreNode('function/10-function.js');
 const switchNode = coreNode('function/10-switch.js');
 const httpRequestNode = coreNode('network/21-httprequest.js');
+const linkNodes = coreNode('common/60-link.js');
 const MODULES = [runtimeHooks, configNode, detectionsNode, updateNode, switchNode, coreNode('function/15-change.js'), coreNode('function/80-template.js'), httpRequestNode, emailNode];
 
 const WEBHOOK = readFlow('examples', '02 Forward detections to a webhook.json');
@@ -438,6 +439,36 @@ describe('delivery confirmation rules', () => {
     assert.deepEqual([last.count, last.pending], [0, 0]);
     assert.deepEqual(webhook.accepted('AlertId'), [String(d.AlertId)]);
   });
+
+  // A flow that hands its detections to a shared delivering flow: through a link out to its link in, or a
+  // link call whose called flow answers through a link out in return mode.
+  const throughLinks = {
+    'link out': [
+      { id: 'to-mail', type: 'link out', z: 'tab', name: '', mode: 'link', links: ['mail-in'], x: 200, y: 100 },
+      { id: 'mail-in', type: 'link in', z: 'tab', name: 'send', links: ['to-mail'], x: 300, y: 200, wires: [['deliver']] },
+    ],
+    'link call': [
+      { id: 'to-mail', type: 'link call', z: 'tab', name: '', links: ['mail-in'], linkType: 'static', timeout: '30', x: 200, y: 100, wires: [[]] },
+      { id: 'mail-in', type: 'link in', z: 'tab', name: 'send', links: [], x: 300, y: 200, wires: [['deliver']] },
+      { id: 'mail-back', type: 'link out', z: 'tab', name: '', mode: 'return', links: [], x: 600, y: 200 },
+    ],
+  };
+  for (const [via, links] of Object.entries(throughLinks)) {
+    it(`follows a detection through a ${via} to the delivering node: the one it refused goes again, the one it took does not`, async () => {
+      const [refused] = emulator.addDetections(2, recent());
+      const deliver = {
+        ...sink('true'),
+        func: `if (msg.payload.FullId === ${JSON.stringify(refused.FullId)}) throw new Error('refused'); node.send(msg); node.done(); return null;`,
+        wires: [via === 'link call' ? ['mail-back'] : []],
+      };
+      const rig = await loadRig(emulator, confirming({ wires: [['out', 'to-mail'], ['sum']] }), { modules: [functionNode, linkNodes], extraNodes: [...links, deliver] });
+      assert.equal((await rig.pull()).detections.length, 2);
+      await sleep(100);
+      const second = await rig.pull();
+      assert.deepEqual(second.detections.map((m) => [(m.payload as Detection).FullId, m.redelivery]), [[refused.FullId, 2]]);
+      assert.equal(summaryOf(second).pending, 1);
+    });
+  }
 
   it('does not let a status code, an error or a Complete report on the message that starts a pull judge its detections’ deliveries', async () => {
     emulator.addDetections(1, recent());
