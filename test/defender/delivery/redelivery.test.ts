@@ -100,6 +100,22 @@ describe('a pull with delivery confirmation', () => {
     assert.equal(ledger.get(keyOf('a', at(20)))?.attempt, 1);
   });
 
+  it('sends a version due again and a later version of its alert read in the same pull as the flow would have had them: the first as new, the later as its update', async () => {
+    for (const mode of ['all', 'new'] as const) {
+      const source = new ListSource([det('a', at(30))]);
+      const ledger = new DeliveryLedger(undefined, POLICY);
+      const first = await pull(source, ledger, undefined, T0, mode);
+      ledger.outcome(keyOf('a', at(30)), 1, 'failed', T0);
+      // The alert changed while the pull read it: both versions come (in a pull of several slices, the first
+      // may be the one held back at the end of a slice when the second is read).
+      source.detections = [det('a', at(30)), { ...det('a', at(20)), Severity: 'High' }];
+      const again = await pull(source, ledger, first.result.nextCheckpoint, T0 + 5000, mode);
+      const sent = again.sink.detections.map((d, i) => [d.FullId, again.sink.verdicts[i].event, again.sink.deliveries[i]?.attempt]);
+      assert.deepEqual(sent, mode === 'all' ? [['a', 'new', 2], ['a', 'update', 1]] : [['a', 'new', 2]], `events: ${mode}`);
+      assert.equal(ledger.get(keyOf('a', at(30)))?.attempt, 2, 'the first is owed its second delivery');
+    }
+  });
+
   it('forgets what it sent since the last commit when the node closes mid-pull', async () => {
     const source = new ListSource(Array.from({ length: 3 }, (_, i) => det(`d${i}`, at(30 - i))));
     const ledger = new DeliveryLedger(undefined, POLICY);
