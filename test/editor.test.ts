@@ -20,6 +20,8 @@ import { readUpdateSettings, type UpdateNodeProperties, updateProperty } from '.
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
+/** The nodes as this build assembled them: dist, or the BUILD_DIR the tests were compiled into. */
+const built = path.resolve(__dirname, '..', 'src', 'nodes');
 
 const RUNTIME = 'defender-detections.runtime.';
 
@@ -41,7 +43,7 @@ function editorSpecs(html: string): string[] {
 
 /** The table of defaults the build wrote into a dialog. */
 function builtDefaults(type: string): unknown {
-  const html = fs.readFileSync(path.join(root, 'dist', 'src', 'nodes', `${type}.html`), 'utf8');
+  const html = fs.readFileSync(path.join(built, `${type}.html`), 'utf8');
   // The table is the call's argument, on the line that ends the written-in function.
   const m = /var properties = \([\s\S]*?function nodeProperties[\s\S]*?\n\}\)\((\{[^\n]*\})\);\n/.exec(html);
   assert.ok(m, `${type}.html: the build did not write the properties table`);
@@ -68,7 +70,7 @@ function editorTranslate(set: string, lang: string): (key: string, vars?: Record
  * with just enough of RED and jQuery (no dialog open), and answers what it registered.
  */
 function registeredType(type: string, translate: (key: string, vars?: Record<string, unknown>) => string = (key) => key): EditorDefinition {
-  const html = fs.readFileSync(path.join(root, 'dist', 'src', 'nodes', `${type}.html`), 'utf8');
+  const html = fs.readFileSync(path.join(built, `${type}.html`), 'utf8');
   const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
   assert.ok(script, 'no editor script');
   const registered: Record<string, EditorDefinition> = {};

@@ -322,6 +322,9 @@ export async function pullDetections(
             redelivery.undelivered++;
             sink.undeliverable?.(detection, owed.attempt);
           }
+          // Sent again now, it is what the flow gets of its alert: a later detection of the alert in this pull is
+          // judged against it, as after a first delivery, rather than sent in its place as new a second time.
+          if (decision === 'again' && owedAlerts.get(owed.alert) === owed) owedAlerts.delete(owed.alert);
           const verdict: Verdict = { event: owed.event, changes: owed.changes, ...(owed.previous ? { previous: owed.previous } : {}), send: decision === 'again' };
           items[k] = { detection, key: keys[i], raw, time: slice.times[i], alert: owed.alert, verdict, mark: memory?.position ?? 0, owed };
           continue;

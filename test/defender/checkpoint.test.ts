@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { advanceCheckpoint, CheckpointWindow, keyToMillis, sortOldestFirst, timeKey } from '../../src/defender/checkpoint';
+import { advanceCheckpoint, CheckpointWindow, isCheckpoint, keyToMillis, sortOldestFirst, timeKey } from '../../src/defender/checkpoint';
 import type { Detection } from '../../src/defender/detection';
 
 const d = (id: string, lpt: string): Detection => ({ FullId: id, LastProcessedTimeUtc: lpt });
@@ -69,5 +69,18 @@ describe('CheckpointWindow', () => {
     for (let s = 6000; s < 6010; s++) w.addKey(`k${s}|${iso(s)}`, iso(s), timeKey(iso(s)));
     const keys = w.current()!.keys;
     assert.deepEqual(keys, Array.from({ length: 61 }, (_, i) => `k${5949 + i}|${iso(5949 + i)}`));
+  });
+});
+
+describe('isCheckpoint', () => {
+  it('takes a stored checkpoint with the versions it owes a delivery, and refuses one whose pending is not a list of them', () => {
+    const base = { version: 1, highest: '2024-05-01T12:00:00Z', keys: ['a|2024-05-01T12:00:00Z'] };
+    const owed = { key: 'a|2024-05-01T12:00:00Z', alert: 'a', time: timeKey('2024-05-01T12:00:00Z'), attempt: 1, due: 0, event: 'new', changes: null };
+    assert.equal(isCheckpoint(base), true, 'a checkpoint without confirmation');
+    assert.equal(isCheckpoint({ ...base, pending: [owed] }), true);
+    // Read as no checkpoint rather than failing every pull on it.
+    for (const pending of [{}, 'a|1', null, [null], [{ ...owed, attempt: '1' }], [{ ...owed, event: 'created' }]]) {
+      assert.equal(isCheckpoint({ ...base, pending }), false, JSON.stringify(pending));
+    }
   });
 });

@@ -80,4 +80,14 @@ describe('readSettings', () => {
     assert.throws(() => readSettings({ initialAgo: '2h' }), /initialAgo must be an ISO 8601 duration/);
     assert.throws(() => readSettings({ incremental: false, limit: 'x' }), /node default: limit must be a positive integer/);
   });
+
+  it('reads the delivering nodes of a flow written by hand as ids separated by commas, and refuses a negative redelivery delay', () => {
+    const s = readSettings({ confirm: 'nodes', confirmNodes: ' mail1, hook2 ,' as never, redeliveryBaseDelayMs: '0' });
+    assert.deepEqual(s.delivery?.nodes, ['mail1', 'hook2']);
+    assert.equal(s.delivery?.policy.baseDelayMs, 0);
+    // The dialog does not show it: a flow written by hand may give it as a number.
+    for (const value of ['-1', -1]) {
+      assert.throws(() => readSettings({ confirm: 'nodes', confirmNodes: ['mail1'], redeliveryBaseDelayMs: value }), /redeliveryBaseDelayMs must be a number of milliseconds, got "-1"/);
+    }
+  });
 });

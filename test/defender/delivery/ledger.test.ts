@@ -10,6 +10,13 @@ function send(ledger: DeliveryLedger, key: string, attempt: number, now: number,
   ledger.sent(key, key.split('|')[0], time, NEW, attempt, now);
 }
 
+/** A ledger with MAX_IN_FLIGHT deliveries on their way, for a few seconds (a test that fails does not wait long). */
+function full(): DeliveryLedger {
+  const ledger = new DeliveryLedger(undefined, { ...POLICY, timeoutMs: 5000 });
+  for (let i = 0; i < MAX_IN_FLIGHT; i++) send(ledger, `k${i}|1`, 1, Date.now());
+  return ledger;
+}
+
 describe('DeliveryLedger', () => {
   it('backs off by doubling from the base delay, up to the largest', () => {
     assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoff(POLICY, n)), [100, 200, 350, 350, 350]);
@@ -94,8 +101,7 @@ describe('DeliveryLedger', () => {
   });
 
   it('makes a pull wait while MAX_IN_FLIGHT deliveries are on their way, until one is confirmed', async () => {
-    const ledger = new DeliveryLedger(undefined, { ...POLICY, timeoutMs: 60_000 });
-    for (let i = 0; i < MAX_IN_FLIGHT; i++) send(ledger, `k${i}|1`, 1, Date.now());
+    const ledger = full();
     const wait = ledger.room(Date.now());
     assert.ok(wait, 'no room');
     let resolved = false;
@@ -104,6 +110,16 @@ describe('DeliveryLedger', () => {
     assert.equal(resolved, false);
     ledger.outcome('k7|1', 1, 'delivered', Date.now());
     await wait;
+    assert.equal(ledger.room(Date.now()), undefined);
+  });
+
+  it('lets a waiting pull go on as soon as a delivery fails, not only once one times out', async () => {
+    const ledger = full();
+    const wait = ledger.room(Date.now());
+    assert.ok(wait, 'no room');
+    ledger.outcome('k7|1', 1, 'failed', Date.now());
+    const first = await Promise.race([wait.then(() => 'room'), new Promise((r) => setTimeout(() => r('still waiting'), 200))]);
+    assert.equal(first, 'room');
     assert.equal(ledger.room(Date.now()), undefined);
   });
 });
