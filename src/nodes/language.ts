@@ -3,8 +3,18 @@ import { DefenderError } from '../defender/errors';
 import { message, type Translate } from '../defender/messages';
 import { reasonOf } from '../defender/realm';
 
-/** The detections node's catalog, where the runtime's error texts are translated (both nodes use it). */
+/**
+ * Where the runtime's error texts are translated (every node uses them): the detections node's catalog, and
+ * the incidents node's for the texts only the incidents nodes have (ids `incident.*`), kept apart so that
+ * either catalog can be reworked without touching the other.
+ */
 const CATALOG = 'node-red-contrib-defender-detections/defender-detections:defender-detections.runtime.';
+const INCIDENTS_CATALOG = 'node-red-contrib-defender-detections/defender-incidents:defender-incidents.runtime.';
+
+/** The catalog key of a text's id. */
+export function runtimeKey(id: string): string {
+  return `${id.startsWith('incident.') ? INCIDENTS_CATALOG : CATALOG}${id}`;
+}
 
 /**
  * The library's error texts in the runtime's language (Node-RED's `lang` setting or the process locale).
@@ -12,7 +22,7 @@ const CATALOG = 'node-red-contrib-defender-detections/defender-detections:defend
  */
 export function runtimeTranslate(RED: NodeAPI): Translate {
   return (id, vars) => {
-    const key = `${CATALOG}${id}`;
+    const key = runtimeKey(id);
     const out: unknown = RED._(key, vars);
     // On a miss i18next answers the key, without its namespace.
     return typeof out === 'string' && out !== key && out !== key.slice(key.indexOf(':') + 1) ? out : undefined;
