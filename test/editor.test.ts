@@ -17,6 +17,7 @@ import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
 import { readUpdateSettings, type UpdateNodeProperties, updateProperty } from '../src/nodes/update-settings';
+import { runtimeKey } from '../src/nodes/language';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
@@ -24,6 +25,7 @@ const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
 const built = path.resolve(__dirname, '..', 'src', 'nodes');
 
 const RUNTIME = 'defender-detections.runtime.';
+const INCIDENTS_RUNTIME = 'defender-incidents.runtime.';
 
 /** A catalog as "a.b.c" → text. */
 function flatten(o: unknown, prefix = ''): Record<string, string> {
@@ -276,13 +278,15 @@ describe('editor and runtime agree', () => {
     }
   });
 
-  it('translates every runtime error text into Japanese with the same placeholders', () => {
-    const ja = flatten(JSON.parse(read('nodes/locales/ja/defender-detections.json')));
-    const translated = Object.keys(ja).filter((k) => k.startsWith(RUNTIME)).map((k) => k.slice(RUNTIME.length));
-    assert.deepEqual(translated.sort(), Object.keys(MESSAGES).sort());
+  it('translates every runtime error text into Japanese with the same placeholders, each in the catalog the runtime reads it from', () => {
+    // The incidents nodes' own texts (incident.*) live in their catalog, the others in the detections node's.
+    const ja = { ...flatten(JSON.parse(read('nodes/locales/ja/defender-detections.json'))), ...flatten(JSON.parse(read('nodes/locales/ja/defender-incidents.json'))) };
+    const key = (id: string): string => runtimeKey(id).slice(runtimeKey(id).indexOf(':') + 1);
+    const translated = Object.keys(ja).filter((k) => k.startsWith(RUNTIME) || k.startsWith(INCIDENTS_RUNTIME));
+    assert.deepEqual(translated.sort(), Object.keys(MESSAGES).map(key).sort());
     const placeholders = (text: string) => (text.match(/__\w+?__/g) ?? []).sort();
     for (const [id, english] of Object.entries(MESSAGES)) {
-      assert.deepEqual(placeholders(ja[RUNTIME + id]), placeholders(english), id);
+      assert.deepEqual(placeholders(ja[key(id)]), placeholders(english), id);
     }
   });
 });

@@ -87,12 +87,17 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
  * pull of group A skip group B's older detections. The key is a digest because Node-RED reads dots and
  * brackets in a context key as a path.
  */
-export function checkpointKey(query: Pick<DetectionQuery, 'machinegroups' | 'DeviceCreatedMachineTags' | 'CloudCreatedMachineTags'>): string {
+export function checkpointKey(query: Pick<DetectionQuery, 'machinegroups' | 'DeviceCreatedMachineTags' | 'CloudCreatedMachineTags' | 'properties'>): string {
   const groups = [...new Set(query.machinegroups ?? [])].sort();
   const device = query.DeviceCreatedMachineTags ?? '';
   const cloud = query.CloudCreatedMachineTags ?? '';
-  if (groups.length === 0 && device === '' && cloud === '') return CHECKPOINT_KEY;
-  const digest = createHash('sha256').update(JSON.stringify([groups, device, cloud])).digest('hex').slice(0, 16);
+  // Graph properties (incidents' status, severity…), in a stable order, only when given: the keys of
+  // queries without them stay what they were.
+  const properties = Object.entries(query.properties ?? {}).map(([name, values]) => [name, [...new Set(values)].sort()] as const).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (groups.length === 0 && device === '' && cloud === '' && properties.length === 0) return CHECKPOINT_KEY;
+  const parts: unknown[] = [groups, device, cloud];
+  if (properties.length > 0) parts.push(properties);
+  const digest = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
   return `${CHECKPOINT_KEY}_${digest}`;
 }
 

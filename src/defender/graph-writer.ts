@@ -1,35 +1,75 @@
-import { type AlertChanges, requireChanges, validateAlertId } from './alert-update';
+import { ALERT_UPDATE } from './alert-update';
 import { authorizedRequest, type ClientOptions, type SendRequest } from './authorized-request';
+import { type Changes, requiredChanges, type UpdateKind, validateId } from './entity-update';
 import { DefenderError } from './errors';
-import { GRAPH_API, type GraphSession, graphRequestClient } from './graph';
-import type { GraphAlert } from './graph-mapping';
+import { GRAPH_API, type GraphEntity, type GraphSession, graphRequestClient } from './graph';
 import type { HttpResponse, HttpTransport } from './http';
-import { message } from './messages';
-import { alertUrl, type Connection } from './regions';
+import { INCIDENT_UPDATE } from './incident-update';
+import { message, type Message } from './messages';
+import { collectionUrl, type Connection } from './regions';
 import { bodyExcerpt, type ServiceDescription } from './response';
 import type { TokenProvider } from './token';
 
 /** Timeouts, retries and the close signal of the writes, as for a pull. */
 export type AlertWriterOptions = ClientOptions;
 
+/** What a writer changes, and how its errors name it. */
+export interface WriteTarget {
+  kind: UpdateKind;
+  /** Its Graph collection under /v1.0/security/. */
+  collection: 'alerts_v2' | 'incidents';
+  /** What the id is called where the writer is given it, for the error of a bad one. */
+  idName: string;
+  /** 403: the write permission it needs. */
+  forbidden: Message;
+  /** 404: an id the tenant does not know. */
+  notFound(id: string): Message;
+  /** A 2xx body that is not the entity. */
+  expected: 'update.expected-alert' | 'incident.expected-incident';
+  /** A comment whose answer was not the list, and that the entity read after it does not show. */
+  notStored(answer: Message | string): Message;
+}
+
+/** alerts_v2 alerts: `SecurityAlert.ReadWrite.All`. */
+export const ALERT_TARGET: WriteTarget = {
+  kind: ALERT_UPDATE,
+  collection: 'alerts_v2',
+  idName: 'alertId',
+  forbidden: message('update.graph-403'),
+  notFound: (id) => message('update.graph-404', { id }),
+  expected: 'update.expected-alert',
+  notStored: (answer) => message('update.comment-not-stored', { answer }),
+};
+
+/** Defender incidents: `SecurityIncident.ReadWrite.All`. */
+export const INCIDENT_TARGET: WriteTarget = {
+  kind: INCIDENT_UPDATE,
+  collection: 'incidents',
+  idName: 'incidentId',
+  forbidden: message('incident.graph-403'),
+  notFound: (id) => message('incident.graph-404', { id }),
+  expected: 'incident.expected-incident',
+  notStored: (answer) => message('incident.comment-not-stored', { answer }),
+};
+
 /** The statuses Graph answers a write with: 200 with the result, or 204 (no body) when asked to be brief. */
 const written = (status: number): boolean => status === 200 || status === 201 || status === 204;
 
-/** Microsoft Graph as a write names it: 403 is the write permission, 404 an alert id it does not know. */
-function writeService(alertId: string): ServiceDescription {
+/** Microsoft Graph as a write names it: 403 is the write permission, 404 an id it does not know. */
+function writeService(target: WriteTarget, id: string): ServiceDescription {
   return {
     ...GRAPH_API,
     meanings: {
       ...GRAPH_API.meanings,
       400: message('update.graph-400'),
-      403: message('update.graph-403'),
-      404: message('update.graph-404', { id: alertId }),
+      403: target.forbidden,
+      404: target.notFound(id),
     },
   };
 }
 
-/** A 2xx body must be a JSON object (the alert, or the comments list with its `value` array). */
-function jsonObject(response: HttpResponse, expected: 'update.expected-alert' | 'update.expected-comments', token: string): Record<string, unknown> {
+/** A 2xx body must be a JSON object (the entity, or the comments list with its `value` array). */
+export function jsonObject(response: HttpResponse, expected: WriteTarget['expected'] | 'update.expected-comments', token: string): Record<string, unknown> {
   const refuse = (failure: 'failure.not-json' | 'update.not-an-object' | 'failure.no-value'): DefenderError =>
     new DefenderError(
       'BAD_RESPONSE',
@@ -55,12 +95,14 @@ function jsonObject(response: HttpResponse, expected: 'update.expected-alert' | 
   return object;
 }
 
-/** The alert of a 2xx answer, without its OData envelope. */
-function readAlert(response: HttpResponse, token: string): GraphAlert {
-  const alert = jsonObject(response, 'update.expected-alert', token);
-  // The OData envelope says where the entity came from; the node's output is the alert itself.
-  delete alert['@odata.context'];
-  return alert as GraphAlert;
+/** The entity of a 2xx answer, without its OData envelope. */
+function entityReader(target: WriteTarget): (response: HttpResponse, token: string) => GraphEntity {
+  return (response, token) => {
+    const entity = jsonObject(response, target.expected, token);
+    // The OData envelope says where the entity came from; the node's output is the entity itself.
+    delete entity['@odata.context'];
+    return entity as GraphEntity;
+  };
 }
 
 /**
@@ -78,19 +120,14 @@ function unprovenComment(response: HttpResponse, token: string): DefenderError |
   }
 }
 
-function showsComment(alert: GraphAlert, comment: string): boolean {
-  return Array.isArray(alert.comments) && alert.comments.some((c: unknown) => (c as { comment?: unknown } | null)?.comment === comment);
-}
-
-/** A PATCH answers the changed alert, or 204 without a body when Graph is brief (then it is read afterwards). */
-function readPatched(response: HttpResponse, token: string): GraphAlert | undefined {
-  return response.status === 204 ? undefined : readAlert(response, token);
+function showsComment(entity: GraphEntity, comment: string): boolean {
+  return Array.isArray(entity.comments) && entity.comments.some((c: unknown) => (c as { comment?: unknown } | null)?.comment === comment);
 }
 
 /**
- * Changes alerts through Microsoft Graph: `PATCH /v1.0/security/alerts_v2/{id}` for status,
- * classification, determination and assignedTo, and `POST …/{id}/comments` for a comment, with the same
- * token, 401 refresh, retries and rate limit as the reads.
+ * Changes alerts or incidents through Microsoft Graph (`target`): `PATCH /v1.0/security/alerts_v2/{id}` for
+ * status, classification, determination and assignedTo (`…/incidents/{id}`: and customTags), and
+ * `POST …/{id}/comments` for a comment, with the same token, 401 refresh, retries and rate limit as the reads.
  *
  * The PATCH goes first: it is idempotent, so a message sent again after a failed comment changes nothing
  * twice. A comment is not: retried after a 5xx or a dropped connection, it appears twice if Graph had
@@ -100,8 +137,9 @@ function readPatched(response: HttpResponse, token: string): GraphAlert | undefi
  * the alert is read again, and that read also tells whether a comment whose answer was not the list was
  * stored.
  */
-export class AlertWriter {
+export class GraphWriter {
   constructor(
+    private readonly target: WriteTarget,
     private readonly transport: Pick<HttpTransport, 'get' | 'sendJson'>,
     private readonly connection: Connection,
     private readonly tokens: TokenProvider,
@@ -109,29 +147,33 @@ export class AlertWriter {
     private readonly options: AlertWriterOptions,
   ) {}
 
-  /** Applies `changes` to the alert `alertId` and answers the alert as Graph shows it afterwards. */
-  async update(alertId: string, changes: AlertChanges): Promise<GraphAlert> {
-    const id = validateAlertId(alertId, 'alertId');
-    const { comment, ...properties } = requireChanges(changes);
-    const url = alertUrl(this.connection, id);
-    let alert: GraphAlert | undefined;
+  /** Applies `changes` to the entity `entityId` and answers it as Graph shows it afterwards. */
+  async update(entityId: string, changes: Changes): Promise<GraphEntity> {
+    const id = validateId(this.target.kind, entityId, this.target.idName);
+    const { comment, ...properties } = requiredChanges(this.target.kind, changes);
+    // The id is %-encoded, so it stays one path segment.
+    const url = `${collectionUrl(this.connection, this.target.collection)}/${encodeURIComponent(id)}`;
+    const readEntity = entityReader(this.target);
+    let entity: GraphEntity | undefined;
     if (Object.keys(properties).length > 0) {
-      alert = await this.request(id, (headers, o) => this.transport.sendJson('PATCH', url, headers, properties, o), readPatched);
+      // A PATCH answers the changed entity, or 204 without a body when Graph is brief (then it is read afterwards).
+      const readPatched = (response: HttpResponse, token: string): GraphEntity | undefined => (response.status === 204 ? undefined : readEntity(response, token));
+      entity = await this.request(id, (headers, o) => this.transport.sendJson('PATCH', url, headers, properties, o), readPatched);
     }
-    const read = (): Promise<GraphAlert> => this.request(id, (headers, o) => this.transport.get(url, headers, o), readAlert);
-    if (comment === undefined) return alert ?? read();
+    const read = (): Promise<GraphEntity> => this.request(id, (headers, o) => this.transport.get(url, headers, o), readEntity);
+    if (typeof comment !== 'string') return entity ?? read();
     const body = { '@odata.type': 'microsoft.graph.security.alertComment', comment };
     const unproven = await this.request(id, (headers, o) => this.transport.sendJson('POST', `${url}/comments`, headers, body, o), unprovenComment);
     const after = await read();
     // A stored comment is no error, whatever its answer looked like: a message sent again would add it twice.
     if (unproven && !showsComment(after, comment)) {
-      throw new DefenderError('BAD_RESPONSE', message('update.comment-not-stored', { answer: unproven.text ?? unproven.message }), { statusCode: unproven.statusCode });
+      throw new DefenderError('BAD_RESPONSE', this.target.notStored(unproven.text ?? unproven.message), { statusCode: unproven.statusCode });
     }
     return after;
   }
 
   /** One request: the shared rate limit, then the token, the 401 refresh and the retries. */
-  private request<T>(alertId: string, send: SendRequest<unknown>, read: (response: HttpResponse, token: string) => T): Promise<T> {
-    return authorizedRequest(send, graphRequestClient(this.tokens, this.session, this.options, writeService(alertId)), read, written);
+  private request<T>(id: string, send: SendRequest<unknown>, read: (response: HttpResponse, token: string) => T): Promise<T> {
+    return authorizedRequest(send, graphRequestClient(this.tokens, this.session, this.options, writeService(this.target, id)), read, written);
   }
 }

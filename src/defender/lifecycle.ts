@@ -30,6 +30,16 @@ export interface AlertFacts {
  */
 export const GRAPH_FIELDS = ['status', 'severity', 'classification', 'determination', 'assignedTo', 'title', 'evidenceCount', 'commentCount'] as const;
 
+/**
+ * What changes when an analyst triages an incident (status, owner, classification, tags), when Defender
+ * renames or rescores it, and when alerts join it or leave it. Its tags are tracked as a list, its alerts by
+ * their count (null when the node does not read them).
+ */
+export const INCIDENT_FIELDS = ['status', 'severity', 'classification', 'determination', 'assignedTo', 'displayName', 'customTags', 'alertCount'] as const;
+
+/** Tracked properties that are lists: kept as their JSON text, and given back in `previous` as lists. */
+const LIST_FIELDS = new Set<string>(['customTags']);
+
 /** The SIEM API has no status or assignment; what an update of a detection can change there. */
 export const SIEM_FIELDS = ['Severity', 'AlertTitle', 'Category', 'ThreatFamily', 'ThreatName', 'RemediationAction', 'RemediationIsSuccess'] as const;
 
@@ -42,6 +52,9 @@ export type EventMode = (typeof EVENT_MODES)[number];
 
 export type AlertEvent = 'new' | 'update';
 
+/** An earlier value of a tracked property, as `msg.previous` holds it. */
+export type PreviousValue = AlertValue | string[];
+
 /** What a version of an alert is to this node, and whether it goes out. */
 export interface Verdict {
   event: AlertEvent;
@@ -50,8 +63,8 @@ export interface Verdict {
    * when that version is not known (the alert was created before what the node remembers).
    */
   changes: string[] | null;
-  /** For an update with known changes: their values in the version sent last. */
-  previous?: Record<string, AlertValue>;
+  /** For an update with known changes: their values in the version sent last (a list for a list field). */
+  previous?: Record<string, PreviousValue>;
   send: boolean;
 }
 
@@ -86,6 +99,36 @@ export function graphFacts(alert: Record<string, unknown>): AlertFacts {
       count(alert.comments),
     ],
   };
+}
+
+/** The facts of a Graph incident (its alerts, when they were read, in `alerts`). */
+export function incidentFacts(incident: Record<string, unknown>): AlertFacts {
+  return {
+    id: String(incident.id ?? ''),
+    created: timeKey(incident.createdDateTime),
+    fields: INCIDENT_FIELDS,
+    values: [
+      value(incident.status),
+      value(incident.severity),
+      value(incident.classification),
+      value(incident.determination),
+      value(incident.assignedTo),
+      value(incident.displayName),
+      value(Array.isArray(incident.customTags) ? incident.customTags : []),
+      Array.isArray(incident.alerts) ? incident.alerts.length : null,
+    ],
+  };
+}
+
+/** A tracked value as `msg.previous` gives it back: a list field's JSON text as the list. */
+function previousValue(field: string, stored: AlertValue): PreviousValue {
+  if (!LIST_FIELDS.has(field) || typeof stored !== 'string') return stored;
+  try {
+    const list: unknown = JSON.parse(stored);
+    return Array.isArray(list) ? list.map(String) : stored;
+  } catch {
+    return stored;
+  }
 }
 
 /** The facts of a SIEM API detection (a `Detection` of detection.ts, which reads its facts through this). */
@@ -165,11 +208,11 @@ export class AlertMemory {
       verdict = alerts.sentAsNew(r) ? { event: 'new', changes: null, send: true } : { event: 'update', changes: null, send: false };
     } else {
       const changes: string[] = [];
-      const previous: Record<string, AlertValue> = {};
+      const previous: Record<string, PreviousValue> = {};
       for (let f = 0; f < facts.fields.length; f++) {
         if (alerts.holds(r, f, facts.values[f])) continue;
         changes.push(facts.fields[f]);
-        previous[facts.fields[f]] = alerts.value(r, f) ?? null;
+        previous[facts.fields[f]] = previousValue(facts.fields[f], alerts.value(r, f) ?? null);
       }
       verdict = { event: 'update', changes, previous, send: false };
     }

@@ -226,6 +226,29 @@ export const MESSAGES = {
   'field.assignedTo': 'assignedTo',
   'field.comment': 'comment',
 
+  // Incidents (the incidents nodes; translated in defender-incidents.json, under runtime.incident)
+  'incident.body-not-incidents':
+    'Microsoft Graph answered HTTP __status__ (__type__, __size__ bytes) with a body that __failure__; expected a JSON object with a "value" array of incidents. It began: "__excerpt__"',
+  'incident.meaning-403': 'forbidden: reading incidents needs the SecurityIncident.Read.All application permission of Microsoft Graph, with admin consent',
+  'incident.query-bad-value': '__name__ must be one of __valid__ (in any case), or a list of them, got __value__',
+  'incident.query-bad-text': '__name__ must be text (such as soc@contoso.com) or a list of texts, got __value__',
+  'incident.bad-alerts': 'alerts must be "include" or "none", got "__value__"',
+  'incident.status-refused':
+    'status __value__ is set by Defender, not by a client (redirected when it merges incidents, awaitingAction by Defender Experts): give active, inProgress or resolved',
+  'incident.nothing':
+    'nothing to change: give status, classification, determination, assignedTo, customTags or comment in the node or in msg.update',
+  'incident.not-null': '__field__ cannot be null (only assignedTo can, to unassign the incident): give "" or leave it out to keep it as it is',
+  'incident.bad-tags': 'customTags must be a list of tags, or tags separated by commas (an empty list removes them all), got __value__',
+  'incident.no-id':
+    'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId in the SIEM shape)',
+  'incident.bad-id': 'the incident id in __from__ must be an id such as 29135 (letters, digits, "_", "-", "."), got __value__',
+  'incident.graph-403':
+    'forbidden: changing incidents needs the SecurityIncident.ReadWrite.All application permission of Microsoft Graph, with admin consent',
+  'incident.graph-404':
+    'not found: this tenant has no incident with the id "__id__" (check msg.incidentId, and that the config node is for the tenant the incident came from)',
+  'incident.expected-incident': 'the incident as a JSON object',
+  'incident.comment-not-stored': '__answer__ The incident read after it does not show the comment: it was not stored, and sending the message again is safe',
+
   // Anything else
   'cancelled': 'cancelled: the node is closing',
   'unexpected': 'unexpected failure: __reason__',

@@ -386,7 +386,7 @@ export async function pullDetections(
   return {
     count: delivered,
     duplicates,
-    query: describeQuery(firstParams),
+    query: describeQuery(firstParams, Object.keys(query.properties ?? {})),
     since: isIncremental ? formatTime(DateTime.fromMillis(window.sinceMs, { zone: 'utc' })) : firstParams.get('sinceTimeUtc'),
     until: isIncremental ? formatTime(now) : firstParams.get('untilTimeUtc'),
     pages,

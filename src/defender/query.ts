@@ -3,7 +3,10 @@ import { invalidQuery } from './errors';
 import { message } from './messages';
 import { isDate } from './realm';
 
-/** The query parameters of GET /api/alerts, validated and normalised. All are optional. */
+/**
+ * The query parameters of GET /api/alerts, validated and normalised, and for Graph's incidents the values
+ * of the properties $filter compares. All are optional.
+ */
 export interface DetectionQuery {
   sinceTimeUtc?: DateTime;
   untilTimeUtc?: DateTime;
@@ -12,6 +15,18 @@ export interface DetectionQuery {
   machinegroups?: string[];
   DeviceCreatedMachineTags?: string;
   CloudCreatedMachineTags?: string;
+  /** Graph properties by name (incidents: status, severity…), each list the values any of which matches. */
+  properties?: Record<string, string[]>;
+}
+
+/**
+ * Which parameters a query takes: the SIEM API's (the detections node), or a Graph collection's, whose
+ * keys besides the time range and limit are properties (`property` reads their values).
+ */
+export interface QueryDialect {
+  keys: readonly string[];
+  /** A property's values, validated: a list, empty when none is given. */
+  property?(key: string, value: unknown): string[];
 }
 
 export const QUERY_KEYS = [
@@ -25,8 +40,13 @@ export const QUERY_KEYS = [
 ] as const;
 export type QueryKey = (typeof QUERY_KEYS)[number];
 
-const TIME_KEYS: readonly QueryKey[] = ['sinceTimeUtc', 'untilTimeUtc', 'ago'];
-const KEY_BY_LOWER = new Map<string, QueryKey>(QUERY_KEYS.map((k) => [k.toLowerCase(), k]));
+/** The SIEM API's parameters. */
+export const SIEM_QUERY: QueryDialect = { keys: QUERY_KEYS };
+
+/** What every dialect takes: the time range and the limit. */
+export const WINDOW_KEYS = ['sinceTimeUtc', 'untilTimeUtc', 'ago', 'limit'] as const;
+
+const TIME_KEYS = ['sinceTimeUtc', 'untilTimeUtc', 'ago'] as const;
 
 /** A value as an error quotes it: a string in quotes, a Date as such, anything else as JSON. */
 export function describeValue(value: unknown): string {
@@ -112,17 +132,24 @@ function isAbsent(value: unknown): boolean {
 }
 
 /**
- * Reads query parameters from a plain object. Keys match the API's names case-insensitively; an unknown
- * key is refused (a typo would otherwise silently widen the query). Empty values count as not given.
+ * Reads query parameters from a plain object, in a dialect (default the SIEM API's). Keys match the API's
+ * names case-insensitively; an unknown key is refused (a typo would otherwise silently widen the query).
+ * Empty values count as not given.
  */
-export function parseQuery(input: Record<string, unknown>): DetectionQuery {
+export function parseQuery(input: Record<string, unknown>, dialect: QueryDialect = SIEM_QUERY): DetectionQuery {
   const query: DetectionQuery = {};
   for (const [rawKey, value] of Object.entries(input)) {
-    const key = KEY_BY_LOWER.get(rawKey.toLowerCase());
-    if (!key) {
-      throw invalidQuery(message('query.unknown-key', { key: rawKey, known: QUERY_KEYS.join(', ') }));
+    const named = dialect.keys.find((k) => k.toLowerCase() === rawKey.toLowerCase());
+    if (!named) {
+      throw invalidQuery(message('query.unknown-key', { key: rawKey, known: dialect.keys.join(', ') }));
     }
     if (isAbsent(value) || (Array.isArray(value) && value.length === 0)) continue;
+    const key = QUERY_KEYS.find((k) => k === named);
+    if (key === undefined) {
+      const values = dialect.property?.(named, value) ?? [];
+      if (values.length > 0) query.properties = { ...query.properties, [named]: values };
+      continue;
+    }
     switch (key) {
       case 'sinceTimeUtc':
       case 'untilTimeUtc':
@@ -156,6 +183,8 @@ export function hasTimeRange(query: DetectionQuery): boolean {
  */
 export function mergeQuery(defaults: DetectionQuery, message: DetectionQuery): DetectionQuery {
   const merged: DetectionQuery = { ...defaults, ...message };
+  // Property by property: a message that gives a status keeps the node's severity.
+  if (defaults.properties && message.properties) merged.properties = { ...defaults.properties, ...message.properties };
   if (hasTimeRange(message)) {
     for (const k of TIME_KEYS) if (message[k] === undefined) delete merged[k];
   }
@@ -183,14 +212,15 @@ export function toSearchParams(query: DetectionQuery): URLSearchParams {
   for (const group of query.machinegroups ?? []) params.append('machinegroups', group);
   if (query.DeviceCreatedMachineTags) params.append('DeviceCreatedMachineTags', query.DeviceCreatedMachineTags);
   if (query.CloudCreatedMachineTags) params.append('CloudCreatedMachineTags', query.CloudCreatedMachineTags);
+  for (const [property, values] of Object.entries(query.properties ?? {})) for (const value of values) params.append(property, value);
   return params;
 }
 
-/** The parameters as a plain object for the summary message (machinegroups stays a list). */
-export function describeQuery(params: URLSearchParams): Record<string, string | string[]> {
+/** The parameters as a plain object for the summary message (machinegroups and `lists` stay lists). */
+export function describeQuery(params: URLSearchParams, lists: readonly string[] = []): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const key of new Set(params.keys())) {
-    out[key] = key === 'machinegroups' ? params.getAll(key) : (params.get(key) as string);
+    out[key] = key === 'machinegroups' || lists.includes(key) ? params.getAll(key) : (params.get(key) as string);
   }
   return out;
 }

@@ -211,6 +211,11 @@ export function graphConnection(connection: Connection): Connection {
   return { ...connection, api: 'graph', resource: endpoints.apiBaseUrl, endpoints };
 }
 
+/** A collection of Graph's security API (alerts_v2, incidents) of a Graph connection. */
+export function collectionUrl(connection: Connection, collection: string): string {
+  return `${connection.endpoints.apiBaseUrl}/v1.0/security/${collection}`;
+}
+
 /** One alerts_v2 alert of a Graph connection; the id is %-encoded, so it stays one path segment. */
 export function alertUrl(connection: Connection, alertId: string): string {
   return `${connection.endpoints.apiBaseUrl}/v1.0/security/alerts_v2/${encodeURIComponent(alertId)}`;

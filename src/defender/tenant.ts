@@ -2,8 +2,9 @@ import { invalidConfig } from './errors';
 import { message } from './messages';
 import { GraphClient, type GraphSession, type GraphShape } from './graph';
 import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './graph-rate';
-import { AlertWriter, type AlertWriterOptions } from './graph-writer';
+import { ALERT_TARGET, type AlertWriterOptions, GraphWriter, INCIDENT_TARGET } from './graph-writer';
 import { HttpTransport, TransportOptions } from './http';
+import { IncidentsClient, type IncidentsClientOptions } from './incidents';
 import type { PullSource } from './pull';
 import { type Connection, type ConnectionSettings, graphConnection } from './regions';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
@@ -102,8 +103,21 @@ export class Tenant {
   }
 
   /** Changes alerts through Microsoft Graph, whatever API this config node reads detections from. */
-  alerts(options: AlertWriterOptions): AlertWriter {
-    return new AlertWriter(this.transport, graphConnection(this.connection), this.graphTokens, this.graph, options);
+  alerts(options: AlertWriterOptions): GraphWriter {
+    return new GraphWriter(ALERT_TARGET, this.transport, graphConnection(this.connection), this.graphTokens, this.graph, options);
+  }
+
+  /** Changes incidents through Microsoft Graph, whatever API this config node reads detections from. */
+  incidentWriter(options: AlertWriterOptions): GraphWriter {
+    return new GraphWriter(INCIDENT_TARGET, this.transport, graphConnection(this.connection), this.graphTokens, this.graph, options);
+  }
+
+  /**
+   * Defender's incidents, which only Microsoft Graph serves: read through Graph whatever API this config
+   * node reads detections from, with its Graph tokens and rate limit.
+   */
+  incidents(options: IncidentsClientOptions): PullSource {
+    return new IncidentsClient(this.transport, graphConnection(this.connection), this.graphTokens, this.graph, options);
   }
 
   /** The client of the configured API: the SIEM API's /api/alerts, or Graph's alerts_v2. */

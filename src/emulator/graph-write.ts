@@ -3,38 +3,73 @@ import { jsonReply, type Reply } from './http';
 
 /**
  * What Microsoft Graph lets an app change on an alerts_v2 alert (`PATCH /security/alerts_v2/{id}`: status,
- * classification, determination, assignedTo) and add to it (`POST …/{id}/comments`), checked as Graph
- * checks a request body: property names and enum members exactly as the model spells them.
+ * classification, determination, assignedTo) or an incident (`PATCH /security/incidents/{id}`: the same and
+ * customTags), and add to either (`POST …/{id}/comments`), checked as Graph checks a request body: property
+ * names and enum members exactly as the model spells them.
  */
 
-/** Graph v1.0's members, without the sentinel `unknownFutureValue` (which Graph refuses to be set). */
-const ENUMS = {
-  status: { type: 'microsoft.graph.security.alertStatus', values: ['new', 'inProgress', 'resolved'] },
-  classification: {
-    type: 'microsoft.graph.security.alertClassification',
-    values: ['unknown', 'falsePositive', 'truePositive', 'informationalExpectedActivity'],
-  },
-  determination: {
-    type: 'microsoft.graph.security.alertDetermination',
-    values: [
-      'unknown', 'apt', 'malware', 'securityPersonnel', 'securityTesting', 'unwantedSoftware', 'other', 'multiStagedAttack',
-      'compromisedAccount', 'phishing', 'maliciousUserActivity', 'notMalicious', 'notEnoughDataToValidate', 'confirmedActivity',
-      'lineOfBusinessApplication',
-    ],
-  },
-} as const;
+/** What Graph lets a client write on one kind of entity, checked as Graph checks a request body. */
+export interface WritableEntity {
+  /** The model's type, as Graph's errors name it. */
+  type: string;
+  /** The entity as an error names it: "alert", "incident". */
+  noun: string;
+  /** The enum-valued properties with Graph v1.0's members, without the sentinel `unknownFutureValue` (which Graph refuses to be set). */
+  enums: Readonly<Record<string, { type: string; values: readonly string[]; setByService?: readonly string[] }>>;
+  /** What a PATCH may set, in the order errors list them. */
+  updatable: readonly string[];
+  /** The updatable properties that are collections of strings. */
+  lists: readonly string[];
+  /** The properties Graph serves but does not let a client set. */
+  readOnly: ReadonlySet<string>;
+}
 
-type EnumProperty = keyof typeof ENUMS;
-const UPDATABLE = ['status', 'classification', 'determination', 'assignedTo'] as const;
-type Updatable = (typeof UPDATABLE)[number];
+const DETERMINATIONS = [
+  'unknown', 'apt', 'malware', 'securityPersonnel', 'securityTesting', 'unwantedSoftware', 'other', 'multiStagedAttack',
+  'compromisedAccount', 'phishing', 'maliciousUserActivity', 'notMalicious', 'notEnoughDataToValidate', 'confirmedActivity',
+  'lineOfBusinessApplication',
+] as const;
+const CLASSIFICATIONS = ['unknown', 'falsePositive', 'truePositive', 'informationalExpectedActivity'] as const;
 
-/** The alert properties Graph serves but does not let a client set. */
-const READ_ONLY = new Set([
-  'id', 'providerAlertId', 'incidentId', 'severity', 'serviceSource', 'detectionSource', 'productName', 'detectorId', 'tenantId',
-  'title', 'description', 'recommendedActions', 'category', 'categories', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
-  'threatFamilyName', 'mitreTechniques', 'createdDateTime', 'lastUpdateDateTime', 'resolvedDateTime', 'firstActivityDateTime',
-  'lastActivityDateTime', 'comments', 'evidence', 'systemTags', 'customDetails', 'additionalData', 'alertPolicyId',
-]);
+/** An alerts_v2 alert: `PATCH /security/alerts_v2/{id}` sets status, classification, determination, assignedTo. */
+export const ALERT_ENTITY: WritableEntity = {
+  type: 'microsoft.graph.security.alert',
+  noun: 'alert',
+  enums: {
+    status: { type: 'microsoft.graph.security.alertStatus', values: ['new', 'inProgress', 'resolved'] },
+    classification: { type: 'microsoft.graph.security.alertClassification', values: CLASSIFICATIONS },
+    determination: { type: 'microsoft.graph.security.alertDetermination', values: DETERMINATIONS },
+  },
+  updatable: ['status', 'classification', 'determination', 'assignedTo'],
+  lists: [],
+  readOnly: new Set([
+    'id', 'providerAlertId', 'incidentId', 'severity', 'serviceSource', 'detectionSource', 'productName', 'detectorId', 'tenantId',
+    'title', 'description', 'recommendedActions', 'category', 'categories', 'alertWebUrl', 'incidentWebUrl', 'actorDisplayName', 'threatDisplayName',
+    'threatFamilyName', 'mitreTechniques', 'createdDateTime', 'lastUpdateDateTime', 'resolvedDateTime', 'firstActivityDateTime',
+    'lastActivityDateTime', 'comments', 'evidence', 'systemTags', 'customDetails', 'additionalData', 'alertPolicyId',
+  ]),
+};
+
+/**
+ * A Defender XDR incident: `PATCH /security/incidents/{id}` sets status, classification, determination,
+ * assignedTo and customTags. Of the statuses, `redirected` is Defender's own (it merged the incident into
+ * another) and `awaitingAction` is set by Defender Experts: members of the enum that a client cannot set.
+ */
+export const INCIDENT_ENTITY: WritableEntity = {
+  type: 'microsoft.graph.security.incident',
+  noun: 'incident',
+  enums: {
+    status: { type: 'microsoft.graph.security.incidentStatus', values: ['active', 'resolved', 'inProgress'], setByService: ['redirected', 'awaitingAction'] },
+    classification: { type: 'microsoft.graph.security.alertClassification', values: CLASSIFICATIONS },
+    determination: { type: 'microsoft.graph.security.alertDetermination', values: DETERMINATIONS },
+  },
+  updatable: ['status', 'classification', 'determination', 'assignedTo', 'customTags'],
+  lists: ['customTags'],
+  readOnly: new Set([
+    'id', 'tenantId', 'incidentWebUrl', 'redirectIncidentId', 'displayName', 'createdDateTime', 'lastUpdateDateTime', 'severity',
+    'systemTags', 'comments', 'alerts', 'lastModifiedBy', 'description', 'summary', 'resolvingComment',
+  ]),
+};
 
 export interface AlertComment {
   comment: string;
@@ -122,32 +157,41 @@ function unresolvedType(value: unknown, type: string, now: number): { ok: false;
   return { ok: false, reply: graphError(400, 'BadRequest', `A type named '${String(value)}' could not be resolved by the model.`, now) };
 }
 
-/** The body of a PATCH: the updatable properties it sets. */
-export function checkAlertPatch(contentType: string | undefined, text: string, now: number): Checked<Partial<Pick<AlertTriage, Updatable>>> {
+/** What a PATCH sets: each updatable property it names, with its value. */
+export type Patch = Partial<Record<string, string | null | string[]>>;
+
+/** The body of a PATCH of an `entity` (default an alert): the updatable properties it sets. */
+export function checkPatch(contentType: string | undefined, text: string, now: number, entity: WritableEntity = ALERT_ENTITY): Checked<Patch> {
   const body = jsonBody(contentType, text, now);
   if (!body.ok) return body;
-  const changes: Partial<Pick<AlertTriage, Updatable>> = {};
+  const changes: Patch = {};
   for (const [name, value] of Object.entries(body.value)) {
     if (name === '@odata.type') {
-      const unknown = unresolvedType(value, 'microsoft.graph.security.alert', now);
+      const unknown = unresolvedType(value, entity.type, now);
       if (unknown) return unknown;
       continue;
     }
-    if (name in ENUMS) {
-      const spec = ENUMS[name as EnumProperty];
+    const spec = entity.enums[name];
+    if (spec) {
+      if (typeof value === 'string' && spec.setByService?.includes(value)) {
+        return { ok: false, reply: graphError(400, 'BadRequest', `The ${name} '${value}' is set by the service and cannot be given in a request.`, now) };
+      }
       // Members are matched as the model spells them: "InProgress" is not "inProgress".
-      if (typeof value !== 'string' || !(spec.values as readonly string[]).includes(value)) return notConvertible(value, spec.type, now);
-      changes[name as EnumProperty] = value;
-    } else if (name === 'assignedTo') {
+      if (typeof value !== 'string' || !spec.values.includes(value)) return notConvertible(value, spec.type, now);
+      changes[name] = value;
+    } else if (entity.lists.includes(name)) {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return notConvertible(value, 'Collection(Edm.String)', now);
+      changes[name] = [...(value as string[])];
+    } else if (entity.updatable.includes(name)) {
       if (value !== null && typeof value !== 'string') return notConvertible(value, 'Edm.String', now);
-      changes.assignedTo = value;
-    } else if (READ_ONLY.has(name)) {
+      changes[name] = value;
+    } else if (entity.readOnly.has(name)) {
       return {
         ok: false,
-        reply: graphError(400, 'BadRequest', `The property '${name}' cannot be updated. Updatable properties of an alert: ${UPDATABLE.join(', ')}.`, now),
+        reply: graphError(400, 'BadRequest', `The property '${name}' cannot be updated. Updatable properties of an ${entity.noun}: ${entity.updatable.join(', ')}.`, now),
       };
     } else {
-      return noSuchProperty(name, 'microsoft.graph.security.alert', now);
+      return noSuchProperty(name, entity.type, now);
     }
   }
   return { ok: true, value: changes };
@@ -177,15 +221,17 @@ export function checkNewComment(contentType: string | undefined, text: string, n
 }
 
 /**
- * Applies a PATCH to a triage. Answers whether anything changed, so only a real change moves the alert's
- * lastUpdateDateTime. Resolving stamps resolvedDateTime; reopening clears it.
+ * Applies a PATCH to a triage (an alert's, or an incident's, which has more properties). Answers whether
+ * anything changed, so only a real change moves the entity's lastUpdateDateTime. Resolving stamps
+ * resolvedDateTime; reopening clears it.
  */
-export function applyPatch(triage: AlertTriage, changes: Partial<Pick<AlertTriage, Updatable>>, at: string): boolean {
+export function applyPatch(triage: AlertTriage, changes: Patch, at: string, entity: WritableEntity = ALERT_ENTITY): boolean {
+  const fields = triage as unknown as Record<string, unknown>;
   let changed = false;
-  for (const name of UPDATABLE) {
+  for (const name of entity.updatable) {
     const value = changes[name];
-    if (value === undefined || value === triage[name]) continue;
-    (triage as unknown as Record<Updatable, string | null>)[name] = value;
+    if (value === undefined || JSON.stringify(value) === JSON.stringify(fields[name])) continue;
+    fields[name] = value;
     changed = true;
   }
   if (changed && changes.status !== undefined) triage.resolvedDateTime = triage.status === 'resolved' ? (triage.resolvedDateTime ?? at) : null;

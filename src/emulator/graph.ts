@@ -14,25 +14,38 @@ import { MIN_INSTANT, formatMs, instantToMs, parseDateTime } from './timestamps'
  * and part ids) have no place in it, as in Graph.
  */
 
+/** What one Graph collection lets $filter compare: its filterable properties, and which of them are times. */
+export interface FilterSchema {
+  properties: readonly string[];
+  times: readonly string[];
+  /** A string property's value as an error suggests it. */
+  example: (property: string) => string;
+}
+
 /** The properties alerts_v2 documents as filterable. */
-const FILTERABLE = ['assignedTo', 'classification', 'determination', 'createdDateTime', 'lastUpdateDateTime', 'severity', 'serviceSource', 'status'] as const;
-type Filterable = (typeof FILTERABLE)[number];
-const TIME_PROPERTIES: readonly Filterable[] = ['createdDateTime', 'lastUpdateDateTime'];
-const BY_LOWER = new Map<string, Filterable>(FILTERABLE.map((p) => [p.toLowerCase(), p]));
+export const ALERTS_FILTER: FilterSchema = {
+  properties: ['assignedTo', 'classification', 'determination', 'createdDateTime', 'lastUpdateDateTime', 'severity', 'serviceSource', 'status'],
+  times: ['createdDateTime', 'lastUpdateDateTime'],
+  example: (property) => (property === 'serviceSource' ? 'microsoftDefenderForEndpoint' : 'high'),
+};
 
 type Operator = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
 const OPERATORS: readonly Operator[] = ['eq', 'ne', 'gt', 'ge', 'lt', 'le'];
 
 interface Clause {
-  property: Filterable;
+  property: string;
   operator: Operator;
   /** Fixed-width instant for time properties, the string (or null) otherwise. */
   value: string | null;
+  time: boolean;
 }
 
-/** What one GET of alerts_v2 asks for, validated. */
-export interface AlertsV2Request {
-  clauses: Clause[];
+/** A clause, or a parenthesised group of clauses joined with "or" (`(status eq 'active' or status eq 'inProgress')`). */
+export type Condition = Clause | { any: Clause[] };
+
+/** What one GET of a collection (alerts_v2, incidents) asks for, validated. */
+export interface ListRequest {
+  clauses: Condition[];
   /** Bounds of lastUpdateDateTime the clauses imply, inclusive, for the store's window scan. */
   since: string;
   until: string;
@@ -41,6 +54,8 @@ export interface AlertsV2Request {
   top?: number;
   skip: number;
   count: boolean;
+  /** $expand's navigation properties, as given (incidents: `alerts`). */
+  expand: string[];
   /** Where the previous page ended ($skiptoken of a nextLink). */
   after?: { k: string; s: number };
   /** The query string minus $skip and $skiptoken, for the nextLink. */
@@ -53,56 +68,76 @@ function bad(parameter: string, message: string): QueryError {
   return new QueryError(parameter, message);
 }
 
-/** Splits a $filter into tokens: 'string' literals ('' escapes a quote), words, and date-time or number literals. */
+/** Splits a $filter into tokens: 'string' literals ('' escapes a quote), words, date-time or number literals, and parentheses. */
 function tokenize(filter: string): string[] {
   const tokens: string[] = [];
-  const re = /\s*(?:('(?:[^']|'')*')|([A-Za-z_][\w/.]*)|([0-9][0-9A-Za-z:.+\-]*)|(\S))/y;
+  const re = /\s*(?:('(?:[^']|'')*')|([A-Za-z_][\w/.]*)|([0-9][0-9A-Za-z:.+\-]*)|([()])|(\S))/y;
   let m: RegExpExecArray | null;
   while (re.lastIndex < filter.length && (m = re.exec(filter)) !== null) {
-    if (m[4] !== undefined) {
-      throw bad('$filter', `Invalid filter clause: the character '${m[4]}' is not supported here. This service accepts clauses such as "lastUpdateDateTime ge 2024-01-15T10:00:00Z" joined with "and".`);
+    if (m[5] !== undefined) {
+      throw bad('$filter', `Invalid filter clause: the character '${m[5]}' is not supported here. This service accepts clauses such as "lastUpdateDateTime ge 2024-01-15T10:00:00Z" joined with "and", and groups such as "(status eq 'active' or status eq 'inProgress')".`);
     }
-    tokens.push(m[1] ?? m[2] ?? m[3]);
+    tokens.push(m[1] ?? m[2] ?? m[3] ?? m[4]);
     if (/^\s*$/.test(filter.slice(re.lastIndex))) break;
   }
   return tokens;
 }
 
-function parseFilter(filter: string): Clause[] {
+function parseClause(tokens: readonly string[], i: number, schema: FilterSchema): Clause {
+  const [name, op, literal] = tokens.slice(i, i + 3);
+  const property = schema.properties.find((p) => p.toLowerCase() === (name ?? '').toLowerCase());
+  if (!property) {
+    throw bad('$filter', `Invalid filter clause: could not find a property named '${name ?? ''}' that supports filtering. The following properties support $filter: ${schema.properties.join(', ')}.`);
+  }
+  const operator = (op ?? '').toLowerCase() as Operator;
+  if (!OPERATORS.includes(operator) || literal === undefined || literal === '(' || literal === ')') {
+    throw bad('$filter', `Invalid filter clause: expected "${property} <eq|ne|gt|ge|lt|le> <value>", got "${tokens.slice(i, i + 3).join(' ')}".`);
+  }
+  const time = schema.times.includes(property);
+  let value: string | null;
+  if (time) {
+    const instant = parseDateTime(literal.replace(/^'(.*)'$/, '$1'));
+    if (instant === undefined) throw bad('$filter', `Invalid filter clause: '${literal}' is not a valid DateTimeOffset for ${property}; use e.g. 2024-01-15T10:00:00Z.`);
+    value = instant;
+  } else {
+    if (operator !== 'eq' && operator !== 'ne') throw bad('$filter', `Invalid filter clause: ${property} supports only eq and ne, got ${operator}.`);
+    if (literal.toLowerCase() === 'null') value = null;
+    else if (/^'.*'$/.test(literal)) value = literal.slice(1, -1).replace(/''/g, "'");
+    else throw bad('$filter', `Invalid filter clause: ${property} must be compared with a quoted string such as '${schema.example(property)}', got ${literal}.`);
+  }
+  return { property, operator, value, time };
+}
+
+/** Clauses joined with "and"; a clause may be a parenthesised group of clauses joined with "or". */
+function parseFilter(filter: string, schema: FilterSchema): Condition[] {
   const tokens = tokenize(filter);
-  const clauses: Clause[] = [];
+  const conditions: Condition[] = [];
   for (let i = 0; i < tokens.length; ) {
-    const [name, op, literal] = tokens.slice(i, i + 3);
-    const property = BY_LOWER.get((name ?? '').toLowerCase());
-    if (!property) {
-      throw bad('$filter', `Invalid filter clause: could not find a property named '${name ?? ''}' that supports filtering. The following properties support $filter: ${FILTERABLE.join(', ')}.`);
-    }
-    const operator = (op ?? '').toLowerCase() as Operator;
-    if (!OPERATORS.includes(operator) || literal === undefined) {
-      throw bad('$filter', `Invalid filter clause: expected "${property} <eq|ne|gt|ge|lt|le> <value>", got "${tokens.slice(i, i + 3).join(' ')}".`);
-    }
-    let value: string | null;
-    if (TIME_PROPERTIES.includes(property)) {
-      const instant = parseDateTime(literal.replace(/^'(.*)'$/, '$1'));
-      if (instant === undefined) throw bad('$filter', `Invalid filter clause: '${literal}' is not a valid DateTimeOffset for ${property}; use e.g. 2024-01-15T10:00:00Z.`);
-      value = instant;
+    if (tokens[i] === '(') {
+      const any: Clause[] = [];
+      i++;
+      for (;;) {
+        any.push(parseClause(tokens, i, schema));
+        i += 3;
+        const next = (tokens[i] ?? '').toLowerCase();
+        i++;
+        if (next === ')') break;
+        if (next !== 'or') throw bad('$filter', `Invalid filter clause: expected "or" or ")" in a group, got "${tokens[i - 1] ?? 'the end of the filter'}". Groups join clauses with "or" only.`);
+      }
+      conditions.push({ any });
     } else {
-      if (operator !== 'eq' && operator !== 'ne') throw bad('$filter', `Invalid filter clause: ${property} supports only eq and ne, got ${operator}.`);
-      if (literal.toLowerCase() === 'null') value = null;
-      else if (/^'.*'$/.test(literal)) value = literal.slice(1, -1).replace(/''/g, "'");
-      else throw bad('$filter', `Invalid filter clause: ${property} must be compared with a quoted string such as '${property === 'serviceSource' ? 'microsoftDefenderForEndpoint' : 'high'}', got ${literal}.`);
+      conditions.push(parseClause(tokens, i, schema));
+      i += 3;
     }
-    clauses.push({ property, operator, value });
-    i += 3;
     if (i < tokens.length) {
       if (tokens[i].toLowerCase() !== 'and') {
-        throw bad('$filter', `Invalid filter clause: expected "and" between clauses, got "${tokens[i]}". This service does not support "or", "not" or parentheses.`);
+        throw bad('$filter', `Invalid filter clause: expected "and" between clauses, got "${tokens[i]}". This service supports "or" only inside parentheses, and no "not".`);
       }
       i++;
       if (i >= tokens.length) throw bad('$filter', 'Invalid filter clause: the filter ends with "and".');
     }
   }
-  return clauses;
+  return conditions;
 }
 
 function decodeCursor(token: string): { k: string; s: number } {
@@ -115,7 +150,7 @@ function decodeCursor(token: string): { k: string; s: number } {
   throw bad('$skiptoken', 'The $skiptoken is not valid: follow @odata.nextLink as it was sent.');
 }
 
-export function encodeCursor(view: StoredView): string {
+export function encodeCursor(view: Listed): string {
   return Buffer.from(JSON.stringify({ k: view.key, s: view.seq })).toString('base64url');
 }
 
@@ -124,18 +159,24 @@ function nonNegative(name: string, text: string): number {
   return Number(text);
 }
 
+/** The navigation properties an `$expand` names ("alerts", "alerts,comments"). */
+export function navigationProperties(expand: string): string[] {
+  return expand.split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
 /**
- * Reads the OData options of a GET alerts_v2 (case-insensitive names, as Graph reads them). `orderBy`
- * chooses whether `$orderby` is served or refused the way an OData service that does not allow it answers.
+ * Reads the OData options of a GET of a collection (case-insensitive names, as Graph reads them), its
+ * $filter by the collection's `schema` (default alerts_v2's). `orderBy` chooses whether `$orderby` is served
+ * or refused the way an OData service that does not allow it answers.
  */
-export function parseAlertsV2Query(params: URLSearchParams, orderBy: 'supported' | 'refused'): AlertsV2Request {
-  const request: AlertsV2Request = { clauses: [], since: MIN_INSTANT, until: FAR_FUTURE, skip: 0, count: false, carried: [] };
+export function parseListQuery(params: URLSearchParams, orderBy: 'supported' | 'refused', schema: FilterSchema = ALERTS_FILTER): ListRequest {
+  const request: ListRequest = { clauses: [], since: MIN_INSTANT, until: FAR_FUTURE, skip: 0, count: false, expand: [], carried: [] };
   for (const [rawName, value] of params) {
     const name = rawName.toLowerCase();
     if (name !== '$skip' && name !== '$skiptoken') request.carried.push([rawName, value]);
     switch (name) {
       case '$filter':
-        request.clauses.push(...parseFilter(value));
+        request.clauses.push(...parseFilter(value, schema));
         break;
       case '$top': {
         const top = nonNegative('$top', value);
@@ -152,6 +193,9 @@ export function parseAlertsV2Query(params: URLSearchParams, orderBy: 'supported'
       case '$skiptoken':
         request.after = decodeCursor(value);
         break;
+      case '$expand':
+        request.expand.push(...navigationProperties(value));
+        break;
       case '$orderby': {
         if (orderBy === 'refused') {
           throw bad('$orderby', "Query option 'OrderBy' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.");
@@ -162,16 +206,21 @@ export function parseAlertsV2Query(params: URLSearchParams, orderBy: 'supported'
         break;
       }
       default:
-        // $select, $expand and the like are not emulated; unknown options are ignored.
+        // $select and the like are not emulated; unknown options are ignored.
         break;
     }
   }
   for (const c of request.clauses) {
-    if (c.property !== 'lastUpdateDateTime' || c.value === null) continue;
+    if (!('property' in c) || c.property !== 'lastUpdateDateTime' || c.value === null) continue;
     if ((c.operator === 'ge' || c.operator === 'gt' || c.operator === 'eq') && c.value > request.since) request.since = c.value;
     if ((c.operator === 'le' || c.operator === 'lt' || c.operator === 'eq') && c.value < request.until) request.until = c.value;
   }
   return request;
+}
+
+/** A GET of alerts_v2. */
+export function parseAlertsV2Query(params: URLSearchParams, orderBy: 'supported' | 'refused'): ListRequest {
+  return parseListQuery(params, orderBy, ALERTS_FILTER);
 }
 
 // ---- the alert a detection is shown as ---------------------------------------------------------------
@@ -192,14 +241,14 @@ const DETECTION_SOURCE: Record<string, string> = {
  * `Prefer: include-unknown-enum-members`; any other client gets unknownFutureValue in its place, and every
  * client does for a value v1.0 does not list at all (a member newer than the schema).
  */
-interface EvolvableEnum {
+export interface EvolvableEnum {
   members: readonly string[];
   added: readonly string[];
 }
 
 export const UNKNOWN_FUTURE_VALUE = 'unknownFutureValue';
 
-const ALERT_SEVERITY: EvolvableEnum = { members: ['unknown', 'informational', 'low', 'medium', 'high'], added: [] };
+export const ALERT_SEVERITY: EvolvableEnum = { members: ['unknown', 'informational', 'low', 'medium', 'high'], added: [] };
 
 const DETECTION_SOURCE_ENUM: EvolvableEnum = {
   members: [
@@ -223,7 +272,7 @@ const EVIDENCE_REMEDIATION_STATUS: EvolvableEnum = {
   added: ['active', 'pendingApproval', 'declined', 'unremediated', 'running', 'partiallyRemediated'],
 };
 
-function shownMember(evolvable: EvolvableEnum, value: unknown, includeUnknown: boolean): unknown {
+export function shownMember(evolvable: EvolvableEnum, value: unknown, includeUnknown: boolean): unknown {
   if (typeof value !== 'string' || evolvable.members.includes(value)) return value;
   return includeUnknown && evolvable.added.includes(value) ? value : UNKNOWN_FUTURE_VALUE;
 }
@@ -261,6 +310,8 @@ export interface GraphOverrides {
   category?: string | null;
   /** The categories that replace it. */
   categories?: string[];
+  /** The incident Defender put the alert in (default: the incident of its device in that hour; see incidents.ts). */
+  incidentId?: string;
 }
 
 /** The alert with the overrides laid over it. */
@@ -493,7 +544,7 @@ export function graphAlertOf(d: Detection, tenantId: string): Record<string, unk
 }
 
 /** The value of a filterable property of the alert a detection is shown as, without building the alert. */
-function scalar(d: Detection, view: StoredView, property: Filterable, triage: Readonly<AlertTriage>): string | null {
+function scalar(d: Detection, view: StoredView, property: string, triage: Readonly<AlertTriage>): string | null {
   switch (property) {
     case 'lastUpdateDateTime':
       return view.key;
@@ -508,6 +559,8 @@ function scalar(d: Detection, view: StoredView, property: Filterable, triage: Re
     case 'determination':
     case 'assignedTo':
       return triage[property];
+    default:
+      return null;
   }
 }
 
@@ -518,8 +571,8 @@ function holds(clause: Clause, actual: string | null): boolean {
     if (clause.operator === 'ne') return actual !== expected;
     return false;
   }
-  const a = TIME_PROPERTIES.includes(clause.property) ? actual : actual.toLowerCase();
-  const e = TIME_PROPERTIES.includes(clause.property) ? expected : expected.toLowerCase();
+  const a = clause.time ? actual : actual.toLowerCase();
+  const e = clause.time ? expected : expected.toLowerCase();
   switch (clause.operator) {
     case 'eq': return a === e;
     case 'ne': return a !== e;
@@ -530,13 +583,43 @@ function holds(clause: Clause, actual: string | null): boolean {
   }
 }
 
+/** Whether an entity whose filterable properties `valueOf` reads meets every condition. */
+export function meetsConditions(conditions: readonly Condition[], valueOf: (property: string) => string | null): boolean {
+  return conditions.every((c) => ('any' in c ? c.any.some((one) => holds(one, valueOf(one.property))) : holds(c, valueOf(c.property))));
+}
+
 /** Whether the alert of `view`, after its `triage` (none: untouched), meets every clause. */
-export function matchesClauses(view: StoredView, clauses: readonly Clause[], triage: Readonly<AlertTriage> = UNTOUCHED): boolean {
-  return clauses.every((c) => holds(c, scalar(view.detection, view, c.property, triage)));
+export function matchesClauses(view: StoredView, clauses: readonly Condition[], triage: Readonly<AlertTriage> = UNTOUCHED): boolean {
+  return meetsConditions(clauses, (property) => scalar(view.detection, view, property, triage));
+}
+
+/** An entry of a listing: its lastUpdateDateTime as a fixed-width key, and what breaks ties (later, newer). */
+export interface Listed {
+  readonly key: string;
+  readonly seq: number;
 }
 
 /** Whether `view` comes after the cursor in the listing order. */
-export function isAfter(view: StoredView, cursor: { k: string; s: number }, order: 'asc' | 'desc'): boolean {
+export function isAfter(view: Listed, cursor: { k: string; s: number }, order: 'asc' | 'desc'): boolean {
   if (order === 'desc') return view.key < cursor.k || (view.key === cursor.k && view.seq < cursor.s);
   return view.key > cursor.k || (view.key === cursor.k && view.seq > cursor.s);
+}
+
+/**
+ * One page of a listing as Graph pages it: `matching` newest first, ordered as asked, from the cursor or
+ * `$skip` on, at most `largest` (and `$top`) entries; `more` when entries follow it.
+ */
+export function pageOf<T extends Listed>(matching: readonly T[], request: ListRequest, largest: number): { page: T[]; more: boolean } {
+  const order = request.orderBy ?? 'desc';
+  const ordered = order === 'asc' ? [...matching].reverse() : matching;
+  let start = 0;
+  if (request.after) {
+    const after = request.after;
+    start = ordered.findIndex((v) => isAfter(v, after, order));
+    if (start < 0) start = ordered.length;
+  }
+  start += request.skip;
+  const size = Math.min(request.top ?? largest, largest);
+  const page = ordered.slice(start, start + size);
+  return { page, more: page.length > 0 && start + page.length < ordered.length };
 }

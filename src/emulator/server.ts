@@ -8,15 +8,17 @@ import {
   BodyTooLargeError, type Reply, apiError, detectionsReply, jsonReply, readBody, sendNoContent, sendReply, sendTruncated,
 } from './http';
 import {
-  type AlertsV2Request, type GraphOverrides, encodeCursor, graphAlertOf, includesUnknownEnumMembers, isAfter, matchesClauses, parseAlertsV2Query,
+  type GraphOverrides, type ListRequest, type Listed, encodeCursor, graphAlertOf, includesUnknownEnumMembers, matchesClauses, meetsConditions, navigationProperties, pageOf, parseAlertsV2Query, parseListQuery,
   withEvolvableEnums, withOverrides,
 } from './graph';
-import { type AlertTriage, applyPatch, checkAlertPatch, checkNewComment, graphError, triaged, UNTOUCHED } from './graph-write';
+import { ALERT_ENTITY, type AlertComment, type AlertTriage, applyPatch, type Checked, checkPatch, checkNewComment, graphError, INCIDENT_ENTITY, type Patch, triaged, UNTOUCHED } from './graph-write';
+import { MIN_INSTANT } from './timestamps';
 import { ClientAssertions } from './assertions';
 import { aadError, checkTokenRequest, checkTokenRequestV2 } from './login';
 import { APP_SERVICE_PATH, checkIdentityRequest, IMDS_PATH, type IdentityShape, type ManagedIdentityOptions, updatingReply } from './managed-identity';
 import { DEFAULT_WINDOW_MS, QueryError, parseAlertsQuery } from './query';
 import { SeededRandom } from './random';
+import { type Incident, IncidentBook, PORTAL_INCIDENT_EDIT, type IncidentEdit, incidentJson, INCIDENTS_FILTER, INCIDENTS_MAX_TOP, incidentValue } from './incidents';
 import { DetectionStore, type StoredView } from './store';
 import { formatTicks, instantToTicks, parseDateTime } from './timestamps';
 import { scopeResource, TokenIssuer } from './tokens';
@@ -58,9 +60,16 @@ export interface EmulatorOptions {
    */
   graphCommentAnswer?: 'collection' | 'created' | 'empty';
   /**
+   * The incidents list answers HTTP 500 to a request with both `$filter` and `$expand=alerts` when an incident
+   * of the page has more alerts than this, as Graph does on large tenants (elastic/integrations#18144); the
+   * list without $expand and one incident with its alerts still answer. Default: never (Infinity); 0: always.
+   */
+  graphExpandFailsAbove?: number;
+  /**
    * The Microsoft Graph application permissions the emulated app registration has been granted (with admin
-   * consent): they become the roles of each Graph token issued from then on. Default both
-   * SecurityAlert.Read.All and SecurityAlert.ReadWrite.All; without ReadWrite, writes answer 403.
+   * consent): they become the roles of each Graph token issued from then on. Default SecurityAlert.Read.All,
+   * SecurityAlert.ReadWrite.All, SecurityIncident.Read.All and SecurityIncident.ReadWrite.All; without a
+   * ReadWrite permission, writes answer 403.
    */
   graphPermissions?: readonly string[];
   /** PEM certificates uploaded to the app registration: client assertions signed with their keys are accepted. */
@@ -74,15 +83,22 @@ export interface EmulatorOptions {
 /** Reading alerts_v2 needs either; changing an alert or adding a comment needs ReadWrite. */
 const READ_ALERTS = ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'] as const;
 const WRITE_ALERTS = ['SecurityAlert.ReadWrite.All'] as const;
-const DEFAULT_GRAPH_PERMISSIONS: readonly string[] = READ_ALERTS;
+/** Reading incidents needs either; changing one or adding a comment needs ReadWrite. */
+const READ_INCIDENTS = ['SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All'] as const;
+const WRITE_INCIDENTS = ['SecurityIncident.ReadWrite.All'] as const;
+const DEFAULT_GRAPH_PERMISSIONS: readonly string[] = [...READ_ALERTS, ...READ_INCIDENTS];
 
 export interface RecordedRequest {
   /**
    * The Microsoft Graph dialect: graph-token (v2.0 token), graph-alerts (GET /v1.0/security/alerts_v2),
-   * graph-alert (one alert: GET or PATCH …/alerts_v2/{id}) and graph-comments (POST …/alerts_v2/{id}/comments).
+   * graph-alert (one alert: GET or PATCH …/alerts_v2/{id}) and graph-comments (POST …/alerts_v2/{id}/comments);
+   * graph-incidents (GET /v1.0/security/incidents), graph-incident (GET or PATCH …/incidents/{id}) and
+   * graph-incident-comments (POST …/incidents/{id}/comments).
    * managed-identity: the IMDS or App Service token endpoint.
    */
-  endpoint: 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'graph-alert' | 'graph-comments' | 'managed-identity' | 'redirected' | 'other';
+  endpoint:
+    | 'token' | 'alerts' | 'graph-token' | 'graph-alerts' | 'graph-alert' | 'graph-comments' | 'graph-incidents' | 'graph-incident' | 'graph-incident-comments'
+    | 'managed-identity' | 'redirected' | 'other';
   method: string;
   path: string;
   query: Array<[string, string]>;
@@ -128,6 +144,10 @@ const TOKEN_V2_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token\/?$/i;
 const GRAPH_ALERTS_PATH = /^\/v1\.0\/security\/alerts_v2\/?$/i;
 const GRAPH_ALERT_PATH = /^\/v1\.0\/security\/alerts_v2\/([^/]+)\/?$/i;
 const GRAPH_COMMENTS_PATH = /^\/v1\.0\/security\/alerts_v2\/([^/]+)\/comments\/?$/i;
+const GRAPH_INCIDENTS_PATH = /^\/v1\.0\/security\/incidents\/?$/i;
+const GRAPH_INCIDENT_PATH = /^\/v1\.0\/security\/incidents\/([^/]+)\/?$/i;
+const GRAPH_INCIDENT_COMMENTS_PATH = /^\/v1\.0\/security\/incidents\/([^/]+)\/comments\/?$/i;
+const FAR_FUTURE = '9999-12-31T23:59:59.9999999Z';
 const REDIRECTED_PREFIX = '/redirected/';
 /** The content type of Graph's JSON answers. */
 const GRAPH_JSON = 'application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8';
@@ -166,6 +186,27 @@ function nonNegativeInteger(value: unknown, name: string): number {
   return value;
 }
 
+/** The routes of one Graph entity: an alert or an incident, or its comments. */
+type GraphEntityEndpoint = 'graph-alert' | 'graph-comments' | 'graph-incident' | 'graph-incident-comments';
+
+/** What a request asks to write to an entity, checked, and who asks. */
+interface EntityWrite {
+  patch?: Patch;
+  comment?: string;
+  /** The app's client id, as Graph records who commented. */
+  by: string;
+  tenant: string;
+}
+
+/** `$expand` of an incident request: `alerts`, or nothing; Graph refuses a navigation property it does not have. */
+function expandOf(asked: readonly string[], now: number): Checked<boolean> {
+  const unknown = asked.find((p) => p !== 'alerts');
+  if (unknown !== undefined) {
+    return { ok: false, reply: graphError(400, 'BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.security.incident'. $expand takes alerts.`, now) };
+  }
+  return { ok: true, value: asked.length > 0 };
+}
+
 /**
  * A local stand-in for the Microsoft Defender for Endpoint SIEM API and its Azure AD token endpoint: a
  * real HTTP server with the documented query semantics, bearer-token checks and scriptable faults.
@@ -191,6 +232,9 @@ export class Emulator {
   private readonly graphMaxPageSize: number;
   private readonly graphNextLink: boolean;
   private readonly graphCommentAnswer: 'collection' | 'created' | 'empty';
+  private readonly graphExpandFailsAbove: number;
+  /** The incidents Defender made of the alerts, and what was done to them. */
+  private readonly incidents = new IncidentBook();
   /**
    * The alerts_v2 JSON of a stored detection, per tenant and Prefer header: derived once, like the SIEM
    * endpoint's serialised form.
@@ -225,6 +269,8 @@ export class Emulator {
     if (!['collection', 'created', 'empty'].includes(this.graphCommentAnswer)) {
       throw new RangeError(`graphCommentAnswer must be "collection", "created" or "empty", got ${JSON.stringify(options.graphCommentAnswer)}`);
     }
+    this.graphExpandFailsAbove = options.graphExpandFailsAbove ?? Infinity;
+    if (!(this.graphExpandFailsAbove >= 0)) throw new RangeError(`graphExpandFailsAbove must be a number of alerts (0 or more), got ${JSON.stringify(options.graphExpandFailsAbove)}`);
     this.defaultGraphPermissions = [...(options.graphPermissions ?? DEFAULT_GRAPH_PERMISSIONS)];
     this.graphPermissions = this.defaultGraphPermissions;
     this.assertions.setCertificates(options.certificates ?? []);
@@ -448,7 +494,14 @@ export class Emulator {
    */
   private shownAlert(detection: Detection, tenant: string, includeUnknown: boolean): Record<string, unknown> {
     const id = String(detection.AlertId);
-    return withEvolvableEnums(triaged(withOverrides(graphAlertOf(detection, tenant), this.graphOverrides.get(id)), this.triage.get(id)), includeUnknown);
+    const alert = withOverrides(graphAlertOf(detection, tenant), this.graphOverrides.get(id));
+    const incidentId = this.incidentIdOf(detection);
+    const inIncident = { ...alert, incidentId, incidentWebUrl: `https://security.microsoft.com/incidents/${incidentId}?tid=${tenant}` };
+    return withEvolvableEnums(triaged(inIncident, this.triage.get(id)), includeUnknown);
+  }
+
+  private incidentIdOf(detection: Detection): string {
+    return this.incidents.incidentOf(detection, this.graphOverrides.get(String(detection.AlertId))?.incidentId);
   }
 
   /** Every token issued so far is refused with 401 from now on; new ones are fine. */
@@ -482,6 +535,7 @@ export class Emulator {
   reset(): void {
     this.store.clear();
     this.triage.clear();
+    this.incidents.clear();
     this.graphOverrides.clear();
     this.graphPermissions = this.defaultGraphPermissions;
     this.faults.clear();
@@ -523,6 +577,11 @@ export class Emulator {
     if (commentsMatch) return this.handleGraphAlert(req, res, url, commentsMatch[1], 'graph-comments');
     const alertMatch = GRAPH_ALERT_PATH.exec(path);
     if (alertMatch) return this.handleGraphAlert(req, res, url, alertMatch[1], 'graph-alert');
+    if (GRAPH_INCIDENTS_PATH.test(path)) return this.handleGraphIncidents(req, res, url);
+    const incidentCommentsMatch = GRAPH_INCIDENT_COMMENTS_PATH.exec(path);
+    if (incidentCommentsMatch) return this.handleGraphAlert(req, res, url, incidentCommentsMatch[1], 'graph-incident-comments');
+    const incidentMatch = GRAPH_INCIDENT_PATH.exec(path);
+    if (incidentMatch) return this.handleGraphAlert(req, res, url, incidentMatch[1], 'graph-incident');
     if (IMDS_PATH.test(path)) return this.handleManagedIdentity(req, res, url, 'imds');
     if (APP_SERVICE_PATH.test(path)) return this.handleManagedIdentity(req, res, url, 'app-service');
     if (path.startsWith(REDIRECTED_PREFIX)) return this.handleRedirected(req, res, url);
@@ -707,43 +766,45 @@ export class Emulator {
     const token = bearerToken(req.headers.authorization);
     const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, READ_ALERTS);
     if (refusal) return refusal;
-    let request: AlertsV2Request;
+    let request: ListRequest;
     try {
       request = parseAlertsV2Query(url.searchParams, this.graphOrderBy);
     } catch (err) {
       if (err instanceof QueryError) return graphError(400, 'BadRequest', err.message, this.clock());
       throw err;
     }
-    if (!this.graphNextLink && request.skip > GRAPH_SKIP_LIMIT) {
-      return graphError(400, 'BadRequest', `The value of $skip, ${request.skip}, exceeds the maximum of ${GRAPH_SKIP_LIMIT}. Narrow the $filter instead.`, this.clock());
-    }
+    const refused = this.refusedSkip(request);
+    if (refused) return refused;
     const tenant = this.tokens.describe(token)?.tenant ?? '';
     const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
-    const order = request.orderBy ?? 'desc';
-    let matching: StoredView[] = this.store
+    const matching: StoredView[] = this.store
       .window(request.since, request.until, this.clock())
       .filter((v) => matchesClauses(v, request.clauses, this.triage.get(String(v.detection.AlertId))));
-    if (order === 'asc') matching = matching.reverse();
-    let start = 0;
-    if (request.after) {
-      const after = request.after;
-      start = matching.findIndex((v) => isAfter(v, after, order));
-      if (start < 0) start = matching.length;
-    }
-    start += request.skip;
-    const largest = this.graphNextLink ? this.graphMaxPageSize : GRAPH_TOP_LIMIT;
-    const size = Math.min(request.top ?? largest, largest);
-    const page = matching.slice(start, start + size);
+    const { page, more } = pageOf(matching, request, this.graphNextLink ? this.graphMaxPageSize : GRAPH_TOP_LIMIT);
+    return this.graphList('alerts_v2', request, matching.length, page, more, (v) => this.graphAlertJson(v.detection, tenant, includeUnknown), includeUnknown);
+  }
+
+  /** Without @odata.nextLink, Graph refuses a $skip above 500 (elastic/integrations#20234). */
+  private refusedSkip(request: ListRequest): Reply | undefined {
+    if (this.graphNextLink || request.skip <= GRAPH_SKIP_LIMIT) return undefined;
+    return graphError(400, 'BadRequest', `The value of $skip, ${request.skip}, exceeds the maximum of ${GRAPH_SKIP_LIMIT}. Narrow the $filter instead.`, this.clock());
+  }
+
+  /**
+   * A page of a collection under /v1.0/security/ as Graph answers it: its context, the count when asked, a
+   * nextLink when more follow (unless this emulator answers without them), the entities as JSON.
+   */
+  private graphList<T extends Listed>(collection: string, request: ListRequest, count: number, page: readonly T[], more: boolean, json: (entry: T) => string, includeUnknown: boolean): Reply {
     const base = this.url;
-    const parts = [`"@odata.context":${JSON.stringify(`${base}/v1.0/$metadata#security/alerts_v2`)}`];
-    if (request.count) parts.push(`"@odata.count":${matching.length}`);
-    if (this.graphNextLink && page.length > 0 && start + page.length < matching.length) {
+    const parts = [`"@odata.context":${JSON.stringify(`${base}/v1.0/$metadata#security/${collection}`)}`];
+    if (request.count) parts.push(`"@odata.count":${count}`);
+    if (this.graphNextLink && more) {
       const next = new URLSearchParams(request.carried);
       next.set('$skiptoken', encodeCursor(page[page.length - 1]));
       // Spaces as %20 and a literal "$", as Graph writes its links.
-      parts.push(`"@odata.nextLink":${JSON.stringify(`${base}/v1.0/security/alerts_v2?${next.toString().replace(/\+/g, '%20').replace(/(^|&)%24/g, '$1$$')}`)}`);
+      parts.push(`"@odata.nextLink":${JSON.stringify(`${base}/v1.0/security/${collection}?${next.toString().replace(/\+/g, '%20').replace(/(^|&)%24/g, '$1$$')}`)}`);
     }
-    parts.push(`"value":[${page.map((v) => this.graphAlertJson(v.detection, tenant, includeUnknown)).join(',')}]`);
+    parts.push(`"value":[${page.map(json).join(',')}]`);
     return { status: 200, headers: { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) }, body: `{${parts.join(',')}}` };
   }
 
@@ -753,7 +814,8 @@ export class Emulator {
       byClient = new Map();
       this.graphJson.set(detection, byClient);
     }
-    const client = `${includeUnknown ? '+' : '-'}${tenant}`;
+    // A merge moves an alert to another incident without changing the alert's detection.
+    const client = `${includeUnknown ? '+' : '-'}${tenant}|${this.incidentIdOf(detection)}`;
     let json = byClient.get(client);
     if (json === undefined) {
       json = JSON.stringify(this.shownAlert(detection, tenant, includeUnknown));
@@ -763,11 +825,11 @@ export class Emulator {
   }
 
   /**
-   * One alert: GET it, PATCH its status, classification, determination or owner, or POST a comment to
-   * …/comments. A write that changes something moves the alert's lastUpdateDateTime, as an analyst's does
-   * in Defender, so a pull sees the alert again.
+   * One alert or incident: GET it, PATCH what may be changed (status, classification, determination, owner;
+   * an incident's tags too), or POST a comment to …/comments. A write that changes something moves its
+   * lastUpdateDateTime, as an analyst's does in Defender, so a pull sees it again.
    */
-  private async handleGraphAlert(req: IncomingMessage, res: ServerResponse, url: URL, rawId: string, endpoint: 'graph-alert' | 'graph-comments'): Promise<void> {
+  private async handleGraphAlert(req: IncomingMessage, res: ServerResponse, url: URL, rawId: string, endpoint: GraphEntityEndpoint): Promise<void> {
     this.counters.alertRequests += 1;
     const presented = bearerToken(req.headers.authorization);
     const record = this.record(endpoint, req, url, this.tokens.check(presented) === 'valid' && this.isGraphToken(presented));
@@ -779,23 +841,28 @@ export class Emulator {
       throw err;
     }
     if (body !== '') record.body = body;
-    const answer = (): Reply => this.graphAlertReply(req, rawId, endpoint, body);
-    // The fault switches of the detections API apply to Graph's alert endpoints, reads and writes alike.
+    const answer = (): Reply => this.graphEntityReply(req, url, rawId, endpoint, body);
+    // The fault switches of the detections API apply to Graph's alert and incident endpoints, reads and writes alike.
     const fault = this.faults.take('alerts');
     if (fault) return this.applyFault(fault, 'alerts', req, res, url, record, answer);
     return this.send(res, answer(), record);
   }
 
-  private graphAlertReply(req: IncomingMessage, rawId: string, endpoint: 'graph-alert' | 'graph-comments', body: string): Reply {
+  /** What every request to one entity is checked for, in Graph's order: method, token, permission, body. */
+  private graphEntityReply(req: IncomingMessage, url: URL, rawId: string, endpoint: GraphEntityEndpoint, body: string): Reply {
     const now = this.clock();
     const method = req.method ?? 'GET';
-    const allowed = endpoint === 'graph-comments' ? ['POST'] : ['GET', 'HEAD', 'PATCH'];
+    const incident = endpoint === 'graph-incident' || endpoint === 'graph-incident-comments';
+    const commenting = endpoint === 'graph-comments' || endpoint === 'graph-incident-comments';
+    const entity = incident ? INCIDENT_ENTITY : ALERT_ENTITY;
+    const allowed = commenting ? ['POST'] : ['GET', 'HEAD', 'PATCH'];
     if (!allowed.includes(method)) {
-      return graphError(405, 'Request_BadRequest', `The ${endpoint === 'graph-comments' ? 'comments' : 'alert'} resource accepts ${allowed.join(', ')}, got ${method}.`, now, { Allow: allowed.join(', ') });
+      return graphError(405, 'Request_BadRequest', `The ${commenting ? 'comments' : entity.noun} resource accepts ${allowed.join(', ')}, got ${method}.`, now, { Allow: allowed.join(', ') });
     }
     const token = bearerToken(req.headers.authorization);
     const reading = method === 'GET' || method === 'HEAD';
-    const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, reading ? READ_ALERTS : WRITE_ALERTS);
+    const needed = incident ? (reading ? READ_INCIDENTS : WRITE_INCIDENTS) : reading ? READ_ALERTS : WRITE_ALERTS;
+    const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, needed);
     if (refusal) return refusal;
     let id: string;
     try {
@@ -803,22 +870,27 @@ export class Emulator {
     } catch {
       id = rawId;
     }
-    // The body is read and checked before the alert is looked up.
+    // The body is read and checked before the entity is looked up.
     const contentType = req.headers['content-type'];
-    const patch = method === 'PATCH' ? checkAlertPatch(contentType, body, now) : undefined;
+    const patch = method === 'PATCH' ? checkPatch(contentType, body, now, entity) : undefined;
     if (patch && !patch.ok) return patch.reply;
-    const comment = endpoint === 'graph-comments' ? checkNewComment(contentType, body, now) : undefined;
+    const comment = commenting ? checkNewComment(contentType, body, now) : undefined;
     if (comment && !comment.ok) return comment.reply;
+    const caller = this.tokens.describe(token);
+    const write: EntityWrite = { patch: patch?.value, comment: comment?.value, by: caller?.clientId ?? '', tenant: caller?.tenant ?? '' };
+    return incident ? this.graphIncidentReply(req, url, id, write, now) : this.graphAlertReply(req, id, write, now);
+  }
+
+  private graphAlertReply(req: IncomingMessage, id: string, write: EntityWrite, now: number): Reply {
     const detection = this.store.alert(id, now);
     if (!detection) return graphError(404, 'NotFound', `No alert with the id '${id}' was found in this tenant.`, now);
-    const caller = this.tokens.describe(token);
     let triage = this.triage.get(id);
-    if (patch || comment) {
+    if (write.patch || write.comment !== undefined) {
       const next: AlertTriage = { ...(triage ?? UNTOUCHED), comments: [...(triage ?? UNTOUCHED).comments] };
       const at = this.nextVersionTime(detection);
-      let changed = patch ? applyPatch(next, patch.value, at) : false;
-      if (comment) {
-        next.comments.push({ comment: comment.value, createdByDisplayName: caller?.clientId ?? '', createdDateTime: at });
+      let changed = write.patch ? applyPatch(next, write.patch, at) : false;
+      if (write.comment !== undefined) {
+        next.comments.push({ comment: write.comment, createdByDisplayName: write.by, createdDateTime: at });
         changed = true;
       }
       if (changed) {
@@ -827,19 +899,127 @@ export class Emulator {
         this.store.put({ ...detection, LastProcessedTimeUtc: at }, now, at);
       }
     }
-    const base = this.url;
-    if (comment) {
-      const comments = triage?.comments ?? [];
-      const context = `${base}/v1.0/$metadata#security/alerts_v2('${id}')/comments`;
-      if (this.graphCommentAnswer === 'empty') return { status: 204, headers: {}, body: '' };
-      if (this.graphCommentAnswer === 'created') {
-        return jsonReply(201, { '@odata.context': `${context}/$entity`, '@odata.type': '#microsoft.graph.security.alertComment', ...comments.at(-1) }, { 'Content-Type': GRAPH_JSON });
-      }
-      return jsonReply(200, { '@odata.context': context, value: comments }, { 'Content-Type': GRAPH_JSON });
-    }
+    if (write.comment !== undefined) return this.commentsReply(`alerts_v2('${id}')`, triage?.comments ?? []);
     const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
-    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, caller?.tenant ?? '', includeUnknown);
-    return jsonReply(200, { '@odata.context': `${base}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) });
+    const alert = this.shownAlert(this.store.alert(id, now) ?? detection, write.tenant, includeUnknown);
+    return jsonReply(200, { '@odata.context': `${this.url}/v1.0/$metadata#security/alerts_v2/$entity`, ...alert }, { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) });
+  }
+
+  /** GET one incident (with its alerts on `$expand=alerts`), PATCH it, or POST a comment to it. */
+  private graphIncidentReply(req: IncomingMessage, url: URL, id: string, write: EntityWrite, now: number): Reply {
+    const expand = expandOf(url.searchParams.getAll('$expand').flatMap(navigationProperties), now);
+    if (!expand.ok) return expand.reply;
+    const found = this.incidentList(now).find((i) => i.id === id);
+    if (!found) return graphError(404, 'NotFound', `No incident with the id '${id}' was found in this tenant.`, now);
+    if (write.patch || write.comment !== undefined) {
+      this.incidents.edit(found, { ...write.patch, ...(write.comment !== undefined ? { comment: write.comment } : {}) }, write.by, now);
+    }
+    const incident = this.incidentList(now).find((i) => i.id === id) ?? found;
+    if (write.comment !== undefined) return this.commentsReply(`incidents('${id}')`, incident.triage.comments);
+    const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
+    const shown = this.shownIncident(incident, write.tenant, includeUnknown, expand.value);
+    return jsonReply(200, { '@odata.context': `${this.url}/v1.0/$metadata#security/incidents/$entity`, ...shown }, { 'Content-Type': GRAPH_JSON, ...preferenceApplied(includeUnknown) });
+  }
+
+  /** A comment's answer: the entity's comments as Graph documents, or what `graphCommentAnswer` makes it. */
+  private commentsReply(entity: string, comments: readonly AlertComment[]): Reply {
+    const context = `${this.url}/v1.0/$metadata#security/${entity}/comments`;
+    if (this.graphCommentAnswer === 'empty') return { status: 204, headers: {}, body: '' };
+    if (this.graphCommentAnswer === 'created') {
+      return jsonReply(201, { '@odata.context': `${context}/$entity`, '@odata.type': '#microsoft.graph.security.alertComment', ...comments.at(-1) }, { 'Content-Type': GRAPH_JSON });
+    }
+    return jsonReply(200, { '@odata.context': context, value: comments }, { 'Content-Type': GRAPH_JSON });
+  }
+
+  // ---- incidents --------------------------------------------------------------------------------------
+
+  /** GET /v1.0/security/incidents: the incidents of the stored alerts, with OData paging and `$expand=alerts`. */
+  private async handleGraphIncidents(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    this.counters.alertRequests += 1;
+    const presented = bearerToken(req.headers.authorization);
+    const record = this.record('graph-incidents', req, url, this.tokens.check(presented) === 'valid' && this.isGraphToken(presented));
+    req.resume();
+    const answer = (): Reply => this.graphIncidentsReply(req, url);
+    const fault = this.faults.take('alerts');
+    if (fault) return this.applyFault(fault, 'alerts', req, res, url, record, answer);
+    return this.send(res, answer(), record);
+  }
+
+  private graphIncidentsReply(req: IncomingMessage, url: URL): Reply {
+    const now = this.clock();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return graphError(405, 'Request_BadRequest', `incidents accepts GET only, got ${req.method ?? ''}.`, now, { Allow: 'GET, HEAD' });
+    }
+    const token = bearerToken(req.headers.authorization);
+    const refusal = this.checkGraphBearer(req.headers.authorization, token) ?? this.checkGraphRoles(token, READ_INCIDENTS);
+    if (refusal) return refusal;
+    let request: ListRequest;
+    try {
+      request = parseListQuery(url.searchParams, this.graphOrderBy, INCIDENTS_FILTER);
+    } catch (err) {
+      if (err instanceof QueryError) return graphError(400, 'BadRequest', err.message, now);
+      throw err;
+    }
+    const expand = expandOf(request.expand, now);
+    if (!expand.ok) return expand.reply;
+    const refused = this.refusedSkip(request);
+    if (refused) return refused;
+    const matching = this.incidentList(now).filter((i) => meetsConditions(request.clauses, (property) => incidentValue(i, property)));
+    // Graph answers 50 incidents a page at most, with a nextLink or without one: a client that asked for more
+    // and read a short page as the last would stop there.
+    const { page, more } = pageOf(matching, request, INCIDENTS_MAX_TOP);
+    const filtered = url.searchParams.has('$filter');
+    if (expand.value && filtered && page.some((i) => i.alerts.length > this.graphExpandFailsAbove)) {
+      return graphError(500, 'InternalServerError', 'An error has occurred while processing the request.', now);
+    }
+    const tenant = this.tokens.describe(token)?.tenant ?? '';
+    const includeUnknown = includesUnknownEnumMembers(req.headers.prefer);
+    return this.graphList('incidents', request, matching.length, page, more, (i) => JSON.stringify(this.shownIncident(i, tenant, includeUnknown, expand.value)), includeUnknown);
+  }
+
+  /** The incidents now, newest first. */
+  private incidentList(now: number): Incident[] {
+    return this.incidents.list(this.store.window(MIN_INSTANT, FAR_FUTURE, now), (alertId) => this.graphOverrides.get(alertId)?.incidentId);
+  }
+
+  private shownIncident(incident: Incident, tenant: string, includeUnknown: boolean, withAlerts: boolean): Record<string, unknown> {
+    return incidentJson(incident, tenant, includeUnknown, withAlerts ? incident.alerts.map((v) => this.shownAlert(v.detection, tenant, includeUnknown)) : undefined);
+  }
+
+  /**
+   * The incidents as Graph shows them to `tenant` now, newest first, each with its alerts, to a client that
+   * sends `Prefer: include-unknown-enum-members`.
+   */
+  graphIncidents(tenant: string): Array<Record<string, unknown>> {
+    return this.incidentList(this.clock()).map((i) => this.shownIncident(i, tenant, true, true));
+  }
+
+  /**
+   * An analyst edits an incident in the portal: status (any of Defender's, awaitingAction too), classification,
+   * determination, assignedTo, customTags, a comment. Its lastUpdateDateTime moves, so a pull sees it again.
+   */
+  editIncident(id: string, edit: IncidentEdit, by = 'analyst@contoso.com'): void {
+    const incident = this.requireIncident(id);
+    const { comment, ...patch } = edit;
+    const checked = checkPatch('application/json', JSON.stringify(patch), this.clock(), PORTAL_INCIDENT_EDIT);
+    if (!checked.ok) throw new RangeError(`the edit is not one Defender takes: ${checked.reply.body}`);
+    if (comment !== undefined && (typeof comment !== 'string' || comment.trim() === '')) throw new RangeError('comment must be a non-empty string');
+    this.incidents.edit(incident, { ...checked.value, ...(comment !== undefined ? { comment } : {}) }, by, this.clock());
+  }
+
+  /** Defender merges the incident `from` into `into`: its alerts move there, and it becomes `redirected` to it. */
+  mergeIncidents(from: string, into: string): void {
+    const source = this.requireIncident(from);
+    const target = this.requireIncident(into);
+    if (source.id === target.id) throw new RangeError('an incident cannot be merged into itself');
+    if (source.triage.status === 'redirected') throw new RangeError(`incident ${from} was merged into ${String(source.triage.redirectIncidentId)} already`);
+    this.incidents.merge(source, target, this.clock());
+  }
+
+  private requireIncident(id: string): Incident {
+    const incident = this.incidentList(this.clock()).find((i) => i.id === id);
+    if (!incident) throw new RangeError(`no incident has the id ${JSON.stringify(id)}`);
+    return incident;
   }
 
   /** Graph's 403 for a token whose roles hold none of the permissions an endpoint needs. */
@@ -936,7 +1116,7 @@ export class Emulator {
         return this.send(res, token
           ? aadError(403, 'access_denied', 50020, 'The tenant is not authorized: the tenant does not exist or has been deleted.', now)
           : graph
-            ? serviceError(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All'. Roles on the request ''.")
+            ? serviceError(403, 'Forbidden', `Missing role permissions on the request. API requires one of '${(record.endpoint.startsWith('graph-incident') ? READ_INCIDENTS : READ_ALERTS).join(', ')}'. Roles on the request ''.`)
             : serviceError(403, 'Forbidden', 'The tenant is not authorized to use this API: the domain is not managed by the tenant administrator, or the tenant state is deleted.'), record);
       case 'http404':
       case 'http410': {
@@ -1044,6 +1224,19 @@ export class Emulator {
 
   private adminReply(method: string, route: string, body: unknown): Reply {
     const notAllowed = (allow: string): Reply => apiError(405, 'MethodNotAllowed', `${method} /emulator/${route} is not supported; use ${allow}.`, { Allow: allow });
+    // An analyst's work in the portal, for flows built without a tenant: edit an incident, merge two.
+    const incident = /^incidents\/([^/]+)(\/merge)?$/.exec(route);
+    if (incident) {
+      if (method !== 'POST') return notAllowed('POST');
+      const fields = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+      const id = decodeURIComponent(incident[1]);
+      if (incident[2]) this.mergeIncidents(id, String(fields.into ?? ''));
+      else {
+        const { by, ...edit } = fields;
+        this.editIncident(id, edit as IncidentEdit, typeof by === 'string' ? by : undefined);
+      }
+      return jsonReply(200, this.graphIncidents('').find((i) => i.id === id));
+    }
     switch (route) {
       case 'faults':
         if (method === 'POST') {
@@ -1122,8 +1315,11 @@ export class Emulator {
         }
         if (method === 'GET') return jsonReply(200, { graph: this.grantedGraphPermissions });
         return notAllowed('GET, PUT');
+      case 'incidents':
+        if (method !== 'GET') return notAllowed('GET');
+        return jsonReply(200, { value: this.graphIncidents('') });
       default:
-        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens, GET|PUT /emulator/permissions, POST /emulator/certificates, POST /emulator/federated-tokens.`);
+        return apiError(404, 'NotFound', `No admin endpoint /emulator/${route}. Try POST|GET|DELETE /emulator/faults, POST /emulator/detections, GET /emulator/stats, POST /emulator/reset, POST /emulator/revoke-tokens, GET|PUT /emulator/permissions, POST /emulator/certificates, POST /emulator/federated-tokens, GET /emulator/incidents, POST /emulator/incidents/{id} (an analyst's edit), POST /emulator/incidents/{id}/merge {"into": id}.`);
     }
   }
 

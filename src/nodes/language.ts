@@ -3,8 +3,18 @@ import { DefenderError } from '../defender/errors';
 import { message, type Translate } from '../defender/messages';
 import { reasonOf } from '../defender/realm';
 
-/** The detections node's catalog, where the runtime's error texts are translated (both nodes use it). */
+/**
+ * Where the runtime's error texts are translated (every node uses them): the detections node's catalog, and
+ * the incidents node's for the texts only the incidents nodes have (ids `incident.*`), kept apart so that
+ * either catalog can be reworked without touching the other.
+ */
 const CATALOG = 'node-red-contrib-defender-detections/defender-detections:defender-detections.runtime.';
+const INCIDENTS_CATALOG = 'node-red-contrib-defender-detections/defender-incidents:defender-incidents.runtime.';
+
+/** The catalog key of a text's id. */
+export function runtimeKey(id: string): string {
+  return `${id.startsWith('incident.') ? INCIDENTS_CATALOG : CATALOG}${id}`;
+}
 
 /**
  * A language tag as the editor gives it ("ja", "en-US", "zh-TW"), or undefined for anything else: it is
@@ -23,7 +33,7 @@ export function languageTag(value: unknown): string | undefined {
  */
 export function runtimeTranslate(RED: NodeAPI, lang?: string): Translate {
   return (id, vars) => {
-    const key = `${CATALOG}${id}`;
+    const key = runtimeKey(id);
     const out: unknown = RED._(key, lang ? { ...vars, lng: lang } : vars);
     // On a miss i18next answers the key, without its namespace.
     return typeof out === 'string' && out !== key && out !== key.slice(key.indexOf(':') + 1) ? out : undefined;

@@ -142,7 +142,7 @@ describe('GraphClient', () => {
     const detections = await graph.fetchPage(params({ sinceTimeUtc: '2024-05-01T10:00:00.000Z', limit: '2' }));
     const newest = [...alerts].sort((a, b) => String(b.lastUpdateDateTime).localeCompare(String(a.lastUpdateDateTime))).slice(0, 2);
     assert.deepEqual(detections.map((d) => d.AlertId), newest.map((a) => a.id));
-    assert.equal(session.orderByUnsupported, true);
+    assert.equal(session.refused?.has('alerts_v2 $orderby'), true);
     const before = transport.asked.length;
     await graph.fetchPage(params({ sinceTimeUtc: '2024-05-01T10:00:00.000Z', limit: '2' }));
     assert.ok(transport.asked.slice(before).every((r) => r.url.searchParams.get('$orderby') === null), 'asked $orderby again');
@@ -154,7 +154,7 @@ describe('GraphClient', () => {
     const { graph, session } = client(transport);
     const detections = await graph.fetchPage(params({ sinceTimeUtc: '2024-05-01T10:00:00.000Z', limit: '2' }));
     assert.deepEqual(detections.map((d) => d.AlertId), ['new', 'mid']);
-    assert.equal(session.orderByUnsupported, true);
+    assert.equal(session.refused?.has('alerts_v2 $orderby'), true);
   });
 
   it('passes the alerts_v2 object through with shape native', async () => {

@@ -147,7 +147,7 @@ describe('PATCH, comments and GET of one alerts_v2 alert', () => {
     assert.equal((await call(url, 'PATCH', await graphAccessToken(emulator.url), { status: 'resolved' })).status, 200);
     emulator.setGraphPermissions([]);
     emulator.reset();
-    assert.deepEqual(emulator.grantedGraphPermissions, ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All']);
+    assert.deepEqual(emulator.grantedGraphPermissions, ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All', 'SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All']);
   });
 
   it('wants a valid v2.0 token, and refuses other methods', async () => {

@@ -56,8 +56,8 @@ describe('the Graph v2.0 token endpoint', () => {
     assert.equal(body.ext_expires_in, 3599);
     const claims = JSON.parse(Buffer.from(String(body.access_token).split('.')[1], 'base64url').toString()) as Record<string, unknown>;
     assert.equal(claims.aud, 'https://graph.microsoft.com');
-    // The emulated app is granted reading and writing alerts unless told otherwise (graphPermissions).
-    assert.deepEqual(claims.roles, ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All']);
+    // The emulated app is granted reading and writing alerts and incidents unless told otherwise (graphPermissions).
+    assert.deepEqual(claims.roles, ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All', 'SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All']);
     assert.equal(emulator.requests[0].endpoint, 'graph-token');
     assert.equal(emulator.requests[0].authorized, true);
     assert.equal(emulator.stats.tokenRequests, 1);
@@ -179,6 +179,9 @@ describe('GET /v1.0/security/alerts_v2', () => {
     assert.deepEqual(high.alerts.map((a) => a.id), ['da-pinned-0', 'da-pinned-2']);
     const others = await allPages(query(emulator.url, { $filter: "severity ne 'high'" }), token);
     assert.deepEqual(others.alerts.map((a) => a.id), ['da-pinned-1', 'da-pinned-3', 'da-pinned-4']);
+    // A parenthesised group joins clauses with "or", as a client asks for any of several values.
+    const either = await allPages(query(emulator.url, { $filter: `(severity eq 'low' or severity eq 'medium') and lastUpdateDateTime ge ${iso(T0 - 4 * MINUTE)}` }), token);
+    assert.deepEqual(either.alerts.map((a) => a.id), ['da-pinned-1', 'da-pinned-3']);
   });
 
   it('counts with $count=true and skips with $skip', async () => {
@@ -188,7 +191,7 @@ describe('GET /v1.0/security/alerts_v2', () => {
   });
 
   it('answers 400 with the service’s words for filters it does not support', async () => {
-    for (const filter of ["title eq 'x'", 'lastUpdateDateTime ge yesterday', "severity gt 'low'", "severity eq 'high' or severity eq 'low'", "(severity eq 'high')"]) {
+    for (const filter of ["title eq 'x'", 'lastUpdateDateTime ge yesterday', "severity gt 'low'", "severity eq 'high' or severity eq 'low'", "(severity eq 'high' and status eq 'new')", "(severity eq 'high'", "not severity eq 'high'"]) {
       const res = await alertsV2(query(emulator.url, { $filter: filter }), token);
       assert.equal(res.status, 400, filter);
       assert.equal(res.body.error?.code, 'BadRequest');

@@ -1,4 +1,4 @@
-import type { AlertEvent, AlertValue, Verdict } from '../lifecycle';
+import type { AlertEvent, PreviousValue, Verdict } from '../lifecycle';
 
 /**
  * Delivery confirmation (SPEC section 11). A detection is owed until the flow confirms it reached its
@@ -22,7 +22,7 @@ export interface Owed {
   /** What it went out as, so it goes again as the same event. */
   event: AlertEvent;
   changes: string[] | null;
-  previous?: Record<string, AlertValue>;
+  previous?: Record<string, PreviousValue>;
   /** Full pulls that read its time without meeting it: the service no longer has this version. */
   missed?: number;
 }
