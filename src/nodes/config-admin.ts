@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
-import type { TransportOptions } from '../defender/http';
+import type { TransportOptions } from '../defender/transport/http';
 import { reasonOf } from '../defender/realm';
-import { DEFAULT_RETRY_POLICY } from '../defender/retry';
+import { DEFAULT_RETRY_POLICY } from '../defender/transport/retry';
 import { type CertificateFacts, certificateFacts, checkValidAt, readCertificate } from '../defender/sign-in/certificate';
 import { ClientCertificateCredential } from '../defender/sign-in/client-certificate';
 import type { SignInCredentials } from '../defender/sign-in/modes';

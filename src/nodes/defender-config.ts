@@ -1,8 +1,8 @@
 import type { Node, NodeAPI } from 'node-red';
 import { DefenderError } from '../defender/errors';
-import type { TransportOptions } from '../defender/http';
+import type { TransportOptions } from '../defender/transport/http';
 import { message } from '../defender/messages';
-import type { TlsSettings } from '../defender/proxy';
+import type { TlsSettings } from '../defender/transport/proxy';
 import { reasonOf } from '../defender/realm';
 import { Tenant } from '../defender/tenant';
 import { registerConfigEndpoints } from './config-admin';

@@ -1,10 +1,10 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/checkpoint';
-import { detectionTopic } from '../defender/detection';
+import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/pulling/checkpoint';
+import { detectionTopic } from '../defender/services/detection';
 import type { DeliveryLedger } from '../defender/delivery/ledger';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message, render } from '../defender/messages';
-import { pullDetections, type PullResult, usesCheckpoint } from '../defender/pull';
+import { pullDetections, type PullResult, usesCheckpoint } from '../defender/pulling/pull';
 import { type DefenderConfigNode, tenantOf } from './config-node';
 import { DeliveryTracker } from './delivery';
 import { readPullRequest } from './input';

@@ -1,12 +1,12 @@
 import { Duration } from 'luxon';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { Message, message } from '../defender/messages';
-import { GRAPH_SHAPES, type GraphShape } from '../defender/graph';
+import { GRAPH_SHAPES, type GraphShape } from '../defender/services/graph';
 import { DEFAULT_DELIVERY_POLICY } from '../defender/delivery/ledger';
-import { EVENT_MODES, type EventMode } from '../defender/lifecycle';
-import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/query';
-import type { IncrementalSettings } from '../defender/pull';
-import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/retry';
+import { EVENT_MODES, type EventMode } from '../defender/pulling/lifecycle';
+import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/pulling/query';
+import type { IncrementalSettings } from '../defender/pulling/pull';
+import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/transport/retry';
 import type { DeliverySettings } from './delivery';
 import type { PerMessageSource } from './node-property';
 import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';

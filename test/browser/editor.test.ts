@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALERT_ENUMS } from '../../src/defender/alert-update';
+import { ALERT_ENUMS } from '../../src/defender/writing/alert-update';
 import { EditorPage } from './editor-page';
 import { editorSuite } from './suite';
 

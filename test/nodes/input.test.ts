@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseQuery, toSearchParams } from '../../src/defender/query';
+import { parseQuery, toSearchParams } from '../../src/defender/pulling/query';
 import { readPullRequest } from '../../src/nodes/input';
 import { readSettings } from '../../src/nodes/settings';
 

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { invalidConfig } from '../errors';
 import { fieldName, message } from '../messages';
-import type { Connection, ConnectionSettings } from '../regions';
-import type { AccessToken } from '../token';
+import type { Connection, ConnectionSettings } from '../services/regions';
+import type { AccessToken } from './token';
 import type { CredentialSource, Environment, TokenRequestContext } from './credential';
 import { postClientAssertion } from './token-request';
 

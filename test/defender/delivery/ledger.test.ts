@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoff, DeliveryLedger, type DeliveryPolicy, inherit, isOwedList, MAX_IN_FLIGHT, type Owed } from '../../../src/defender/delivery/ledger';
-import type { Verdict } from '../../../src/defender/lifecycle';
+import type { Verdict } from '../../../src/defender/pulling/lifecycle';
 
 const POLICY: DeliveryPolicy = { timeoutMs: 1000, maxDeliveries: 3, baseDelayMs: 100, maxDelayMs: 350 };
 const NEW: Verdict = { event: 'new', changes: null, send: true };

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Duration } from 'luxon';
-import { type Checkpoint, timeKey } from '../../../src/defender/checkpoint';
+import { type Checkpoint, timeKey } from '../../../src/defender/pulling/checkpoint';
 import { DeliveryLedger, type DeliveryPolicy, MAX_OWED, type Owed } from '../../../src/defender/delivery/ledger';
-import type { EventMode } from '../../../src/defender/lifecycle';
-import { pullDetections, type PullResult } from '../../../src/defender/pull';
-import type { SliceBudget } from '../../../src/defender/slice-budget';
+import type { EventMode } from '../../../src/defender/pulling/lifecycle';
+import { pullDetections, type PullResult } from '../../../src/defender/pulling/pull';
+import type { SliceBudget } from '../../../src/defender/pulling/slice-budget';
 import { at, det, ListSource, NOW } from '../../fixtures/list-source';
 import { CollectingSink } from '../../fixtures/sink';
 
