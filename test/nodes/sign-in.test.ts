@@ -279,12 +279,15 @@ describe('sign-in modes', () => {
       assert.equal(errorOf(error).code, 'TOKEN_FAILED');
       assert.equal(error?.statusCode, 401);
       assert.match(String(errorOf(error).message), /Check that this Azure resource has the managed identity turned on/);
+      // The service's sentence ends in a full stop and ours follows it: one stop, not two.
+      assert.doesNotMatch(String(errorOf(error).message), /\.\./);
       assertNoSecret(everythingShown(rig), [wrongHeader, IDENTITY_HEADER]);
       await helper.unload();
       const unknown = await rigFor(s, { managedIdentityClientId: '00000000-1111-2222-3333-444444444444' });
       const refused = await unknown.pull();
       assert.equal(errorOf(refused.error).code, 'TOKEN_FAILED');
       assert.match(String(errorOf(refused.error).message), /No User Assigned or Delegated Managed Identity found/);
+      assert.doesNotMatch(String(errorOf(refused.error).message), /\.\./);
     });
   });
 

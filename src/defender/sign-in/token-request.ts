@@ -64,9 +64,11 @@ export async function exchangeToken(exchange: TokenExchange, context: TokenReque
   const text = serviceErrorText(response, exchange.secrets());
   if (response.status !== 200) {
     const { status } = response;
+    // The service's sentence is followed by ours: its own full stop would make two.
+    const said = text.replace(/[.。]+$/, '');
     const refusal = exchange.check
-      ? message(text ? 'signin.refused-said' : 'signin.refused', { host, status, text, check: exchange.check })
-      : message(text ? 'token.refused-said' : 'token.refused', { host, status, text });
+      ? message(said ? 'signin.refused-said' : 'signin.refused', { host, status, text: said, check: exchange.check })
+      : message(said ? 'token.refused-said' : 'token.refused', { host, status, text: said });
     throw new DefenderError('TOKEN_FAILED', refusal, { statusCode: status });
   }
   let body: unknown;
