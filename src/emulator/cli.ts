@@ -3,7 +3,10 @@ import { Emulator } from './server';
 
 /**
  * `npm run emulator`: a Defender SIEM API stand-in on loopback for building flows before there is a
- * tenant. PORT chooses the port (default 8080).
+ * tenant. PORT chooses the port (default 8080). Two switches make it behave as large tenants do:
+ * GRAPH_NEXT_LINK=false answers Graph lists without @odata.nextLink ($top at most 1000, $skip at most 500),
+ * GRAPH_EXPAND_FAILS_ABOVE=N answers 500 to an incident list with $expand=alerts when an incident has more
+ * than N alerts.
  */
 
 const DEMO_TENANT = '00000000-0000-4000-8000-000000000000';
@@ -19,8 +22,23 @@ function port(): number {
   return value;
 }
 
+/** GRAPH_NEXT_LINK: true (default) or false. */
+function graphNextLink(): boolean {
+  const raw = (process.env.GRAPH_NEXT_LINK ?? 'true').trim().toLowerCase();
+  if (raw !== 'true' && raw !== 'false') throw new RangeError(`GRAPH_NEXT_LINK must be true or false, got ${JSON.stringify(process.env.GRAPH_NEXT_LINK)}`);
+  return raw === 'true';
+}
+
+/** GRAPH_EXPAND_FAILS_ABOVE: a number of alerts, or unset (never fails). */
+function graphExpandFailsAbove(): number {
+  const raw = process.env.GRAPH_EXPAND_FAILS_ABOVE;
+  if (raw === undefined || raw.trim() === '') return Infinity;
+  if (!/^\d+$/.test(raw.trim())) throw new RangeError(`GRAPH_EXPAND_FAILS_ABOVE must be a number of alerts (0 or more), got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
 async function main(): Promise<void> {
-  const emulator = new Emulator({ initialDetections: INITIAL_DETECTIONS });
+  const emulator = new Emulator({ initialDetections: INITIAL_DETECTIONS, graphNextLink: graphNextLink(), graphExpandFailsAbove: graphExpandFailsAbove() });
   const clientId = 'emulator-client-id';
   const clientSecret = 'emulator-client-secret';
   const url = await emulator.listen(port(), '127.0.0.1');
@@ -51,6 +69,8 @@ async function main(): Promise<void> {
     `                       IDENTITY_ENDPOINT=${url}/msi/token IDENTITY_HEADER=emulator-identity-header  (App Service)`,
     '',
     `  ${INITIAL_DETECTIONS} detections from the last 2 hours; a new one about every ${STREAM_EVERY_MS / 1000} s.`,
+    `  Graph lists ${graphNextLink() ? 'with' : 'without'} @odata.nextLink (GRAPH_NEXT_LINK=false: none, as large tenants see);`,
+    `  GRAPH_EXPAND_FAILS_ABOVE=N: incidents with $expand=alerts answer 500 above N alerts.`,
     '',
     '  Admin endpoints (loopback, no auth):',
     `    POST   ${url}/emulator/faults        {"kind":"http429","retryAfter":"5","times":1}`,
