@@ -252,6 +252,19 @@ describe('sign-in modes', () => {
       });
     }
 
+    it('keeps asking the instance metadata service through a 410 (being updated) beyond the retries of other answers', async () => {
+      const s = setup('managed identity (instance metadata service)');
+      suite.emulator.addDetections(1, recent());
+      const rig = await rigFor(s);
+      // The token endpoint's four retries are spent by the fifth 410; Microsoft asks 410 to be retried for
+      // 70 s (test/defender/sign-in/token-request.test.ts checks the window's end), so a sixth ask follows.
+      suite.emulator.injectFault({ kind: 'http410', on: 'token', times: 5 });
+      const { error, detections } = await rig.pull();
+      assert.equal(error, undefined, errorOf(error).message);
+      assert.equal(detections.length, 1);
+      assert.deepEqual(suite.emulator.requests.filter((r) => r.endpoint === 'managed-identity').map((r) => r.status), [410, 410, 410, 410, 410, 200]);
+    });
+
     it('asks App Service\'s endpoint with its header for the user-assigned identity', async () => {
       const s = setup('managed identity (App Service, user-assigned)');
       const rig = await rigFor(s);

@@ -8,6 +8,8 @@ import { exchangeToken } from './token-request';
 /** Azure's instance metadata service, on the link-local address every Azure VM can reach. */
 export const IMDS_HOST = 'http://169.254.169.254';
 const IMDS_PATH = '/metadata/identity/oauth2/token';
+/** How long the instance metadata service may answer 410 while it is updated (Microsoft: within 70 s). */
+const IMDS_UPDATE_MS = 70_000;
 
 /** Where a managed identity's tokens come from, as Microsoft's libraries find it in the environment. */
 export type IdentityEndpoint =
@@ -74,8 +76,9 @@ export class ManagedIdentityCredential implements CredentialSource {
         host,
         secrets: () => (endpoint.kind === 'app-service' ? [endpoint.header] : []),
         check: message('signin.check-managed-identity'),
-        // Microsoft's IMDS guidance: 404 and 410 mean the service is still coming up or being updated.
-        ...(endpoint.kind === 'imds' ? { retryStatuses: [404, 410] } : {}),
+        // Microsoft's IMDS guidance: 404 and 410 mean the service is still coming up or being updated, and a
+        // 410 is to be retried for at least 70 s, as Azure's own identity libraries do.
+        ...(endpoint.kind === 'imds' ? { retryStatuses: [404, 410], retryAtLeastMs: { 410: IMDS_UPDATE_MS } } : {}),
         unreachable: (detail) => message('signin.identity-unreachable', { host, detail }),
       },
       context,

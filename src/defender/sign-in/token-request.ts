@@ -20,6 +20,11 @@ export interface TokenExchange {
   check?: Message;
   /** Statuses worth another try besides 429 and 5xx. */
   retryStatuses?: readonly number[];
+  /**
+   * Statuses retried for at least this long (ms from the first such answer), however many retries that
+   * takes: the instance metadata service asks 70 s for a 410 while it is updated.
+   */
+  retryAtLeastMs?: Readonly<Partial<Record<number, number>>>;
   /** An endpoint that could not be reached at all, in the words of its kind. */
   unreachable?: (detail: MessageValue) => Message;
 }
@@ -33,12 +38,21 @@ export async function exchangeToken(exchange: TokenExchange, context: TokenReque
   const { host } = exchange;
   const options: RequestOptions = { timeoutMs: context.timeoutMs, maxResponseBytes: context.maxResponseBytes, signal: context.signal };
   const retryable = (status: number): boolean => status === 429 || status >= 500 || (exchange.retryStatuses ?? []).includes(status);
+  // When the first answer that asks for a time window came, per status.
+  const windowStarts = new Map<number, number>();
+  const withinWindow = (err: DefenderError): boolean => {
+    const status = err.statusCode ?? 0;
+    const window = exchange.retryAtLeastMs?.[status];
+    const started = windowStarts.get(status);
+    return window !== undefined && started !== undefined && now() - started < window;
+  };
   let response: HttpResponse;
   try {
     response = await withRetries(
       async () => {
         const res = await exchange.send(options);
         if (retryable(res.status)) {
+          if (!windowStarts.has(res.status)) windowStarts.set(res.status, now());
           const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
           throw new DefenderError('TOKEN_FAILED', message('token.http-said', { host, status: res.status, text: serviceErrorText(res, exchange.secrets()) }), {
             statusCode: res.status,
@@ -50,6 +64,8 @@ export async function exchangeToken(exchange: TokenExchange, context: TokenReque
       },
       context.retry,
       context.signal,
+      undefined,
+      withinWindow,
     );
   } catch (err) {
     // The token endpoint had its retries here; the detections request that asked for the token must not

@@ -49,20 +49,23 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails with an error that is not retryable, or the retries are spent.
- * Waits what the service asked (Retry-After) or the backoff, whichever it has.
+ * Runs `attempt` until it succeeds, fails with an error that is not retryable, or the retries are spent
+ * (unless `beyondMax` says this error is still worth trying again). Waits what the service asked
+ * (Retry-After) or the backoff, whichever it has.
  */
 export async function withRetries<T>(
   attempt: () => Promise<T>,
   policy: RetryPolicy,
   signal?: AbortSignal,
   onRetry?: (error: DefenderError, delayMs: number, attempt: number) => void,
+  beyondMax?: (error: DefenderError) => boolean,
 ): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
       return await attempt();
     } catch (err) {
-      if (!(err instanceof DefenderError) || !err.retryable || tries >= policy.maxRetries) throw err;
+      if (!(err instanceof DefenderError) || !err.retryable) throw err;
+      if (tries >= policy.maxRetries && !beyondMax?.(err)) throw err;
       if (err.retryAfterMs !== undefined && err.retryAfterMs > policy.maxRetryAfterMs) throw err;
       const delay = err.retryAfterMs ?? backoffDelay(tries, policy);
       onRetry?.(err, delay, tries + 1);
