@@ -62,6 +62,38 @@ export const NODE_PROPERTIES = {
     deliveryTimeout: 'PT1M',
     maxDeliveries: 10,
   },
+  'defender-incidents': {
+    name: '',
+    defender: '',
+    sinceTimeUtc: '',
+    untilTimeUtc: '',
+    ago: '',
+    limit: '',
+    // Where the limit comes from (the editor's TypedInput): the field itself unless chosen.
+    limitType: 'num',
+    // The filterable properties of Graph's incidents, each a list separated by commas ('' = any). The
+    // status is `incidentStatus`: the editor keeps a node's runtime status in `node.status`.
+    incidentStatus: '',
+    severity: '',
+    assignedTo: '',
+    classification: '',
+    determination: '',
+    incremental: true,
+    initialAgo: 'PT2H',
+    overlap: 'PT5M',
+    store: '',
+    requestTimeout: 60,
+    maxRetries: 4,
+    maxResponseMB: 256,
+    // 'include': each incident with its alerts in payload.alerts; 'none': the incidents alone.
+    alerts: 'include',
+    events: 'all',
+    remember: 'P30D',
+    confirm: 'none',
+    confirmNodes: [],
+    deliveryTimeout: 'PT1M',
+    maxDeliveries: 10,
+  },
   'defender-alert-update': {
     name: '',
     defender: '',

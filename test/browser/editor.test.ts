@@ -26,7 +26,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
   const { step } = suite;
   const ids = { inject: '', detections: '', debug: '', config: '', update: '' };
 
-  step('lists the three nodes of the package in the palette manager, and defender detections in the palette', async () => {
+  step('lists the nodes of the package in the palette manager, and defender detections in the palette', async () => {
     await suite.editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
     const page = suite.editor.page;
     await page.click('#red-ui-header-button-sidemenu');
@@ -34,7 +34,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     const module = page.locator('.red-ui-palette-module-header', { hasText: 'node-red-contrib-defender-detections' }).locator('..');
     await module.locator('.red-ui-palette-module-set-button').click();
     const types = await module.locator('.red-ui-palette-module-type').allInnerTexts();
-    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections']);
+    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections', 'defender-incidents']);
     await page.click('.red-ui-tray-toolbar #node-dialog-ok');
     await page.locator('.red-ui-palette-module-header').first().waitFor({ state: 'detached' });
   });

@@ -41,16 +41,31 @@ describe('PullStatus', () => {
   });
 });
 
-describe('UpdateStatus', () => {
-  const catalog = (lang: string): Record<string, string> => {
-    const flat: Record<string, string> = {};
-    const walk = (o: unknown, prefix: string): void => {
-      if (typeof o === 'string') flat[prefix.slice(0, -1)] = o;
-      else for (const [k, v] of Object.entries(o as object)) walk(v, `${prefix}${k}.`);
-    };
-    walk(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', lang, 'defender-alert-update.json'), 'utf8')), '');
-    return flat;
+/** A node's message catalog as built, flattened to "a.b.c" keys. */
+function catalog(lang: string, file = 'defender-alert-update'): Record<string, string> {
+  const flat: Record<string, string> = {};
+  const walk = (o: unknown, prefix: string): void => {
+    if (typeof o === 'string') flat[prefix.slice(0, -1)] = o;
+    else for (const [k, v] of Object.entries(o as object)) walk(v, `${prefix}${k}.`);
   };
+  walk(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', lang, `${file}.json`), 'utf8')), '');
+  return flat;
+}
+
+describe('PullStatus of the incidents node', () => {
+  it('reads the incidents node\'s own catalog: its 403 names the permission incidents need', () => {
+    const en = rig(catalog('en-US', 'defender-incidents'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    en.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 403: needs SecurityIncident.Read.All');
+    en.status.done({ new: 2, updates: 1 }, new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(en.shown.at(-1)?.text, '2 new, 1 updated at 09:05:07');
+    const ja = rig(catalog('ja', 'defender-incidents'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityIncident.Read.All が必要です');
+  });
+});
+
+describe('UpdateStatus', () => {
   const update = (lang: string) => rig(catalog(lang), (node, translate) => new UpdateStatus(node, translate));
 
   it('says writing, the alert\'s new status and the time, from the node\'s own catalog', () => {
