@@ -5,8 +5,8 @@
  * forgets what `remember` no longer covers.
  */
 import { performance } from 'node:perf_hooks';
-import { AlertMemory, graphFacts } from '../src/defender/lifecycle';
-import { timeKey } from '../src/defender/time-key';
+import { AlertMemory, graphFacts } from '../src/defender/pulling/lifecycle';
+import { timeKey } from '../src/defender/pulling/time-key';
 import { settle } from './measure';
 import { report } from './protocol';
 

@@ -16,7 +16,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { JsonArraySplitter } from '../src/defender/json-array';
+import { JsonArraySplitter } from '../src/defender/services/json-array';
 import { Measurement } from './measure';
 import { FlowNode, startNodeRed } from './node-red';
 import { PullConfig, PullResult, report } from './protocol';

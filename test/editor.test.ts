@@ -8,11 +8,11 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
-import { ALERT_ENUMS, type AlertUpdateField } from '../src/defender/alert-update';
+import { ALERT_ENUMS, type AlertUpdateField } from '../src/defender/writing/alert-update';
 import { MESSAGES } from '../src/defender/messages';
-import { INCIDENT_QUERY } from '../src/defender/incidents';
-import { ISO_DATE_TIME, parseQuery } from '../src/defender/query';
-import { REGIONS, resolveConnection } from '../src/defender/regions';
+import { INCIDENT_QUERY } from '../src/defender/services/incidents';
+import { ISO_DATE_TIME, parseQuery } from '../src/defender/pulling/query';
+import { REGIONS, resolveConnection } from '../src/defender/services/regions';
 import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
@@ -22,6 +22,8 @@ import { runtimeKey } from '../src/nodes/language';
 
 const root = path.resolve(__dirname, '..', '..');
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
+/** The nodes as this build assembled them: dist, or the BUILD_DIR the tests were compiled into. */
+const built = path.resolve(__dirname, '..', 'src', 'nodes');
 
 const RUNTIME = 'defender-detections.runtime.';
 const INCIDENTS_RUNTIME = 'defender-incidents.runtime.';
@@ -34,7 +36,7 @@ function flatten(o: unknown, prefix = ''): Record<string, string> {
 
 /** The table of defaults the build wrote into a dialog. */
 function builtDefaults(type: string): unknown {
-  const html = fs.readFileSync(path.join(root, 'dist', 'src', 'nodes', `${type}.html`), 'utf8');
+  const html = fs.readFileSync(path.join(built, `${type}.html`), 'utf8');
   // The table is the call's argument, on the line that ends the written-in function.
   const m = /var properties = \([\s\S]*?function nodeProperties[\s\S]*?\n\}\)\((\{[^\n]*\})\);\n/.exec(html);
   assert.ok(m, `${type}.html: the build did not write the properties table`);
@@ -44,19 +46,29 @@ function builtDefaults(type: string): unknown {
 type Validator = (this: Record<string, unknown>, value: unknown) => true | string;
 interface EditorDefinition {
   defaults: Record<string, { value?: unknown; validate?: Validator }>;
+  label: (this: Record<string, unknown>) => string;
+}
+
+/** The editor's RED._ over one language's catalog of a node set: "<module>/<set>:<key>" or the key alone. */
+function editorTranslate(set: string, lang: string): (key: string, vars?: Record<string, unknown>) => string {
+  const catalog = flatten(JSON.parse(read(`nodes/locales/${lang}/${set}.json`)));
+  return (key, vars) => {
+    const bare = key.slice(key.indexOf(':') + 1);
+    return bare in catalog ? catalog[bare].replace(/__(\w+)__/g, (whole, name: string) => (vars && name in vars ? String(vars[name]) : whole)) : key;
+  };
 }
 
 /**
  * Runs a node's editor script as the build wrote it (with its table of defaults) and the editor runs it,
  * with just enough of RED and jQuery (no dialog open), and answers what it registered.
  */
-function registeredType(type: string): EditorDefinition {
-  const html = fs.readFileSync(path.join(root, 'dist', 'src', 'nodes', `${type}.html`), 'utf8');
+function registeredType(type: string, translate: (key: string, vars?: Record<string, unknown>) => string = (key) => key): EditorDefinition {
+  const html = fs.readFileSync(path.join(built, `${type}.html`), 'utf8');
   const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
   assert.ok(script, 'no editor script');
   const registered: Record<string, EditorDefinition> = {};
   const RED = {
-    _: (key: string) => key,
+    _: translate,
     nodes: { registerType: (name: string, definition: EditorDefinition) => (registered[name] = definition) },
     events: { on: () => undefined },
   };
@@ -117,6 +129,30 @@ describe('editor and runtime agree', () => {
       assert.equal(validate.call({ [`${property}Type`]: 'flow' }, 'triage.status'), true);
       assert.notEqual(validate.call({ [`${property}Type`]: 'flow' }, ''), true, 'a context source needs a key');
     }
+  });
+
+  it('names every Graph value the update dialog offers in Japanese, with the value after it, in the options and the node\'s label', () => {
+    const ja = flatten(JSON.parse(read('nodes/locales/ja/defender-alert-update.json')));
+    const en = flatten(JSON.parse(read('nodes/locales/en-US/defender-alert-update.json')));
+    // Microsoft's Japanese keeps a few words as they are (APT).
+    const sameInJapanese = new Set(['apt']);
+    for (const [field, values] of Object.entries(ALERT_ENUMS)) {
+      for (const value of values) {
+        const label = ja[`defender-alert-update.values.${field}.${value}`];
+        assert.ok(label, `${field} ${value} has no Japanese label`);
+        if (!sameInJapanese.has(value)) assert.match(label, /[\u3040-\u30ff\u4e00-\u9fff]/, `${field} ${value}: "${label}" is not Japanese`);
+        assert.equal(en[`defender-alert-update.values.${field}.${value}`], value, `${field} ${value}: English shows Graph's word`);
+      }
+      const labelled = Object.keys(ja).filter((k) => k.startsWith(`defender-alert-update.values.${field}.`)).map((k) => k.split('.').pop());
+      assert.deepEqual(labelled.sort(), [...values].sort(), `${field}: a Japanese label for a value Graph does not have`);
+    }
+    const translate = editorTranslate('defender-alert-update', 'ja');
+    const { label } = registeredType('defender-alert-update', translate);
+    const node = { alertStatus: 'RESOLVED', classification: 'truePositive', determination: 'apt', _: translate };
+    assert.equal(label.call(node), '解決済み (resolved) · 真陽性 (truePositive) · APT (apt)');
+    assert.equal(label.call({ ...node, determination: 'notAGraphValue' }), '解決済み (resolved) · 真陽性 (truePositive) · notAGraphValue');
+    const english = editorTranslate('defender-alert-update', 'en-US');
+    assert.equal(registeredType('defender-alert-update', english).label.call({ ...node, _: english }), 'resolved · truePositive · apt');
   });
 
   it('keeps an update node saved without its optional properties, or with null for them, valid in the editor, and means their defaults in the runtime', () => {

@@ -56,6 +56,7 @@ export const MESSAGES = {
   'settings.config-invalid': 'the defender-config node is not valid',
 
   // The defender-config node
+  'config.unexpected': 'the defender-config node could not be set up: __reason__',
   'config.tenant-missing': 'tenantId is missing: expected a GUID or a verified domain such as contoso.onmicrosoft.com',
   'config.tenant-invalid': 'tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com, got "__value__"',
   'config.client-missing': 'clientId is missing: expected the application (client) id of the Azure app registration',
@@ -212,6 +213,19 @@ export const MESSAGES = {
   'delivery.failed':
     '__topic__ was not confirmed delivered after __attempts__ deliveries and is passed over: it is not sent again. The delivering nodes\' own errors (Catch) say why they failed',
 
+  // A setting as an error names it: in English its property; other languages give the dialog's label and the
+  // property after it ("テナント ID (tenantId)"). fieldName() uses these where it knows the property.
+  'field.tenantId': 'tenantId',
+  'field.clientId': 'clientId',
+  'field.managedIdentityClientId': 'managedIdentityClientId',
+  'field.apiBaseUrl': 'apiBaseUrl',
+  'field.authorityUrl': 'authorityUrl',
+  'field.status': 'status',
+  'field.classification': 'classification',
+  'field.determination': 'determination',
+  'field.assignedTo': 'assignedTo',
+  'field.comment': 'comment',
+
   // Incidents (the incidents nodes; translated in defender-incidents.json, under runtime.incident)
   'incident.body-not-incidents':
     'Microsoft Graph answered HTTP __status__ (__type__, __size__ bytes) with a body that __failure__; expected a JSON object with a "value" array of incidents. It began: "__excerpt__"',
@@ -257,6 +271,12 @@ export type MessageVars<I extends MessageId> = { readonly [Name in Placeholders<
 
 export function message<I extends MessageId>(id: I, ...vars: [Placeholders<(typeof MESSAGES)[I]>] extends [never] ? [] : [MessageVars<I>]): Message {
   return { id, vars: vars[0] ?? {} };
+}
+
+/** A setting's name for an error: a text of its own where the catalogs have one (see `field.*`), else the name as it is. */
+export function fieldName(name: string): MessageValue {
+  const id = `field.${name}`;
+  return Object.prototype.hasOwnProperty.call(MESSAGES, id) ? { id: id as MessageId, vars: {} } : name;
 }
 
 /** The text of an id in another language, with its values filled in; undefined when it has none. */

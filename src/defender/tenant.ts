@@ -1,17 +1,17 @@
 import { invalidConfig } from './errors';
 import { message } from './messages';
-import { GraphClient, type GraphSession, type GraphShape } from './graph';
-import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './graph-rate';
-import { ALERT_TARGET, type AlertWriterOptions, GraphWriter, INCIDENT_TARGET } from './graph-writer';
-import { HttpTransport, TransportOptions } from './http';
-import { IncidentsClient, type IncidentsClientOptions } from './incidents';
-import type { PullSource } from './pull';
-import { type Connection, type ConnectionSettings, graphConnection } from './regions';
-import { DEFAULT_RETRY_POLICY, RetryPolicy } from './retry';
+import { GraphClient, type GraphSession, type GraphShape } from './services/graph';
+import { GRAPH_RATE_LIMIT, RateLimiter, type RateLimitSettings } from './services/graph-rate';
+import { ALERT_TARGET, type AlertWriterOptions, GraphWriter, INCIDENT_TARGET } from './writing/graph-writer';
+import { HttpTransport, TransportOptions } from './transport/http';
+import { IncidentsClient, type IncidentsClientOptions } from './services/incidents';
+import type { PullSource } from './pulling/pull';
+import { type Connection, type ConnectionSettings, graphConnection } from './services/regions';
+import { DEFAULT_RETRY_POLICY, RetryPolicy } from './transport/retry';
 import type { CredentialSource, Environment } from './sign-in/credential';
 import { resolveSignIn, type SignInCredentials, type SignInSettings } from './sign-in/modes';
-import { SiemClient, SiemClientOptions } from './siem';
-import { TokenProvider } from './token';
+import { SiemClient, SiemClientOptions } from './services/siem';
+import { TokenProvider } from './sign-in/token';
 
 export interface TenantOptions {
   tokenTimeoutMs?: number;

@@ -1,4 +1,4 @@
-import { DETECTION_FIELDS, type Detection, type DetectionField } from '../defender/detection';
+import { DETECTION_FIELDS, type Detection, type DetectionField } from '../defender/services/detection';
 import { SeededRandom } from './random';
 import { DOTNET_EPOCH_OFFSET_TICKS, TICKS_PER_MS, formatMs, instantToMs } from './timestamps';
 

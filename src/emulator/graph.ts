@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Detection } from '../defender/detection';
+import type { Detection } from '../defender/services/detection';
 import { QueryError } from './query';
 import { SeededRandom } from './random';
 import { type AlertTriage, UNTOUCHED } from './graph-write';

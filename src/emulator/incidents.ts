@@ -1,4 +1,4 @@
-import type { Detection } from '../defender/detection';
+import type { Detection } from '../defender/services/detection';
 import { ALERT_SEVERITY, type EvolvableEnum, type FilterSchema, type Listed, shownMember } from './graph';
 import { type AlertTriage, applyPatch, INCIDENT_ENTITY, type Patch, type WritableEntity } from './graph-write';
 import type { StoredView } from './store';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Detection, DetectionField } from '../defender/detection';
+import type { Detection, DetectionField } from '../defender/services/detection';
 import { type Fault, type FaultTarget, type ResolvedFault, FaultPlan, faultFromJson, faultToJson } from './faults';
 import { DetectionGenerator, identityFields, orderFields } from './generator';
 import {

@@ -1,4 +1,4 @@
-import type { Detection } from '../defender/detection';
+import type { Detection } from '../defender/services/detection';
 import { parseDateTime } from './timestamps';
 
 /** What a GET /api/alerts asks for, already validated and normalised. */

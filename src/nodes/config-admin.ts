@@ -1,13 +1,13 @@
 import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
-import type { TransportOptions } from '../defender/http';
+import type { TransportOptions } from '../defender/transport/http';
 import { reasonOf } from '../defender/realm';
-import { DEFAULT_RETRY_POLICY } from '../defender/retry';
+import { DEFAULT_RETRY_POLICY } from '../defender/transport/retry';
 import { type CertificateFacts, certificateFacts, checkValidAt, readCertificate } from '../defender/sign-in/certificate';
 import { ClientCertificateCredential } from '../defender/sign-in/client-certificate';
 import type { SignInCredentials } from '../defender/sign-in/modes';
 import { Tenant } from '../defender/tenant';
-import { failureOf, runtimeTranslate } from './language';
+import { failureOf, languageTag, runtimeTranslate } from './language';
 import { propertyNames, withDefaults } from './properties';
 
 /**
@@ -49,7 +49,12 @@ function text(value: unknown): string {
 }
 
 export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: string | undefined, tls: string | undefined) => TransportOptions): void {
-  const translate = runtimeTranslate(RED);
+  /**
+   * The answers go to a dialog, so they are said in its language, which the dialog sends as `lang` (the
+   * runtime's own, from settings.js or the process locale, may differ: a Japanese editor on an English server).
+   */
+  const languageOf = (body: Record<string, unknown>): string | undefined => languageTag(body.lang);
+  const said = (key: string, lang: string | undefined): string => RED._(key, lang ? { lng: lang } : {});
 
   /** The dialog's credentials: each as typed, or the one stored with the deployed node when left unchanged. */
   function dialogCredentials(id: string, body: Record<string, unknown>): SignInCredentials {
@@ -63,8 +68,8 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
   }
 
   /** The error as the answer gives it: in the runtime's language, with every secret of the dialog blanked out. */
-  function shown(err: unknown, credentials: SignInCredentials): { code: string; message: string; statusCode?: number } {
-    const error = failureOf(err, translate);
+  function shown(err: unknown, credentials: SignInCredentials, lang: string | undefined): { code: string; message: string; statusCode?: number } {
+    const error = failureOf(err, runtimeTranslate(RED, lang));
     let said = error.message;
     // The library keeps secrets out of its errors; this answer goes to a browser, so make sure.
     for (const name of CREDENTIALS) {
@@ -84,7 +89,7 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
     const credentials = dialogCredentials(id, body);
     if (settings.auth === 'secret' && !credentials.clientSecret) {
       const stored = text(body.clientSecret) === UNCHANGED_PASSWORD;
-      return { ok: false, code: 'INVALID_CONFIG', message: RED._(`defender-config.test.${stored ? 'no-stored-secret' : 'no-secret'}`) };
+      return { ok: false, code: 'INVALID_CONFIG', message: said(`defender-config.test.${stored ? 'no-stored-secret' : 'no-secret'}`, languageOf(body)) };
     }
     let tenant: Tenant | undefined;
     try {
@@ -93,7 +98,7 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
       const page = await tenant.detections({ timeoutMs: TEST_TIMEOUT_MS, maxResponseBytes: 16 * 1024 * 1024, retry }).fetchPage(new URLSearchParams({ limit: '1' }));
       return { ok: true, detections: page.length };
     } catch (err) {
-      return { ok: false, ...shown(err, credentials) };
+      return { ok: false, ...shown(err, credentials, languageOf(body)) };
     } finally {
       tenant?.close();
     }
@@ -117,8 +122,8 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
       ClientCertificateCredential.load({ certificate, privateKey, passphrase: credentials.privateKeyPassphrase ?? '' }, Date.now());
       return { facts, keyChecked: true };
     } catch (err) {
-      const { code, message: said } = shown(err, credentials);
-      return { ...(facts ? { facts } : {}), keyChecked: false, problem: { code, message: said } };
+      const problem = shown(err, credentials, languageOf(body));
+      return { ...(facts ? { facts } : {}), keyChecked: false, problem: { code: problem.code, message: problem.message } };
     }
   }
 
@@ -129,7 +134,7 @@ export function registerConfigEndpoints(RED: NodeAPI, transportOptions: (proxy: 
       (result) => res.json(result),
       (err: unknown) => {
         RED.log.warn(`defender-config: the connection test failed unexpectedly: ${reasonOf(err)}`);
-        res.status(500).json({ ok: false, code: 'INTERNAL', message: 'the connection test failed unexpectedly; see the Node-RED log' });
+        res.status(500).json({ ok: false, code: 'INTERNAL', message: said('defender-config.test.unexpected', languageOf(body(req))) });
       },
     );
   });

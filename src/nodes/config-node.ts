@@ -1,7 +1,7 @@
 import type { Node, NodeDef } from 'node-red';
 import { type DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
-import type { ConnectionSettings } from '../defender/regions';
+import type { ConnectionSettings } from '../defender/services/regions';
 import type { SignInCredentials, SignInSettings } from '../defender/sign-in/modes';
 import type { Tenant } from '../defender/tenant';
 

@@ -1,8 +1,9 @@
 import type { Node, NodeAPI } from 'node-red';
 import { DefenderError } from '../defender/errors';
-import type { TransportOptions } from '../defender/http';
+import type { TransportOptions } from '../defender/transport/http';
 import { message } from '../defender/messages';
-import type { TlsSettings } from '../defender/proxy';
+import type { TlsSettings } from '../defender/transport/proxy';
+import { reasonOf } from '../defender/realm';
 import { Tenant } from '../defender/tenant';
 import { registerConfigEndpoints } from './config-admin';
 import type { DefenderConfigDef, DefenderConfigNode } from './config-node';
@@ -16,7 +17,7 @@ export = function register(RED: NodeAPI): void {
       const settings = withDefaults('defender-config', def);
       this.tenant = new Tenant(settings, this.credentials ?? {}, { transport: transportOptions(settings.proxy || undefined, settings.tls || undefined) });
     } catch (err) {
-      this.configError = err instanceof DefenderError ? err : new DefenderError('INVALID_CONFIG', String(err));
+      this.configError = err instanceof DefenderError ? err : new DefenderError('INVALID_CONFIG', message('config.unexpected', { reason: reasonOf(err) }));
     }
     this.on('close', () => this.tenant?.close());
   }

@@ -1,9 +1,9 @@
 import type { Node, NodeAPI } from 'node-red';
-import { type Checkpoint, withParts } from '../defender/checkpoint';
+import { type Checkpoint, withParts } from '../defender/pulling/checkpoint';
 import type { JourneyEnd } from '../defender/delivery/journey';
 import { DeliveryLedger, type DeliveryPolicy } from '../defender/delivery/ledger';
 import { message, type Message } from '../defender/messages';
-import type { Delivery } from '../defender/pull';
+import type { Delivery } from '../defender/pulling/pull';
 import { deliveryWatch, type DeliveryOwner, type DeliveryRef, type DeliveryWatch } from './delivery-watch';
 
 /** Delivery confirmation as a node's settings hold it: the delivering nodes and the policy. */

@@ -1,6 +1,6 @@
 import { invalidQuery } from '../defender/errors';
 import { message } from '../defender/messages';
-import { DetectionQuery, mergeQuery, parseQuery, type QueryDialect, SIEM_QUERY } from '../defender/query';
+import { DetectionQuery, mergeQuery, parseQuery, type QueryDialect, SIEM_QUERY } from '../defender/pulling/query';
 import { describeKind, isPlainObject } from '../defender/realm';
 import { MAX_TIMEOUT_S } from './settings';
 

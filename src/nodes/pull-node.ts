@@ -1,12 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { ClientOptions } from '../defender/authorized-request';
-import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/checkpoint';
-import { type Detection, detectionTopic } from '../defender/detection';
+import type { ClientOptions } from '../defender/transport/authorized-request';
+import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/pulling/checkpoint';
+import { type Detection, detectionTopic } from '../defender/services/detection';
 import type { DeliveryLedger } from '../defender/delivery/ledger';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message, render } from '../defender/messages';
-import { pullDetections, type PullResult, type PullSource, usesCheckpoint } from '../defender/pull';
-import { givesKey } from '../defender/query';
+import { pullDetections, type PullResult, type PullSource, usesCheckpoint } from '../defender/pulling/pull';
+import { givesKey } from '../defender/pulling/query';
 import type { Tenant } from '../defender/tenant';
 import { type DefenderConfigNode, tenantOf } from './config-node';
 import { DeliveryTracker } from './delivery';

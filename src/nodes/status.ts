@@ -13,7 +13,7 @@ export type Translate = (key: string, vars?: Record<string, string | number>) =>
 class NodeStatus {
   constructor(
     protected readonly node: Node,
-    private readonly translate: Translate,
+    protected readonly translate: Translate,
     private readonly catalog: string,
     /** The HTTP_* codes with a short text of their own; other statuses say "service error" or "request refused". */
     private readonly ownHttpCodes: readonly string[],
@@ -62,9 +62,14 @@ export class PullStatus extends NodeStatus {
     this.node.status({ fill: 'blue', shape: 'ring', text: this.text('pulling', {}, 'pulling…') });
   }
 
+  /** A count with its digits grouped as the runtime's language writes them: 12 400 in English, 12,400 in Japanese. */
+  private grouped(n: number): string {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, this.text('digit-group', {}, ' '));
+  }
+
   /** A pull of several slices: how many detections went out so far. */
   progress(sent: number): void {
-    const count = String(sent).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+    const count = this.grouped(sent);
     this.node.status({ fill: 'blue', shape: 'ring', text: this.text('progress', { count }, `${count} sent…`) });
   }
 
@@ -78,11 +83,12 @@ export class PullStatus extends NodeStatus {
   done(sent: { new: number; updates: number }, at: Date = new Date()): void {
     this.last = { sent, at };
     const time = clock(at);
+    const [count, updates, owed] = [this.grouped(sent.new), this.grouped(sent.updates), this.grouped(this.owed)];
     let text =
       sent.updates === 0
-        ? this.text('done', { count: sent.new, time }, `${sent.new} new at ${time}`)
-        : this.text('done-updates', { count: sent.new, updates: sent.updates, time }, `${sent.new} new, ${sent.updates} updated at ${time}`);
-    if (this.owed > 0) text += ` · ${this.text('pending', { count: this.owed }, `${this.owed} pending delivery`)}`;
+        ? this.text('done', { count, time }, `${count} new at ${time}`)
+        : this.text('done-updates', { count, updates, time }, `${count} new, ${updates} updated at ${time}`);
+    if (this.owed > 0) text += ` · ${this.text('pending', { count: owed }, `${owed} pending delivery`)}`;
     this.node.status({ fill: this.owed > 0 ? 'yellow' : 'green', shape: 'dot', text });
   }
 
@@ -111,10 +117,16 @@ export class UpdateStatus extends NodeStatus {
     this.node.status({ fill: 'blue', shape: 'ring', text: this.text('writing', {}, 'updating…') });
   }
 
-  /** `alertStatus` is the entity's status as Graph answered it after the change (new, inProgress, resolved…). */
+  /**
+   * `alertStatus` is the alert's status as Graph answered it after the change (new, inProgress, resolved),
+   * said as Microsoft says it in the runtime's language (解決済み (10:20:01)); English keeps Graph's word.
+   */
   done(alertStatus: string, at: Date = new Date()): void {
     const time = clock(at);
-    const text = alertStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status: alertStatus, time }, `${alertStatus} at ${time}`);
+    const key = `defender-alert-update.values.status.${alertStatus}`;
+    const said = /^\w+$/.test(alertStatus) ? this.translate(key) : key;
+    const status = said && said !== key ? said : alertStatus;
+    const text = alertStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status, time }, `${alertStatus} at ${time}`);
     this.node.status({ fill: 'green', shape: 'dot', text });
   }
 }

@@ -1,4 +1,4 @@
-import { type AlertChanges, type AlertUpdateField, findAlertId, parseUpdateObject } from '../defender/alert-update';
+import { type AlertChanges, type AlertUpdateField, findAlertId, parseUpdateObject } from '../defender/writing/alert-update';
 import { readRequestTimeout } from './input';
 
 /** What one input message of the update node asks for, validated in one place before anything is sent. */

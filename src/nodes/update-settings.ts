@@ -1,7 +1,7 @@
-import { ALERT_UPDATE_FIELDS, type AlertChanges, type AlertUpdateField, parseAlertValue } from '../defender/alert-update';
+import { ALERT_UPDATE_FIELDS, type AlertChanges, type AlertUpdateField, parseAlertValue } from '../defender/writing/alert-update';
 import { type DefenderError, invalidConfig, invalidQuery } from '../defender/errors';
 import { message } from '../defender/messages';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../defender/retry';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../defender/transport/retry';
 import type { PerMessageSource } from './node-property';
 import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
 import { envValue, type EnvReader, fromError, NODE_DEFAULT, numberSetting } from './settings';

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ALERT_ENUMS } from '../../src/defender/writing/alert-update';
 import { EditorPage } from './editor-page';
 import { editorSuite } from './suite';
 
@@ -362,8 +363,8 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       const page = ja.page;
       await ja.openNode(ids.detections, '#node-input-initialAgo');
       assert.equal((await ja.labelOf('node-input-limit')).trim(), '件数の上限');
-      assert.equal((await ja.labelOf('node-input-incremental')).trim(), '新しい検出だけをプルする (差分)');
-      assert.equal((await ja.labelOf('node-input-events')).trim(), '送信するもの');
+      assert.equal((await ja.labelOf('node-input-incremental')).trim(), '新しい検出のみプルする (差分)');
+      assert.equal((await ja.labelOf('node-input-events')).trim(), '送信対象');
       assert.equal(await page.locator('#node-input-events option[value="triage"]').innerText(), '新しいアラートとトリアージの変更');
       assert.ok((await page.locator('.defender-detections-form h4').allInnerTexts()).includes('差分ポーリング'));
       await ja.screenshot('ja-detections-dialog');
@@ -376,6 +377,16 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       assert.equal(await page.locator('#node-config-input-auth option:checked').innerText(), '証明書');
       assert.equal((await page.locator('#defender-config-test').innerText()).trim(), '接続をテスト');
       await ja.screenshot('ja-config-dialog');
+      // The runtime has no language of its own here (LANG=C.UTF-8 or none): Test connection answers in the editor's.
+      await page.fill('#node-config-input-clientId', 'not-the-registered-app');
+      await page.click('#defender-config-test');
+      await page.locator('#defender-config-test-result.defender-config-test-failed').waitFor({ state: 'visible' });
+      const failure = await page.locator('#defender-config-test-result').innerText();
+      assert.match(failure, /^失敗しました \(TOKEN_FAILED\): \S+ へのトークン要求が HTTP 40\d で拒否されました/);
+      assert.match(failure, /を確認してください。$/);
+      assert.doesNotMatch(failure, /token request|Check /);
+      await page.locator('#defender-config-test').scrollIntoViewIfNeeded();
+      await ja.screenshot('ja-test-connection');
       await page.click('#node-config-dialog-cancel');
       await page.locator('#node-config-input-tenantId').waitFor({ state: 'detached' });
       await page.click('#node-dialog-cancel');
@@ -383,6 +394,26 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       await ja.openNode(ids.update, '#node-input-defender');
       assert.equal((await ja.labelOf('node-input-determination')).trim(), '判定');
       assert.equal((await ja.labelOf('node-input-assignedTo')).trim(), '割り当て先');
+      // Every value each list offers is Microsoft's Japanese word with Graph's value after it.
+      const catalog = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', 'ja', 'defender-alert-update.json'), 'utf8')) as {
+        'defender-alert-update': { values: Record<string, Record<string, string>> };
+      };
+      for (const [field, values] of Object.entries(ALERT_ENUMS)) {
+        const property = field === 'status' ? 'alertStatus' : field;
+        await page.locator(`#node-input-${property} + .red-ui-typedInput-container button.red-ui-typedInput-option-trigger`).click();
+        const menu = page.locator('.red-ui-typedInput-options').filter({ visible: true });
+        for (const value of values) {
+          const label = catalog['defender-alert-update'].values[field][value];
+          assert.equal((await menu.locator(`a[value="${value}"]`).innerText()).trim(), `${label} (${value})`, `${field} ${value}`);
+        }
+        await page.keyboard.press('Escape');
+        await menu.waitFor({ state: 'hidden' });
+      }
+      assert.match(await page.locator('#node-input-alertStatus + .red-ui-typedInput-container').innerText(), /進行中 \(inProgress\)/);
+      await ja.screenshot('ja-update-dialog');
+      await page.click('#node-dialog-cancel');
+      await page.locator('#node-input-defender').waitFor({ state: 'detached' });
+      assert.equal(await ja.flowNode(ids.update).locator('.red-ui-flow-node-label-text').textContent(), '進行中 (inProgress)');
     } finally {
       await ja.close();
     }

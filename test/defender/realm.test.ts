@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import vm from 'node:vm';
 import { describe, it } from 'node:test';
 import { isDate, isPlainObject, reasonOf } from '../../src/defender/realm';
-import { parseQuery, toSearchParams } from '../../src/defender/query';
+import { parseQuery, toSearchParams } from '../../src/defender/pulling/query';
 
 /** Runs `code` in a fresh vm context, as a Node-RED function node runs its body. */
 const inAnotherRealm = (code: string): unknown => vm.runInNewContext(code);

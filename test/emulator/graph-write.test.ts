@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import type { Detection } from '../../src/defender/detection';
+import type { Detection } from '../../src/defender/services/detection';
 import type { Emulator } from '../../src/emulator';
 import { CLIENT_ID, ManualClock, T0, TENANT, accessToken, graphAccessToken, withClockedEmulator } from './fixtures';
 

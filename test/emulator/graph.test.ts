@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Detection } from '../../src/defender/detection';
+import type { Detection } from '../../src/defender/services/detection';
 import { Emulator } from '../../src/emulator';
 import { ManualClock, T0, TENANT, accessToken, graphAccessToken, graphToken, startEmulator, withClockedEmulator } from './fixtures';
 

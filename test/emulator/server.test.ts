@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { DETECTION_FIELDS } from '../../src/defender/detection';
+import { DETECTION_FIELDS } from '../../src/defender/services/detection';
 import { Emulator } from '../../src/emulator';
 import {
   CLIENT_ID, ManualClock, RESOURCE, SECRET, T0, TENANT, accessToken, adminCall, errorOf, fullIds, getAlerts,

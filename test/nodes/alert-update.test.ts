@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALERT_ENUMS } from '../../src/defender/alert-update';
+import { ALERT_ENUMS } from '../../src/defender/writing/alert-update';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import updateNode from '../../src/nodes/defender-alert-update';

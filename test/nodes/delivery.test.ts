@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Node, NodeAPI } from 'node-red';
-import type { Detection } from '../../src/defender/detection';
+import type { Detection } from '../../src/defender/services/detection';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
@@ -17,7 +17,10 @@ import { Mailbox, Webhook } from '../fixtures/receivers';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const emailNode = require('node-red-node-email/61-email.js') as (RED: NodeAPI) => void;
 const functionNode = coreNode('function/10-function.js');
-const MODULES = [runtimeHooks, configNode, detectionsNode, updateNode, coreNode('function/10-switch.js'), coreNode('function/15-change.js'), coreNode('function/80-template.js'), coreNode('network/21-httprequest.js'), emailNode];
+const switchNode = coreNode('function/10-switch.js');
+const httpRequestNode = coreNode('network/21-httprequest.js');
+const linkNodes = coreNode('common/60-link.js');
+const MODULES = [runtimeHooks, configNode, detectionsNode, updateNode, switchNode, coreNode('function/15-change.js'), coreNode('function/80-template.js'), httpRequestNode, emailNode];
 
 const WEBHOOK = readFlow('examples', '02 Forward detections to a webhook.json');
 const EMAIL = readFlow('examples', '01 Poll every 5 minutes and e-mail high severity.json');
@@ -226,39 +229,82 @@ describe('delivery confirmation with the shipped examples', () => {
     assert.equal(mailbox.subjects.length, 3);
   });
 
-  it('a delivery that completes across a redeploy of the detections node still confirms it: nothing goes twice', async () => {
+  /**
+   * Example 02 with its context store `file` (with none, Node-RED clears a node's context when the node is
+   * redeployed): three detections go out while the webhook takes `answerMs` to answer each POST, and the
+   * detections node is redeployed (a changed name) meanwhile. Checks that, once past the time they would be due
+   * again, none went twice; answers when the redeploy began and ended.
+   */
+  async function redeployWhileDelivering(answerMs: number, store: { ackDelayMs?: number } = {}): Promise<[number, number]> {
     webhook.received.length = 0;
     webhook.answer = () => 204;
-    webhook.delayMs = 700;
+    webhook.delayMs = answerMs;
     const created = emulator.addDetections(3, recent()).map((d) => String(d.AlertId));
-    // A configured context store: with none, Node-RED clears a node's context when the node is redeployed.
     const flow = exampleFlow(WEBHOOK, emulator, ['defender-detections', 'change', 'http request'], (n) => (n.type === 'http request' ? { ...n, url: webhook.url } : n), { store: 'file' });
     const credentials = { [idOf(flow, 'defender-config')]: { clientSecret: SECRET } };
-    const context = new FileContextRuntime();
+    const context = new FileContextRuntime(store);
     try {
       let running = await context.run(() => run(flow, credentials));
       await running.pull();
       await waitFor(() => webhook.received.length >= 3);
-      // The POSTs are still waiting for their answers when the node is redeployed (a changed name).
       const det = idOf(flow, 'defender-detections');
+      const began = Date.now();
       await helper.setFlows(flow.map((n) => (n.id === det ? { ...n, name: 'renamed' } : n)), 'nodes', credentials);
+      const deploy: [number, number] = [began, Date.now()];
       running = attach(flow);
       assert.equal((running.node as Node & { name: string }).name, 'renamed');
       webhook.delayMs = 0;
       // Past the time the three would be due again, had the confirmations been lost with the old node.
       await sleep(1500);
       const after = [await running.pull(), await running.pull()];
-      assert.deepEqual(after.map((s) => s.redelivered), [0, 0]);
-      assert.deepEqual(after.map((s) => s.count), [0, 0]);
+      assert.deepEqual(after.map((s) => [s.count, s.redelivered]), [[0, 0], [0, 0]]);
       assert.equal(after[1].pending, 0);
       assert.deepEqual(webhook.accepted('AlertId').sort(), [...created].sort());
+      return deploy;
     } finally {
       webhook.delayMs = 0;
       await context.dispose();
     }
+  }
+
+  it('a delivery that completes across a redeploy of the detections node still confirms it: nothing goes twice', async () => {
+    // The POSTs are still waiting for their answers when the node is redeployed.
+    await redeployWhileDelivering(700);
   });
 
+  it('a delivery that completes while the detections node is still closing (its context store slow to answer) confirms it once the node is back', async () => {
+    // The pull waits a second for its checkpoint to be stored; closing, the node stores what it owes, which
+    // takes another second: the answers, after a second and a half, come while no detections node runs.
+    const [began, ended] = await redeployWhileDelivering(1500, { ackDelayMs: 1000 });
+    const answered = webhook.received.map((r) => r.answeredAt ?? Infinity);
+    assert.ok(answered.length === 3 && answered.every((t) => t > began && t < ended), `answered at ${answered.map((t) => t - began)} ms of a redeploy of ${ended - began} ms`);
+  });
+
+  it('example 01: a mail the server refused goes again after the pause, without waiting out deliveryTimeout (the e-mail node tells only the Catch node)', async () => {
+    mailbox.subjects.length = 0;
+    const refused = mailbox.refused;
+    emulator.addDetection({ Severity: 'High', LastProcessedTimeUtc: Date.now() - 5000 });
+    const flow = exampleFlow(EMAIL, emulator, ['defender-detections', 'switch', 'template', 'e-mail'], (n) => (n.type === 'e-mail' ? { ...n, server: '127.0.0.1', port: String(mailbox.port), secure: false, tls: false } : n), {
+      deliveryTimeout: 'PT1M',
+    });
+    mailbox.refusing = true;
+    try {
+      const running = await run(flow, { [idOf(flow, 'defender-config')]: { clientSecret: SECRET }, [idOf(flow, 'e-mail')]: { userid: 'node-red', password: 'pw' } });
+      assert.equal((await running.pull()).count, 1);
+      await waitFor(() => mailbox.refused > refused);
+      await sleep(200);
+      mailbox.refusing = false;
+      const second = await running.pull();
+      assert.equal(second.redelivered, 1, 'the refusal counts at once, not after a minute');
+      await waitFor(() => mailbox.subjects.length === 1);
+    } finally {
+      mailbox.refusing = false;
+    }
+  });
 });
+
+/** The summary a rig's pull ended with. */
+const summaryOf = (pulled: { summary?: Message }): Record<string, unknown> => pulled.summary?.payload as Record<string, unknown>;
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -271,7 +317,10 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
 
 describe('delivery confirmation rules', () => {
   let emulator: Emulator;
+  let webhook: Webhook;
   withEmulatorSuite({ seed: 19 }, (e) => (emulator = e));
+  before(async () => (webhook = await Webhook.start()));
+  after(() => webhook.close());
 
   /** A function node that delivers: it says it is done for the detections `confirms` names, never for the others. */
   const sink = (confirms: string): FlowNode => ({
@@ -329,6 +378,157 @@ describe('delivery confirmation rules', () => {
     // The status follows what is owed a moment later: green, nothing pending any more.
     await waitFor(() => rig.statuses.at(-1)?.fill === 'green');
     assert.doesNotMatch(String(rig.statuses.at(-1)?.text), /pending/);
+  });
+
+  it('takes a confirmation that comes after deliveryTimeout, before the detection went again: it does not go again', async () => {
+    emulator.addDetections(1, recent());
+    const slow = { ...sink('true'), func: 'setTimeout(() => node.done(), 1400); return null;' };
+    const rig = await loadRig(emulator, confirming({ deliveryTimeout: 'PT1S' }), { modules: [functionNode], extraNodes: [slow] });
+    assert.equal((await rig.pull()).detections.length, 1);
+    await sleep(2500);
+    const second = summaryOf(await rig.pull());
+    assert.deepEqual([second.count, second.redelivered, second.pending], [0, 0, 0]);
+  });
+
+  it('takes a detection a switch drops (no rule matched) as dropped a second later, not once deliveryTimeout passed', async () => {
+    const at = Date.now() - 3000;
+    for (const [i, Severity] of ['High', 'Low', 'Low'].entries()) emulator.addDetection({ Severity, LastProcessedTimeUtc: at + i });
+    const route = {
+      id: 'route', type: 'switch', z: 'tab', name: 'High only', property: 'payload.Severity', propertyType: 'msg',
+      rules: [{ t: 'eq', v: 'High', vt: 'str' }], checkall: 'true', repair: false, outputs: 1, x: 200, y: 100, wires: [['deliver']],
+    };
+    const rig = await loadRig(emulator, confirming({ deliveryTimeout: 'PT4S', wires: [['out', 'route'], ['sum']] }), { modules: [functionNode, switchNode], extraNodes: [route, sink('true')] });
+    assert.equal((await rig.pull()).detections.length, 3);
+    await sleep(2000);
+    const second = summaryOf(await rig.pull());
+    assert.deepEqual([second.count, second.pending], [0, 0], 'the High one delivered, the Low ones dropped');
+  });
+
+  it('follows a detection into a subflow that delivers it: a 503 the http request node inside gets sends the detection again', async () => {
+    webhook.received.length = 0;
+    let refusing = true;
+    webhook.answer = () => (refusing ? 503 : 204);
+    const [d] = emulator.addDetections(1, recent());
+    const subflow = [
+      { id: 'sf', type: 'subflow', name: 'POST to webhook', info: '', in: [{ x: 40, y: 40, wires: [{ id: 'sf-post' }] }], out: [] },
+      { id: 'sf-post', type: 'http request', z: 'sf', name: '', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: webhook.url, senderr: false, headers: [], x: 200, y: 40, wires: [] },
+      { id: 'post', type: 'subflow:sf', z: 'tab', name: 'POST via subflow', x: 300, y: 100, wires: [] },
+    ];
+    const rig = await loadRig(emulator, confirming({ confirmNodes: ['post'], deliveryTimeout: 'PT2S', wires: [['out', 'post'], ['sum']] }), { modules: [httpRequestNode], extraNodes: subflow });
+    await rig.pull();
+    await waitFor(() => webhook.received.length === 1);
+    await sleep(200);
+    refusing = false;
+    assert.equal(summaryOf(await rig.pull()).redelivered, 1, 'the 503 inside the subflow failed the delivery');
+    await waitFor(() => webhook.accepted('AlertId').length === 1);
+    await sleep(200);
+    const last = summaryOf(await rig.pull());
+    assert.deepEqual([last.count, last.pending], [0, 0]);
+    assert.deepEqual(webhook.accepted('AlertId'), [String(d.AlertId)]);
+  });
+
+  // A flow that hands its detections to a shared delivering flow: through a link out to its link in, or a
+  // link call whose called flow answers through a link out in return mode.
+  const throughLinks = {
+    'link out': [
+      { id: 'to-mail', type: 'link out', z: 'tab', name: '', mode: 'link', links: ['mail-in'], x: 200, y: 100 },
+      { id: 'mail-in', type: 'link in', z: 'tab', name: 'send', links: ['to-mail'], x: 300, y: 200, wires: [['deliver']] },
+    ],
+    'link call': [
+      { id: 'to-mail', type: 'link call', z: 'tab', name: '', links: ['mail-in'], linkType: 'static', timeout: '30', x: 200, y: 100, wires: [[]] },
+      { id: 'mail-in', type: 'link in', z: 'tab', name: 'send', links: [], x: 300, y: 200, wires: [['deliver']] },
+      { id: 'mail-back', type: 'link out', z: 'tab', name: '', mode: 'return', links: [], x: 600, y: 200 },
+    ],
+  };
+  for (const [via, links] of Object.entries(throughLinks)) {
+    it(`follows a detection through a ${via} to the delivering node: the one it refused goes again, the one it took does not`, async () => {
+      const [refused] = emulator.addDetections(2, recent());
+      const deliver = {
+        ...sink('true'),
+        func: `if (msg.payload.FullId === ${JSON.stringify(refused.FullId)}) throw new Error('refused'); node.send(msg); node.done(); return null;`,
+        wires: [via === 'link call' ? ['mail-back'] : []],
+      };
+      const rig = await loadRig(emulator, confirming({ wires: [['out', 'to-mail'], ['sum']] }), { modules: [functionNode, linkNodes], extraNodes: [...links, deliver] });
+      assert.equal((await rig.pull()).detections.length, 2);
+      await sleep(100);
+      const second = await rig.pull();
+      assert.deepEqual(second.detections.map((m) => [(m.payload as Detection).FullId, m.redelivery]), [[refused.FullId, 2]]);
+      assert.equal(summaryOf(second).pending, 1);
+    });
+  }
+
+  it('does not let a status code, an error or a Complete report on the message that starts a pull judge its detections’ deliveries', async () => {
+    emulator.addDetections(1, recent());
+    const rig = await loadRig(emulator, confirming(), { modules: [functionNode], extraNodes: [sink('true')] });
+    const first = await rig.pull({
+      payload: 1,
+      statusCode: 500,
+      error: { message: 'an earlier request failed', source: { id: 'upstream', type: 'http request' } },
+      complete: { source: { id: 'upstream', type: 'http request' } },
+    });
+    assert.deepEqual(first.detections.map((m) => ['statusCode', 'error', 'complete'].filter((k) => k in m)), [[]]);
+    await sleep(600);
+    const second = summaryOf(await rig.pull());
+    assert.deepEqual([second.count, second.redelivered, second.pending], [0, 0, 0]);
+  });
+
+  it('stops counting a detection as pending once two pulls no longer find it (it left the node’s device group)', async () => {
+    const d = emulator.addDetection({ MachineGroup: 'UK', LastProcessedTimeUtc: Date.now() - 2000 });
+    const rig = await loadRig(emulator, confirming({ machinegroups: 'UK' }), { modules: [functionNode], extraNodes: [sink('false')] });
+    await rig.pull();
+    // Timed out, and told: the status says it waits.
+    await sleep(600);
+    assert.match(String(rig.statuses.at(-1)?.text), /1 pending delivery$/);
+    emulator.updateDetection(String(d.FullId), undefined, { MachineGroup: 'France' });
+    const summaries = [summaryOf(await rig.pull()), summaryOf(await rig.pull())];
+    assert.deepEqual(summaries.map((s) => [s.count, s.pending]), [[0, 1], [0, 0]]);
+    await waitFor(() => rig.statuses.at(-1)?.fill === 'green', 2000);
+    assert.doesNotMatch(String(rig.statuses.at(-1)?.text), /pending/);
+  });
+
+  it('stores a confirmation that came just before Node-RED stopped: after the restart the detection does not go again', async () => {
+    emulator.addDetections(1, recent());
+    // The delivering node is done a moment after the pull stored its checkpoint, and then passes the message on.
+    const watched = [
+      { ...sink('true'), func: 'setTimeout(() => { node.send(msg); node.done(); }, 200); return null;', wires: [['delivered']] },
+      { id: 'delivered', type: 'helper', z: 'tab' },
+    ];
+    const context = new FileContextRuntime();
+    try {
+      const rig = await context.start(emulator, confirming(), { modules: [functionNode], extraNodes: watched });
+      const delivered = new Probe(helper.getNode('delivered'));
+      await rig.pull();
+      await delivered.until(1);
+      // Stopped within the moment a confirmation waits to be stored together with the ones after it.
+      await sleep(20);
+      await context.restart();
+      // A process that stopped runs nothing more: what the stopped node still had scheduled must not reach
+      // the next runtime's store, so that runtime opens it only once all that is over.
+      await sleep(300);
+      const again = await context.start(emulator, confirming(), { modules: [functionNode], extraNodes: watched });
+      await sleep(600);
+      const after = await again.pull();
+      assert.deepEqual([after.detections.length, summaryOf(after).pending], [0, 0]);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('msg.reset clears what is owed for good, though the store was still writing what was owed before it', async () => {
+    const [x] = emulator.addDetections(2, recent());
+    // x fails at once, the other never says it is done and times out: two changes, stored one after the other.
+    const deliver = { ...sink('false'), func: `if (msg.payload.FullId === ${JSON.stringify(x.FullId)}) throw new Error('refused'); ${sink('false').func}` };
+    const context = new FileContextRuntime({ ackDelayMs: 1000 });
+    try {
+      const rig = await context.start(emulator, confirming({ deliveryTimeout: 'PT0.3S' }), { modules: [functionNode], extraNodes: [deliver] });
+      await rig.pull();
+      await rig.pull({ payload: 1, reset: true });
+      await sleep(1500);
+      const fresh = await rig.pull();
+      assert.deepEqual(fresh.detections.map((m) => [m.event, m.redelivery]), [['new', undefined], ['new', undefined]], 'read again from initialAgo, as never sent');
+    } finally {
+      await context.dispose();
+    }
   });
 
   it('with confirm: none sends as before: the input message id, no msg.redelivery, no delivery counts in the summary', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DETECTION_FIELDS } from '../../src/defender/detection';
+import { DETECTION_FIELDS } from '../../src/defender/services/detection';
 import type { Emulator } from '../../src/emulator';
 import { everythingShown, helper, loadRig, SECRET, withEmulatorSuite } from '../fixtures/harness';
 

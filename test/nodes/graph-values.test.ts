@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Detection } from '../../src/defender/detection';
+import type { Detection } from '../../src/defender/services/detection';
 import type { Emulator, GraphOverrides } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import { adminPost, configFlowNode, everythingShown, helper, loadRig, loadUpdateRig, type Message, recent, SECRET, startEmulator, withEmulatorSuite } from '../fixtures/harness';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Node, NodeAPI } from 'node-red';
-import { DETECTION_FIELDS, type Detection } from '../../src/defender/detection';
+import { DETECTION_FIELDS, type Detection } from '../../src/defender/services/detection';
 import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';

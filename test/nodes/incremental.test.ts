@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Checkpoint } from '../../src/defender/checkpoint';
+import type { Checkpoint } from '../../src/defender/pulling/checkpoint';
 import type { Emulator } from '../../src/emulator';
 import { helper, loadRig, Message, Rig, recent, withEmulatorSuite } from '../fixtures/harness';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseQuery, toSearchParams } from '../../src/defender/query';
+import { parseQuery, toSearchParams } from '../../src/defender/pulling/query';
 import { readPullRequest } from '../../src/nodes/input';
 import { readSettings } from '../../src/nodes/settings';
 
@@ -79,5 +79,15 @@ describe('readSettings', () => {
     assert.throws(() => readSettings({ maxRetries: '11' }), /maxRetries must be a whole number from 0 to 10, got "11"/);
     assert.throws(() => readSettings({ initialAgo: '2h' }), /initialAgo must be an ISO 8601 duration/);
     assert.throws(() => readSettings({ incremental: false, limit: 'x' }), /node default: limit must be a positive integer/);
+  });
+
+  it('reads the delivering nodes of a flow written by hand as ids separated by commas, and refuses a negative redelivery delay', () => {
+    const s = readSettings({ confirm: 'nodes', confirmNodes: ' mail1, hook2 ,' as never, redeliveryBaseDelayMs: '0' });
+    assert.deepEqual(s.delivery?.nodes, ['mail1', 'hook2']);
+    assert.equal(s.delivery?.policy.baseDelayMs, 0);
+    // The dialog does not show it: a flow written by hand may give it as a number.
+    for (const value of ['-1', -1]) {
+      assert.throws(() => readSettings({ confirm: 'nodes', confirmNodes: ['mail1'], redeliveryBaseDelayMs: value }), /redeliveryBaseDelayMs must be a number of milliseconds, got "-1"/);
+    }
   });
 });

@@ -10,10 +10,11 @@ import { before, describe, it } from 'node:test';
 import type { NodeAPI } from 'node-red';
 import { DefenderError } from '../../src/defender/errors';
 import type { MessageId } from '../../src/defender/messages';
-import { parseAlertValue } from '../../src/defender/alert-update';
-import { parseQuery } from '../../src/defender/query';
-import { statusError } from '../../src/defender/response';
-import { SIEM_API } from '../../src/defender/siem';
+import { parseAlertValue } from '../../src/defender/writing/alert-update';
+import { parseQuery } from '../../src/defender/pulling/query';
+import { validateBaseUrl, validateClientId, validateTenantId } from '../../src/defender/services/regions';
+import { statusError } from '../../src/defender/transport/response';
+import { SIEM_API } from '../../src/defender/services/siem';
 import { readPullRequest } from '../../src/nodes/input';
 import { runtimeTranslate } from '../../src/nodes/language';
 import { contextQuery } from '../../src/nodes/settings';
@@ -44,20 +45,20 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
     const error = thrown(() => parseQuery({ limit: 'abc' }));
     assert.equal(error.message, 'limit must be a positive integer, got "abc"');
     const ja = error.translated(translate);
-    assert.equal(ja.message, 'limit には正の整数を指定してください (指定値: "abc")');
+    assert.equal(ja.message, 'limit には正の整数を指定してください (指定値: "abc")。');
     assert.equal(ja.code, 'INVALID_QUERY');
   });
 
   it('translates the parts of a nested text too (where a default came from)', () => {
     const error = thrown(() => contextQuery([{ from: { key: 'limit', scope: 'flow', name: 'max' }, value: 0 }]));
     assert.equal(error.message, 'limit from flow context "max": limit must be a positive integer, got 0');
-    assert.equal(error.translated(translate).message, 'flow コンテキスト "max" から取得した limit: limit には正の整数を指定してください (指定値: 0)');
+    assert.equal(error.translated(translate).message, 'flow コンテキスト "max" から取得した limit: limit には正の整数を指定してください (指定値: 0)。');
   });
 
   it('names the kind of a wrong msg.query in the same language', () => {
     const error = thrown(() => readPullRequest({ query: ['limit', 5] }, {}, 1000));
     assert.equal(error.message, 'msg.query must be an object of query parameters such as {"limit": 20}, got an array');
-    assert.equal(error.translated(translate).message, 'msg.query には {"limit": 20} のようなクエリ パラメーターのオブジェクトを指定してください (指定値: 配列)');
+    assert.equal(error.translated(translate).message, 'msg.query には、{"limit": 20} のようなクエリ パラメーターのオブジェクトを指定してください (指定値: 配列)。');
   });
 
   it('keeps the stack of where the error arose', () => {
@@ -78,7 +79,7 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
 
   it('answers nothing for a text the catalog lacks, so the English stands', () => {
     assert.equal(translate('no.such-text' as MessageId, {}), undefined);
-    assert.equal(translate('query.bad-limit', { value: '"x"' }), 'limit には正の整数を指定してください (指定値: "x")');
+    assert.equal(translate('query.bad-limit', { value: '"x"' }), 'limit には正の整数を指定してください (指定値: "x")。');
   });
 
   it('leaves an error without an id as it is', () => {
@@ -88,6 +89,20 @@ describe('error texts in Japanese through Node-RED’s i18n', () => {
 
   it('says an update node\'s refused value in Japanese, listing the valid ones', () => {
     const error = thrown(() => parseAlertValue('status', 'closed'));
-    assert.equal(error.translated(translate).message, 'status には new, inProgress, resolved のいずれか (大文字小文字は区別しません) を指定してください (指定値: "closed")');
+    assert.equal(error.translated(translate).message, '状態 (status) には new, inProgress, resolved のいずれか (大文字と小文字は区別しません) を指定してください (指定値: "closed")。');
+  });
+
+  it('names a setting as the dialog shows it, with its property after it, and keeps the property alone in English', () => {
+    const cases: Array<[() => unknown, string, string]> = [
+      [() => validateTenantId(''), 'tenantId is missing', 'テナント ID (tenantId) がありません。'],
+      [() => validateBaseUrl('authorityUrl', ''), 'authorityUrl is missing', '機関 URL (authorityUrl) がありません。'],
+      [() => validateClientId('managedIdentityClientId', 'a b'), 'managedIdentityClientId must not contain', 'マネージド ID のクライアント ID (managedIdentityClientId) には'],
+      [() => parseAlertValue('determination', 'evil'), 'determination must be one of', '判定 (determination) には'],
+    ];
+    for (const [fails, english, japanese] of cases) {
+      const error = thrown(fails);
+      assert.ok(error.message.startsWith(english), error.message);
+      assert.ok(error.translated(translate).message.startsWith(japanese), error.translated(translate).message);
+    }
   });
 });

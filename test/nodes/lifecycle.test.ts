@@ -9,9 +9,9 @@ import type { Emulator } from '../../src/emulator';
 import updateNode from '../../src/nodes/defender-alert-update';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
-import { detectionKey } from '../../src/defender/detection';
-import { SIEM_FIELDS } from '../../src/defender/lifecycle';
-import { timeKey } from '../../src/defender/time-key';
+import { detectionKey } from '../../src/defender/services/detection';
+import { SIEM_FIELDS } from '../../src/defender/pulling/lifecycle';
+import { timeKey } from '../../src/defender/pulling/time-key';
 import { coreNode, FileContextRuntime, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, SECRET, withEmulatorSuite } from '../fixtures/harness';
 
 const MINUTE = 60_000;

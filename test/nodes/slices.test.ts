@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Checkpoint } from '../../src/defender/checkpoint';
+import type { Checkpoint } from '../../src/defender/pulling/checkpoint';
 import type { Emulator } from '../../src/emulator';
 import { coreNode, FileContextRuntime, helper, loadRig, Message, Probe, Rig, withEmulatorSuite } from '../fixtures/harness';
 import { alertVersionKey, assertExactlyOnce, keysOf, Ledger } from '../fixtures/ledger';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { timeKey } from '../../src/defender/checkpoint';
-import { detectionKey } from '../../src/defender/detection';
+import { timeKey } from '../../src/defender/pulling/checkpoint';
+import { detectionKey } from '../../src/defender/services/detection';
 import type { Emulator, Fault } from '../../src/emulator';
 import { SeededRandom } from '../../src/emulator/random';
 import { FileContextRuntime, loadRig, withEmulatorSuite } from '../fixtures/harness';

@@ -41,31 +41,56 @@ describe('PullStatus', () => {
   });
 });
 
-/** A node's message catalog as built, flattened to "a.b.c" keys. */
-function catalog(lang: string, file = 'defender-alert-update'): Record<string, string> {
+/** A node set's catalog as Node-RED's i18n reads it, flattened to "a.b.c" keys. */
+function catalogOf(file: string, lang: string): Record<string, string> {
   const flat: Record<string, string> = {};
   const walk = (o: unknown, prefix: string): void => {
     if (typeof o === 'string') flat[prefix.slice(0, -1)] = o;
     else for (const [k, v] of Object.entries(o as object)) walk(v, `${prefix}${k}.`);
   };
-  walk(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', lang, `${file}.json`), 'utf8')), '');
+  walk(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', lang, file), 'utf8')), '');
   return flat;
 }
 
+describe('PullStatus in each language', () => {
+  it('groups the digits of a count as the language writes them: 12 400 in English, 12,400 in Japanese', () => {
+    const at = new Date(2020, 0, 1, 9, 5, 7);
+    const en = rig(catalogOf('defender-detections.json', 'en-US'));
+    en.status.progress(12400);
+    assert.equal(en.shown.at(-1)?.text, '12 400 sent…');
+    const ja = rig(catalogOf('defender-detections.json', 'ja'));
+    ja.status.progress(12400);
+    assert.equal(ja.shown.at(-1)?.text, '12,400 件送信済み…');
+    ja.status.done({ new: 1234, updates: 5678 }, at);
+    assert.equal(ja.shown.at(-1)?.text, '新規 1,234 件、更新 5,678 件 (09:05:07)');
+    ja.status.done({ new: 999, updates: 0 }, at);
+    assert.equal(ja.shown.at(-1)?.text, '新規 999 件 (09:05:07)');
+  });
+});
+
 describe('PullStatus of the incidents node', () => {
   it('reads the incidents node\'s own catalog: its 403 names the permission incidents need', () => {
-    const en = rig(catalog('en-US', 'defender-incidents'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    const en = rig(catalogOf('defender-incidents.json', 'en-US'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
     en.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
     assert.equal(en.shown.at(-1)?.text, 'HTTP 403: needs SecurityIncident.Read.All');
     en.status.done({ new: 2, updates: 1 }, new Date(2020, 0, 1, 9, 5, 7));
     assert.equal(en.shown.at(-1)?.text, '2 new, 1 updated at 09:05:07');
-    const ja = rig(catalog('ja', 'defender-incidents'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    const ja = rig(catalogOf('defender-incidents.json', 'ja'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
     ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
     assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityIncident.Read.All が必要です');
   });
 });
 
 describe('UpdateStatus', () => {
+  const catalog = (lang: string): Record<string, string> => {
+    const flat: Record<string, string> = {};
+    const walk = (o: unknown, prefix: string): void => {
+      if (typeof o === 'string') flat[prefix.slice(0, -1)] = o;
+      else for (const [k, v] of Object.entries(o as object)) walk(v, `${prefix}${k}.`);
+    };
+    walk(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'nodes', 'locales', lang, 'defender-alert-update.json'), 'utf8')), '');
+    return flat;
+  };
   const update = (lang: string) => rig(catalog(lang), (node, translate) => new UpdateStatus(node, translate));
 
   it('says writing, the alert\'s new status and the time, from the node\'s own catalog', () => {
@@ -92,6 +117,13 @@ describe('UpdateStatus', () => {
     ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
     assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityAlert.ReadWrite.All が必要です');
     ja.status.done('resolved', new Date(2020, 0, 1, 9, 5, 7));
-    assert.equal(ja.shown.at(-1)?.text, '09:05:07 に resolved');
+    assert.equal(ja.shown.at(-1)?.text, '解決済み (09:05:07)');
+    ja.status.done('inProgress', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, '進行中 (09:05:07)');
+    ja.status.done('', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, '更新済み (09:05:07)');
+    // A status Graph adds later has no Japanese yet: its own word stands.
+    ja.status.done('awaitingReview', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, 'awaitingReview (09:05:07)');
   });
 });

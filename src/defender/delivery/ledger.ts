@@ -1,4 +1,4 @@
-import type { AlertEvent, PreviousValue, Verdict } from '../lifecycle';
+import type { AlertEvent, PreviousValue, Verdict } from '../pulling/lifecycle';
 
 /**
  * Delivery confirmation (SPEC section 11). A detection is owed until the flow confirms it reached its

@@ -1,8 +1,8 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { invalidConfig } from '../errors';
 import { message } from '../messages';
-import type { Connection } from '../regions';
-import type { AccessToken } from '../token';
+import type { Connection } from '../services/regions';
+import type { AccessToken } from './token';
 import { type CertificateFacts, certificateFacts, checkValidAt, pemBlocks, readCertificate, readPrivateKey } from './certificate';
 import { clientAssertion } from './client-assertion';
 import type { CredentialSource, TokenRequestContext } from './credential';

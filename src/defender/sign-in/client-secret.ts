@@ -1,7 +1,7 @@
 import { DefenderError } from '../errors';
 import { message } from '../messages';
-import type { Connection } from '../regions';
-import type { AccessToken } from '../token';
+import type { Connection } from '../services/regions';
+import type { AccessToken } from './token';
 import type { CredentialSource, TokenRequestContext } from './credential';
 import { postClientCredentials } from './token-request';
 

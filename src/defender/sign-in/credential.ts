@@ -1,7 +1,7 @@
-import type { HttpTransport, RequestOptions } from '../http';
-import type { Connection } from '../regions';
-import type { RetryPolicy } from '../retry';
-import type { AccessToken } from '../token';
+import type { HttpTransport, RequestOptions } from '../transport/http';
+import type { Connection } from '../services/regions';
+import type { RetryPolicy } from '../transport/retry';
+import type { AccessToken } from './token';
 
 /** The defender-config node's `auth` property: how the node proves who it is to Microsoft Entra ID. */
 export const AUTH_MODES = ['secret', 'certificate', 'managed-identity', 'workload-identity'] as const;

@@ -1,7 +1,7 @@
 import { invalidConfig } from '../errors';
 import { message } from '../messages';
-import { type Connection, validateClientId } from '../regions';
-import type { AccessToken } from '../token';
+import { type Connection, validateClientId } from '../services/regions';
+import type { AccessToken } from './token';
 import type { CredentialSource, Environment, TokenRequestContext } from './credential';
 import { exchangeToken } from './token-request';
 

@@ -1,6 +1,6 @@
 import { invalidConfig } from '../errors';
 import { message } from '../messages';
-import { type Connection, type ConnectionSettings, resolveConnection } from '../regions';
+import { type Connection, type ConnectionSettings, resolveConnection } from '../services/regions';
 import { ClientCertificateCredential } from './client-certificate';
 import { ClientSecretCredential } from './client-secret';
 import { AUTH_MODES, type AuthMode, type CredentialSource, type Environment } from './credential';

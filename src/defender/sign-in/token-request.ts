@@ -1,10 +1,10 @@
 import { DefenderError } from '../errors';
-import type { HttpResponse, RequestOptions } from '../http';
+import type { HttpResponse, RequestOptions } from '../transport/http';
 import { type Message, type MessageValue, message } from '../messages';
-import { type Connection, type TokenEndpoint, tokenEndpointOf, tokenScope, tokenUrl } from '../regions';
-import { serviceErrorText } from '../response';
-import { parseRetryAfter, withRetries } from '../retry';
-import { type AccessToken, parseTokenResponse } from '../token';
+import { type Connection, type TokenEndpoint, tokenEndpointOf, tokenScope, tokenUrl } from '../services/regions';
+import { serviceErrorText } from '../transport/response';
+import { parseRetryAfter, withRetries } from '../transport/retry';
+import { type AccessToken, parseTokenResponse } from './token';
 import { JWT_BEARER } from './client-assertion';
 import type { TokenRequestContext } from './credential';
 

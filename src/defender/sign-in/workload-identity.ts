@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { invalidConfig } from '../errors';
-import { message } from '../messages';
-import type { Connection, ConnectionSettings } from '../regions';
-import type { AccessToken } from '../token';
+import { fieldName, message } from '../messages';
+import type { Connection, ConnectionSettings } from '../services/regions';
+import type { AccessToken } from './token';
 import type { CredentialSource, Environment, TokenRequestContext } from './credential';
 import { postClientAssertion } from './token-request';
 
@@ -13,7 +13,7 @@ import { postClientAssertion } from './token-request';
 export function workloadSettings<S extends ConnectionSettings>(settings: S, env: Environment): S {
   const pick = (own: string | undefined, name: string, variable: string): string => {
     const value = (own ?? '').trim() || (env[variable] ?? '').trim();
-    if (value === '') throw invalidConfig(message('signin.workload-missing', { name, env: variable }));
+    if (value === '') throw invalidConfig(message('signin.workload-missing', { name: fieldName(name), env: variable }));
     return value;
   };
   const authorityHost = (env.AZURE_AUTHORITY_HOST ?? '').trim();

@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoff, DeliveryLedger, type DeliveryPolicy, inherit, isOwedList, MAX_IN_FLIGHT, type Owed } from '../../../src/defender/delivery/ledger';
-import type { Verdict } from '../../../src/defender/lifecycle';
+import type { Verdict } from '../../../src/defender/pulling/lifecycle';
 
 const POLICY: DeliveryPolicy = { timeoutMs: 1000, maxDeliveries: 3, baseDelayMs: 100, maxDelayMs: 350 };
 const NEW: Verdict = { event: 'new', changes: null, send: true };
 /** Sends delivery `attempt` of `key` at `now`. */
 function send(ledger: DeliveryLedger, key: string, attempt: number, now: number, time = `2024-05-01T12:00:0${key.length}.0000000`): void {
   ledger.sent(key, key.split('|')[0], time, NEW, attempt, now);
+}
+
+/** A ledger with MAX_IN_FLIGHT deliveries on their way, for a few seconds (a test that fails does not wait long). */
+function full(): DeliveryLedger {
+  const ledger = new DeliveryLedger(undefined, { ...POLICY, timeoutMs: 5000 });
+  for (let i = 0; i < MAX_IN_FLIGHT; i++) send(ledger, `k${i}|1`, 1, Date.now());
+  return ledger;
 }
 
 describe('DeliveryLedger', () => {
@@ -94,8 +101,7 @@ describe('DeliveryLedger', () => {
   });
 
   it('makes a pull wait while MAX_IN_FLIGHT deliveries are on their way, until one is confirmed', async () => {
-    const ledger = new DeliveryLedger(undefined, { ...POLICY, timeoutMs: 60_000 });
-    for (let i = 0; i < MAX_IN_FLIGHT; i++) send(ledger, `k${i}|1`, 1, Date.now());
+    const ledger = full();
     const wait = ledger.room(Date.now());
     assert.ok(wait, 'no room');
     let resolved = false;
@@ -104,6 +110,16 @@ describe('DeliveryLedger', () => {
     assert.equal(resolved, false);
     ledger.outcome('k7|1', 1, 'delivered', Date.now());
     await wait;
+    assert.equal(ledger.room(Date.now()), undefined);
+  });
+
+  it('lets a waiting pull go on as soon as a delivery fails, not only once one times out', async () => {
+    const ledger = full();
+    const wait = ledger.room(Date.now());
+    assert.ok(wait, 'no room');
+    ledger.outcome('k7|1', 1, 'failed', Date.now());
+    const first = await Promise.race([wait.then(() => 'room'), new Promise((r) => setTimeout(() => r('still waiting'), 200))]);
+    assert.equal(first, 'room');
     assert.equal(ledger.room(Date.now()), undefined);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DefenderError } from '../../../src/defender/errors';
-import { graphConnection, tokenUrl } from '../../../src/defender/regions';
+import { graphConnection, tokenUrl } from '../../../src/defender/services/regions';
 import { identityEndpoint, ManagedIdentityCredential } from '../../../src/defender/sign-in/managed-identity';
 import { authMode, resolveSignIn } from '../../../src/defender/sign-in/modes';
 import { WorkloadIdentityCredential } from '../../../src/defender/sign-in/workload-identity';
