@@ -2,12 +2,17 @@
  * The defender-incidents node in a real Node-RED runtime against the emulator over loopback: Defender's
  * incidents with their alerts, through Graph whatever the config node's API, incremental with a checkpoint,
  * the incident's lifecycle (events all/new/triage, changes of tags and alert counts, merges), exactly once
- * across a restart with a file store, paging without nextLink, the $expand fallback, filters and errors.
+ * across a restart with a file store, paging with and without nextLink (ties on a page's edge), the $expand
+ * fallback, filters, msg.query from a function node, bad input, and delivery confirmation to a real webhook.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator';
-import { everythingShown, FileContextRuntime, helper, loadIncidentsRig, type Message, SECRET, withEmulatorSuite } from '../fixtures/harness';
+import { coreNode, everythingShown, FileContextRuntime, helper, loadIncidentsRig, type Message, type Rig, SECRET, sleep, waitFor, withEmulatorSuite } from '../fixtures/harness';
+import { Webhook } from '../fixtures/receivers';
+
+const functionNode = coreNode('function/10-function.js');
+const httpRequestNode = coreNode('network/21-httprequest.js');
 
 const MINUTE = 60_000;
 /** Graph's rate limit out of the way of a test that reads many incidents. */
@@ -15,6 +20,7 @@ const FAST_GRAPH = { graphRequestsPerMinute: 60_000, graphBurst: 1000 };
 
 type Summary = { count: number; new: number; updates: number; suppressed: number; requests: number; query: Record<string, unknown>; checkpoint: string | null };
 const summaryOf = (m: Message | undefined): Summary => (m?.payload ?? {}) as Summary;
+const graphLists = (emulator: Emulator): Array<Map<string, string>> => emulator.requests.filter((r) => r.endpoint === 'graph-incidents').map((r) => new Map(r.query));
 const lifecycleOf = (m: Message): { id: unknown; event: unknown; changes: unknown; previous: unknown } => ({
   id: m.incidentId,
   event: m.event,
@@ -146,6 +152,84 @@ describe('defender-incidents', () => {
     assert.match((bad.error?.error as { message: string }).message, /^status must be one of active, inProgress, resolved, redirected, awaitingAction/);
   });
 
+  it('pages by the lastUpdateDateTime bound with nextLink, 50 at most, losing nothing where incidents share a time on a page edge or fill a page', async () => {
+    // 130 incidents: 10 at one instant across the first page's edge, 56 at another, more than a page holds.
+    const at = Date.now() - 30 * MINUTE;
+    const edge = new Date(at + 45_000).toISOString().replace('Z', '5678Z');
+    const full = new Date(at + 60_000).toISOString().replace('Z', '4321Z');
+    incidents(emulator, 130, 1, (i) => (i >= 45 && i < 55 ? edge : i >= 60 && i < 116 ? full : at + i * 1000));
+    const rig = await loadIncidentsRig(emulator, {}, { config: FAST_GRAPH });
+    const { detections, summary, error } = await rig.pull();
+    assert.equal(error, undefined);
+    const ids = detections.map((m) => String(m.incidentId));
+    assert.equal(new Set(ids).size, 130);
+    assert.equal(ids.length, 130, 'none twice');
+    const lists = graphLists(emulator);
+    assert.ok(lists.length >= 3, `${lists.length} list requests`);
+    assert.ok(lists.every((q) => Number(q.get('$top')) <= 50 && q.get('$expand') === 'alerts'));
+    assert.ok(emulator.requests.every((r) => r.endpoint !== 'graph-incident'), 'the alerts came with the list');
+    assert.ok((summaryOf(summary) as Summary & { pages: number }).pages >= 3);
+    assert.equal((await rig.pull()).detections.length, 0);
+  });
+
+  it('takes msg.query from a function node: an explicit window with a limit and filters on classification and determination, no checkpoint read or moved', async () => {
+    incidents(emulator, 4, 1);
+    emulator.editIncident('7000', { classification: 'truePositive', determination: 'malware' });
+    await sleep(5);
+    emulator.editIncident('7002', { classification: 'truePositive', determination: 'malware' });
+    const rig = await loadIncidentsRig(emulator, {}, {
+      modules: [functionNode],
+      extraNodes: [{
+        id: 'fn', type: 'function', z: 'tab', name: 'build query', outputs: 1, noerr: 0, initialize: '', finalize: '', libs: [], wires: [['det']],
+        func: [
+          'msg.query = JSON.parse(\'{"classification": "TruePositive"}\');',
+          'msg.query.determination = ["MALWARE", "phishing"];',
+          'msg.query.sinceTimeUtc = new Date(Date.now() - 3600e3);',
+          'msg.query.untilTimeUtc = Date.now();',
+          'msg.query.limit = msg.limit;',
+          'return msg;',
+        ].join('\n'),
+      }],
+    });
+    const filtered = await rig.pull({ payload: 'go', limit: 5 }, 'fn');
+    assert.equal(filtered.error, undefined, String((filtered.error?.error as { message?: string })?.message));
+    assert.deepEqual(filtered.detections.map((m) => m.incidentId), ['7000', '7002']);
+    const filter = String(graphLists(emulator).at(-1)?.get('$filter'));
+    assert.match(filter, /^classification eq 'truePositive' and \(determination eq 'malware' or determination eq 'phishing'\) and lastUpdateDateTime ge \S+ and lastUpdateDateTime le \S+$/);
+    assert.equal((summaryOf(filtered.summary) as Summary & { incremental: boolean }).incremental, false);
+    // The most recent N of the window, sent oldest first, as for detections.
+    const limited = await rig.pull({ payload: 'go', limit: 1 }, 'fn');
+    assert.deepEqual(limited.detections.map((m) => m.incidentId), ['7002']);
+    // The explicit pulls left no checkpoint and no memory: the node's own pull sends every incident, new (the
+    // edited ones last, as last changed).
+    const own = await rig.pull();
+    assert.deepEqual(own.detections.map((m) => [m.incidentId, m.event]), [['7001', 'new'], ['7003', 'new'], ['7000', 'new'], ['7002', 'new']]);
+  });
+
+  it('refuses a bad message with INVALID_QUERY saying what is expected, sends no request, and pulls the next message', async () => {
+    incidents(emulator, 2, 1);
+    const rig = await loadIncidentsRig(emulator);
+    const refused: Array<[Record<string, unknown>, RegExp]> = [
+      [{ machinegroups: 'UKMachines' }, /machinegroups.*status, severity, assignedTo, classification, determination/],
+      [{ limit: 'abc' }, /^limit must be a positive integer, got "abc"/],
+      [{ ago: 'PT1H', sinceTimeUtc: '2026-11-01T00:00:00Z' }, /ago/],
+      [{ severity: 5 }, /^severity must be one of unknown, informational, low, medium, high/],
+      [{ assignedTo: { name: 'soc' } }, /^assignedTo /],
+      [{ sinceTimeUtc: 'yesterday' }, /sinceTimeUtc/],
+    ];
+    for (const [query, expected] of refused) {
+      const before = emulator.requests.length;
+      const { error, detections } = await rig.pull({ query });
+      const caught = error?.error as { code: string; message: string } | undefined;
+      assert.equal(caught?.code, 'INVALID_QUERY', JSON.stringify(query));
+      assert.match(caught.message, expected);
+      assert.equal(detections.length, 0);
+      assert.equal(emulator.requests.length, before, `${JSON.stringify(query)}: no request`);
+    }
+    assert.deepEqual((await rig.pull()).detections.map((m) => m.incidentId), ['7000', '7001']);
+    assert.ok(!everythingShown(rig).includes(SECRET));
+  });
+
   it('sends the incidents alone with alerts "none": no $expand, no alerts', async () => {
     incidents(emulator, 2, 2);
     const rig = await loadIncidentsRig(emulator, { alerts: 'none' });
@@ -194,5 +278,61 @@ describe('defender-incidents on a large tenant\'s Graph: no nextLink, $expand=al
     const next = await rig.pull();
     assert.deepEqual(next.detections.map((m) => [m.incidentId, (m.payload as { alerts: unknown[] }).alerts.length]), [['7000', 6]]);
     assert.ok(emulator.requests.slice(before).every((r) => r.status !== 500));
+  });
+});
+
+describe('defender-incidents confirming delivery to a webhook', () => {
+  let emulator: Emulator;
+  let webhook: Webhook;
+  withEmulatorSuite({ seed: 63 }, (e) => (emulator = e));
+  before(async () => (webhook = await Webhook.start()));
+  after(() => webhook.close());
+
+  /** Triggers one pull and waits for its summary (a failed POST reaches the Catch node too, so not rig.pull). */
+  async function pulled(rig: Rig): Promise<Record<string, unknown>> {
+    const n = rig.summaries.messages.length;
+    rig.node.receive({ payload: Date.now() });
+    return (await rig.summaries.until(n + 1))[n].payload as Record<string, unknown>;
+  }
+
+  it('sends an incident the webhook refused again, across a restart with a file store, until it took it, and never once it did', async () => {
+    incidents(emulator, 3, 2);
+    const context = new FileContextRuntime();
+    const load = (): Promise<Rig> =>
+      context.run(() =>
+        loadIncidentsRig(
+          emulator,
+          { store: 'file', confirm: 'nodes', confirmNodes: ['post'], deliveryTimeout: 'PT1S', redeliveryBaseDelayMs: 20, wires: [['post'], ['sum']] },
+          {
+            modules: [httpRequestNode],
+            extraNodes: [{
+              id: 'post', type: 'http request', z: 'tab', name: 'POST to webhook', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: webhook.url,
+              tls: '', persist: false, proxy: '', insecureHTTPParser: false, authType: '', senderr: true, headers: [], wires: [['out']],
+            }],
+          },
+        ),
+      );
+    try {
+      webhook.answer = () => 503;
+      let rig = await load();
+      assert.equal((await pulled(rig)).count, 3);
+      await waitFor(() => webhook.received.length >= 3);
+      // Node-RED restarts while the webhook is down; what is owed survives in the file store.
+      await context.restart();
+      webhook.answer = () => 204;
+      rig = await load();
+      for (let i = 0; i < 20 && new Set(webhook.accepted('id')).size < 3; i++) {
+        await pulled(rig);
+        await sleep(150);
+      }
+      assert.deepEqual(webhook.accepted('id').sort(), ['7000', '7001', '7002'], 'each incident taken once');
+      assert.ok(webhook.received.every((r) => (r.body.alerts as unknown[]).length === 2), 'with its alerts');
+      await sleep(1200);
+      const later = await pulled(rig);
+      assert.deepEqual([later.count, later.pending], [0, 0]);
+      assert.equal(webhook.accepted('id').length, 3);
+    } finally {
+      await context.dispose();
+    }
   });
 });
