@@ -4,7 +4,7 @@ import { INCIDENTS_NODE, readIncidentsSettings } from './settings';
 
 /**
  * defender-incidents: Defender XDR's incidents, each with its alerts, always through Microsoft Graph. Each
- * message names its incident in `msg.incidentId`, as the incident update node reads it.
+ * message names its incident in `msg.incidentId`, the id Graph's /security/incidents/{id} takes.
  */
 export = function register(RED: NodeAPI): void {
   registerPullNode(RED, {
