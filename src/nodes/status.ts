@@ -49,10 +49,11 @@ class NodeStatus {
   }
 }
 
-/** The detections node's status: pulling, retrying, how many were new, or why the pull failed. */
+/** A pull node's status: pulling, retrying, how many were new, or why the pull failed. */
 export class PullStatus extends NodeStatus {
-  constructor(node: Node, translate: Translate) {
-    super(node, translate, 'defender-detections', ['HTTP_401', 'HTTP_403', 'HTTP_429']);
+  /** `catalog`: the node's own (defender-detections, defender-incidents). */
+  constructor(node: Node, translate: Translate, catalog = 'defender-detections') {
+    super(node, translate, catalog, ['HTTP_401', 'HTTP_403', 'HTTP_429']);
   }
 
   pulling(): void {
@@ -104,11 +105,12 @@ export class PullStatus extends NodeStatus {
   }
 }
 
-/** The update node's status: writing, retrying, the alert's status after the change, or why it failed. */
+/** An update node's status: writing, retrying, the entity's status after the change, or why it failed. */
 export class UpdateStatus extends NodeStatus {
-  constructor(node: Node, translate: Translate) {
+  /** `catalog`: the node's own (defender-alert-update, defender-incident-update). */
+  constructor(node: Node, translate: Translate, catalog = 'defender-alert-update') {
     // A write meets 400 (a change Graph refused) and 404 (an unknown id) where a pull does not.
-    super(node, translate, 'defender-alert-update', ['HTTP_400', 'HTTP_401', 'HTTP_403', 'HTTP_404', 'HTTP_429']);
+    super(node, translate, catalog, ['HTTP_400', 'HTTP_401', 'HTTP_403', 'HTTP_404', 'HTTP_429']);
   }
 
   writing(): void {
