@@ -16,6 +16,7 @@ export interface NodeCoordination {
  */
 export class RedisCoordination {
   readonly link: RedisLink;
+  private readonly leases = new Set<Lease>();
 
   constructor(readonly settings: RedisSettings) {
     this.link = new RedisLink(settings);
@@ -24,10 +25,17 @@ export class RedisCoordination {
   forNode(nodeId: string): NodeCoordination {
     const keys = nodeKeys(this.settings.keyPrefix, nodeId);
     const lease = new Lease(this.link, keys, this.settings.leaseTtlMs);
+    this.leases.add(lease);
     return { lease, checkpoints: new RedisCheckpoints(this.link, lease, keys, this.settings.leaseTtlMs) };
   }
 
-  close(): Promise<void> {
-    return this.link.close();
+  /**
+   * A redeploy or stop: the leases still held are given up before the connection closes (Node-RED may close
+   * the config node before the nodes that use it), so another instance takes over at its next trigger.
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.leases].map((lease) => lease.release()));
+    this.leases.clear();
+    await this.link.close();
   }
 }

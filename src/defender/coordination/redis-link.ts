@@ -4,6 +4,8 @@ import { type RedisSettings, unavailable } from './settings';
 
 /** A command that has not answered in this long counts as Redis being unavailable (a paused or stuck server). */
 const COMMAND_TIMEOUT_MS = 5000;
+/** How long a command waits for the first connection of a config node before it counts Redis as unavailable. */
+const FIRST_CONNECTION_WAIT_MS = 3000;
 /** Reconnection waits grow to this and stay there while Redis is down: it is back within a couple of seconds. */
 const MAX_RECONNECT_DELAY_MS = 2000;
 
@@ -16,6 +18,9 @@ const MAX_RECONNECT_DELAY_MS = 2000;
 export class RedisLink {
   private readonly client: ReturnType<typeof createClient>;
   private closed = false;
+  /** Settles once the first connection is up (or never was): commands of a fresh deploy wait for it a while. */
+  private readonly firstConnection: Promise<void>;
+  private wasReady = false;
 
   constructor(readonly settings: RedisSettings) {
     this.client = createClient({
@@ -27,7 +32,11 @@ export class RedisLink {
     });
     // Errors of the connection are known from the commands that fail; an unheard 'error' event would end the process.
     this.client.on('error', () => undefined);
-    this.client.connect().catch(() => undefined);
+    this.client.on('ready', () => (this.wasReady = true));
+    this.firstConnection = this.client.connect().then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Whether commands can be sent now. */
@@ -60,6 +69,9 @@ export class RedisLink {
 
   private async command<T>(run: () => Promise<T>): Promise<T> {
     if (this.closed) throw unavailable('the connection is closed', this.settings);
+    // Right after a deploy the connection is still being made: the first trigger waits for it rather than
+    // reporting an outage that is not one. Later, while Redis is down, commands fail at once.
+    if (!this.wasReady) await Promise.race([this.firstConnection, new Promise((resolve) => setTimeout(resolve, FIRST_CONNECTION_WAIT_MS).unref())]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
