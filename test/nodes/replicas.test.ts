@@ -91,7 +91,9 @@ describe('two Node-RED instances coordinated through Redis', () => {
     // The standby never signed in: one token for the one instance that pulls, and every call is in its summaries.
     assert.equal(emulator.stats.tokenRequests, 1);
     const leaderRequests = of('summary', [...leaders][0] as string).reduce((n, s) => n + Number(s.requests), 0);
-    assert.equal(emulator.stats.alertRequests, leaderRequests);
+    // The leader keeps polling: its pull under way may have made its call and not yet sent its summary.
+    const unaccounted = emulator.stats.alertRequests - leaderRequests;
+    assert.ok(unaccounted === 0 || unaccounted === 1, `${unaccounted} calls not in the leader's summaries`);
   });
 
   it('a leader paused past its lease finds its commit refused (LEASE_LOST) and stands by; the other goes on, nothing lost', async () => {
@@ -151,16 +153,19 @@ describe('two Node-RED instances coordinated through Redis', () => {
   });
 
   it('Redis restarted: no instance pulls meanwhile, each reports COORDINATION_UNAVAILABLE once, then nothing is lost', async () => {
-    const down = Date.now();
     await redis.stop();
-    emulator.addDetections(7, { lastProcessedAt: Date.now() - 1000 });
+    // A pull that began under a valid lease just before may still deliver what its window holds (its commit
+    // then fails, and that comes again); from the next trigger on, nobody pulls.
+    await sleep(POLL_S * 1000 + 1000);
+    const down = Date.now();
+    emulator.addDetections(7, { lastProcessedAt: Date.now() - 500 });
     await sleep((LEASE_TTL_S + 3 * POLL_S) * 1000);
     assert.equal(detections(down).length, 0, 'an instance pulled without coordination');
     await redis.restart();
     await until('every detection went out', () => missing().length === 0);
     await sleep(2 * POLL_S * 1000);
     for (const name of ['A', 'B']) {
-      const reported = of('error', name, down).filter((e) => e.code === 'COORDINATION_UNAVAILABLE');
+      const reported = of('error', name, down - POLL_S * 1000 - 1000).filter((e) => e.code === 'COORDINATION_UNAVAILABLE');
       assert.equal(reported.length, 1, `${name} reported the outage ${reported.length} times`);
       assert.match(String(reported[0].message), /coordination unavailable: the Redis server at redis:\/\/127\.0\.0\.1:\d+ cannot be used/);
     }
