@@ -4,12 +4,12 @@
  * password never shows in an error.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { RedisCoordination } from '../../../src/defender/coordination/coordination';
+import { describe, it } from 'node:test';
+import type { RedisCoordination } from '../../../src/defender/coordination/coordination';
 import { coordinationSettings, type RedisSettings } from '../../../src/defender/coordination/settings';
 import type { Checkpoint } from '../../../src/defender/pulling/checkpoint';
 import { DefenderError } from '../../../src/defender/errors';
-import { startRedis, type RedisServer } from '../../fixtures/redis-server';
+import { startRedis, withRedisSuite } from '../../fixtures/redis-server';
 
 const checkpoint = (highest: string): Checkpoint => ({ version: 1, highest, keys: [`da1|${highest}`] });
 
@@ -29,24 +29,11 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Def
 }
 
 describe('the lease and the checkpoints in Redis', () => {
-  let redis: RedisServer;
-  const opened: RedisCoordination[] = [];
-  const replica = (url = redis.url, extra: Partial<RedisSettings> = {}): RedisCoordination => {
-    const c = new RedisCoordination(settings(url, extra));
-    opened.push(c);
-    return c;
-  };
+  const redis = withRedisSuite();
+  const replica = (url = redis.url(), extra: Partial<RedisSettings> = {}): RedisCoordination => redis.replica(settings(url, extra));
   const ready = async (c: RedisCoordination): Promise<void> => {
     for (let i = 0; i < 100 && !c.link.ready; i++) await new Promise((r) => setTimeout(r, 20));
   };
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    for (const c of opened) await c.close();
-    await redis.dispose();
-  });
 
   it('lets one replica hold a node\'s lease; the other stands by until it is given up', async () => {
     const [a, b] = [replica(), replica()];
@@ -121,10 +108,9 @@ describe('the lease and the checkpoints in Redis', () => {
     const guarded = await startRedis({ password: 'the-real-one' });
     try {
       const inUrl = replica(`redis://:${encodeURIComponent(password)}@127.0.0.1:${guarded.port}`);
-      const inCredentials = new RedisCoordination(
+      const inCredentials = redis.replica(
         coordinationSettings({ coordination: 'redis', redisUrl: `redis://127.0.0.1:${guarded.port}`, redisKeyPrefix: 'test:' }, { redisPassword: password }) as RedisSettings,
       );
-      opened.push(inCredentials);
       const down = replica(`redis://user:${encodeURIComponent(password)}@127.0.0.1:1`);
       for (const c of [inUrl, inCredentials, down]) {
         await new Promise((r) => setTimeout(r, 200));

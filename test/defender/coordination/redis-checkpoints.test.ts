@@ -3,12 +3,12 @@
  * slice"), against a real redis-server: what another replica reads is the memory the writer has.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { RedisCoordination } from '../../../src/defender/coordination/coordination';
+import { describe, it } from 'node:test';
+import type { RedisCoordination } from '../../../src/defender/coordination/coordination';
 import { AlertMemory } from '../../../src/defender/pulling/lifecycle';
 import type { Checkpoint } from '../../../src/defender/pulling/checkpoint';
 import type { RememberedAlerts } from '../../../src/defender/pulling/remembered-alerts';
-import { startRedis, type RedisServer } from '../../fixtures/redis-server';
+import { withRedisSuite } from '../../fixtures/redis-server';
 
 const FIELDS = ['status', 'severity', 'title'];
 const DAY = 86_400_000;
@@ -26,33 +26,20 @@ function recordOf(alerts: RememberedAlerts, id: number): string {
 }
 
 describe('the alert memory in Redis, as a base and changes', () => {
-  let redis: RedisServer;
-  const opened: RedisCoordination[] = [];
-  const replica = async (): Promise<RedisCoordination> => {
-    const c = new RedisCoordination({ url: redis.url, keyPrefix: 'mem:', leaseTtlMs: 30_000 });
-    opened.push(c);
-    for (let i = 0; i < 100 && !c.link.ready; i++) await new Promise((r) => setTimeout(r, 20));
-    return c;
-  };
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    for (const c of opened) await c.close();
-    await redis.dispose();
-  });
+  const redis = withRedisSuite();
+  const replica = (): RedisCoordination => redis.replica({ keyPrefix: 'mem:' });
 
   it('writes at each commit only what changed, and another replica reads the same memory', async () => {
-    const writer = (await replica()).forNode('n1');
+    const own = replica();
+    const writer = own.forNode('n1');
     assert.equal(await writer.lease.acquire(), 'new-leader');
     const now = Date.now();
     const memory = new AlertMemory(undefined, now, 30 * DAY);
     for (let id = 0; id < 2000; id++) observe(memory, id, 'new', now - 60_000 + id);
     const checkpoint = (): Checkpoint => ({ version: 1, highest: new Date(now).toISOString(), keys: [], alerts: memory.state });
     const sizes: number[] = [];
-    const link = opened[0].link;
     const stored = async (): Promise<number> => {
-      const [base, changes] = (await link.eval("return {redis.call('STRLEN', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}", ['mem:{n1}:checkpoint:alerts', 'mem:{n1}:checkpoint:alerts-changes'], [])) as [number, string[]];
+      const [base, changes] = (await own.link.eval("return {redis.call('STRLEN', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}", ['mem:{n1}:checkpoint:alerts', 'mem:{n1}:checkpoint:alerts-changes'], [])) as [number, string[]];
       return Number(base) + changes.reduce((n, c) => n + c.length, 0);
     };
     await writer.checkpoints.save('checkpoint', checkpoint());
@@ -69,7 +56,7 @@ describe('the alert memory in Redis, as a base and changes', () => {
     await writer.checkpoints.save('checkpoint', checkpoint());
     assert.equal(await stored(), sizes[1]);
 
-    const reader = (await replica()).forNode('n1');
+    const reader = replica().forNode('n1');
     const read = (await reader.checkpoints.load('checkpoint'))?.alerts as RememberedAlerts;
     assert.equal(read.size, memory.size);
     for (const id of [0, 5, 7, 1999, 5000, 5001, 6000]) assert.equal(recordOf(read, id), recordOf(memory.state, id), `alert da${id}`);
@@ -77,7 +64,7 @@ describe('the alert memory in Redis, as a base and changes', () => {
   });
 
   it('writes the whole memory again after many changes, or when it was reshaped, and a failed write is not taken as written', async () => {
-    const c = await replica();
+    const c = replica();
     const writer = c.forNode('n2');
     await writer.lease.acquire();
     const now = Date.now();
@@ -98,7 +85,7 @@ describe('the alert memory in Redis, as a base and changes', () => {
     assert.equal(await writer.lease.acquire(), 'new-leader');
     await writer.checkpoints.save('checkpoint', checkpoint());
     assert.equal(await changes(), 0, 'after a refused write the next one must write the whole memory');
-    const read = (await (await replica()).forNode('n2').checkpoints.load('checkpoint'))?.alerts as RememberedAlerts;
+    const read = (await replica().forNode('n2').checkpoints.load('checkpoint'))?.alerts as RememberedAlerts;
     assert.equal(recordOf(read, 1), recordOf(memory.state, 1));
   });
 });
