@@ -56,6 +56,8 @@ describe('the alert memory in Redis, as a base and changes', () => {
     await writer.checkpoints.save('checkpoint', checkpoint());
     assert.equal(await stored(), sizes[1]);
 
+    // The writer, still holding its lease, goes on with what it has: nobody else can have written.
+    assert.equal((await writer.checkpoints.load('checkpoint'))?.alerts, memory.state);
     const reader = replica().forNode('n1');
     const read = (await reader.checkpoints.load('checkpoint'))?.alerts as RememberedAlerts;
     assert.equal(read.size, memory.size);
