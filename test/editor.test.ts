@@ -101,7 +101,7 @@ describe('editor and runtime agree', () => {
     const html = read('nodes/defender-config.html');
     const block = /credentials: \{([^}]*(?:\}[^}]*)*?)\n\s*\},/.exec(html)?.[1] ?? '';
     const declared = [...block.matchAll(/(\w+): \{ type: "(\w+)" \}/g)].map((m) => `${m[1]}:${m[2]}`);
-    assert.deepEqual(declared, ['clientSecret:password', 'privateKey:password', 'privateKeyPassphrase:password']);
+    assert.deepEqual(declared, ['clientSecret:password', 'privateKey:password', 'privateKeyPassphrase:password', 'redisPassword:password']);
     for (const mode of AUTH_MODES) assert.ok(html.includes(`<option value="${mode}"`), `sign-in mode ${mode} missing from the dialog`);
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
   });

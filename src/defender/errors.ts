@@ -19,6 +19,10 @@ export type ErrorCode =
   | 'CANCELLED'
   /** A detection was not confirmed delivered after the last delivery allowed: it is passed over. */
   | 'DELIVERY_FAILED'
+  /** Coordination (SPEC section 13): another replica holds the lease now; this one's commit was refused. */
+  | 'LEASE_LOST'
+  /** Coordination: the Redis server cannot be reached, so no replica pulls. */
+  | 'COORDINATION_UNAVAILABLE'
   /** A fault of this software or of the context store, not of the service. */
   | 'INTERNAL';
 

@@ -249,6 +249,21 @@ export const MESSAGES = {
   'incident.expected-incident': 'the incident as a JSON object',
   'incident.comment-not-stored': '__answer__ The incident read after it does not show the comment: it was not stored, and sending the message again is safe',
 
+  // Several Node-RED instances, one poll (the config node's coordination)
+  'coordination.bad-mode': 'coordination must be "none" or "redis", got "__value__"',
+  'coordination.url-missing': 'redisUrl is missing: expected the Redis server\'s URL, such as redis://redis.example.com:6379 or rediss://… for TLS',
+  'coordination.url-invalid':
+    'redisUrl is not a valid URL: expected redis://host:port or rediss://host:port, with a database number as its path if any (the value is not shown: it may hold a password)',
+  'coordination.url-scheme': 'redisUrl must start with redis:// or rediss:// (TLS), got __scheme__//',
+  'coordination.url-path': 'redisUrl may have a database number as its path (redis://host:6379/0) and nothing else: no query or fragment',
+  'coordination.prefix-missing': 'redisKeyPrefix is missing: expected a prefix for this deployment\'s keys such as defender: (the replicas share it; other deployments use their own)',
+  'coordination.prefix-invalid': 'redisKeyPrefix must be 1 to 100 printable characters without spaces or braces, got "__value__"',
+  'coordination.bad-ttl': 'leaseTtl must be a number of seconds from __min__ to __max__, got "__value__"',
+  'coordination.unavailable': 'coordination unavailable: the Redis server at __url__ cannot be used (__reason__); no replica pulls until it is back',
+  'coordination.lease-lost':
+    'lease lost: another Node-RED instance took over this node\'s pulls (this one could not renew its lease in time); its commit was refused and it stands by',
+  'coordination.bad-checkpoint': 'the checkpoint stored in Redis under __key__ is not one this node wrote; send msg.reset = true to start again from initialAgo',
+
   // Anything else
   'cancelled': 'cancelled: the node is closing',
   'unexpected': 'unexpected failure: __reason__',

@@ -7,10 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Emulator, throwawayCertificate, type ThrowawayCertificate } from '../emulator';
+import { installBuild, root } from './install';
 
-// This file runs from <build>/src/demo/, where <build> is dist/ or the folder BUILD_DIR named.
-const build = path.resolve(__dirname, '..', '..');
-const root = path.resolve(build, '..');
 const userDir = process.env.NODE_RED_DEMO_DIR ? path.resolve(process.env.NODE_RED_DEMO_DIR) : path.join(root, '.node-red-demo');
 const port = Number(process.env.PORT || 1880);
 const emulatorPort = Number(process.env.EMULATOR_PORT || 0);
@@ -70,30 +68,9 @@ function demoFlow(emulatorUrl: string, certificate: ThrowawayCertificate | undef
   ];
 }
 
-/**
- * Installs this very build as the package Node-RED loads. The checkout's package.json names the nodes under
- * dist/, while this script may run from another build folder (BUILD_DIR, so that people and tests working in
- * one checkout each see their own nodes): the build folder gets a copy with the nodes map pointing into it.
- */
-function writePackage(): string {
-  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
-  const nodes = manifest['node-red'].nodes;
-  for (const type of Object.keys(nodes)) nodes[type] = nodes[type].replace(/^dist\//, '');
-  fs.writeFileSync(path.join(build, 'package.json'), JSON.stringify(manifest, null, 2));
-  const examples = path.join(build, 'examples');
-  if (!fs.existsSync(examples)) fs.symlinkSync(path.join(root, 'examples'), examples, 'dir');
-  return build;
-}
-
 /** Keeps the user's edits across restarts; only the emulator's address and the demo's sign-in are brought up to date. */
 function writeUserDir(emulatorUrl: string, certificate: ThrowawayCertificate | undefined): void {
-  fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
-  const link = path.join(userDir, 'node_modules', 'node-red-contrib-defender-detections');
-  const target = writePackage();
-  const existing = fs.lstatSync(link, { throwIfNoEntry: false });
-  if (existing?.isSymbolicLink() && fs.readlinkSync(link) !== target) fs.unlinkSync(link);
-  if (!fs.lstatSync(link, { throwIfNoEntry: false })) fs.symlinkSync(target, link, 'dir');
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-demo', private: true, dependencies: {} }, null, 2));
+  installBuild(userDir, 'node-red-demo');
   const flowsFile = path.join(userDir, 'flows.json');
   let flows: Array<Record<string, unknown>> = demoFlow(emulatorUrl, certificate);
   if (fs.existsSync(flowsFile)) {

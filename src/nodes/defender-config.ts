@@ -1,4 +1,6 @@
 import type { Node, NodeAPI } from 'node-red';
+import { RedisCoordination } from '../defender/coordination/coordination';
+import { coordinationSettings } from '../defender/coordination/settings';
 import { DefenderError } from '../defender/errors';
 import type { TransportOptions } from '../defender/transport/http';
 import { message } from '../defender/messages';
@@ -19,7 +21,16 @@ export = function register(RED: NodeAPI): void {
     } catch (err) {
       this.configError = err instanceof DefenderError ? err : new DefenderError('INVALID_CONFIG', message('config.unexpected', { reason: reasonOf(err) }));
     }
-    this.on('close', () => this.tenant?.close());
+    try {
+      const redis = coordinationSettings(withDefaults('defender-config', def), this.credentials ?? {});
+      if (redis) this.coordination = new RedisCoordination(redis);
+    } catch (err) {
+      this.coordinationError = err instanceof DefenderError ? err : new DefenderError('INVALID_CONFIG', message('config.unexpected', { reason: reasonOf(err) }));
+    }
+    this.on('close', (done: () => void) => {
+      this.tenant?.close();
+      void (this.coordination?.close() ?? Promise.resolve()).then(done, done);
+    });
   }
 
   /**
@@ -50,7 +61,7 @@ export = function register(RED: NodeAPI): void {
   // Node-RED's typings say credentials are `unknown` until read; ours are declared just below.
   RED.nodes.registerType('defender-config', DefenderConfig as (this: Node, def: DefenderConfigDef) => void, {
     // Every one a password: the editor (and the credentials API) learns only whether it is set.
-    credentials: { clientSecret: { type: 'password' }, privateKey: { type: 'password' }, privateKeyPassphrase: { type: 'password' } },
+    credentials: { clientSecret: { type: 'password' }, privateKey: { type: 'password' }, privateKeyPassphrase: { type: 'password' }, redisPassword: { type: 'password' } },
   });
 
   registerConfigEndpoints(RED, transportOptions);

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI } from 'node-red';
 import { type Checkpoint, withParts } from '../defender/pulling/checkpoint';
+import type { CheckpointStore } from '../defender/pulling/checkpoint-store';
 import type { JourneyEnd } from '../defender/delivery/journey';
 import { DeliveryLedger, type DeliveryPolicy } from '../defender/delivery/ledger';
 import { message, type Message } from '../defender/messages';
@@ -13,11 +14,6 @@ export interface DeliverySettings {
   policy: DeliveryPolicy;
 }
 
-/** Where a node keeps its checkpoints: its context, in the chosen store. */
-export interface CheckpointStore {
-  load(key: string): Promise<Checkpoint | undefined>;
-  save(key: string, value: Checkpoint | undefined): Promise<void>;
-}
 
 /** Changes of what is owed are stored, and shown in the status, this soon after them, together. */
 const SAVE_AFTER_MS = 100;
@@ -129,7 +125,10 @@ export class DeliveryTracker implements DeliveryOwner {
     return n;
   }
 
-  /** msg.reset: the checkpoints are cleared, and what they owed with them. */
+  /**
+   * msg.reset: the checkpoints are cleared, and what they owed with them. Also when what the node holds of
+   * them is stale (another replica pulled meanwhile, SPEC section 13): they are read again at the next pull.
+   */
   reset(): void {
     for (const book of this.books.values()) if (book.saving) clearTimeout(book.saving);
     this.books.clear();

@@ -54,6 +54,11 @@ export const NODE_PROPERTIES = {
     managedIdentityClientId: '',
     proxy: '',
     tls: '',
+    // Several instances, one poll (SPEC section 13): 'none' is what earlier versions did (each polls alone).
+    coordination: 'none',
+    redisUrl: '',
+    redisKeyPrefix: 'defender:',
+    leaseTtl: 30,
   },
   'defender-detections': {
     name: '',

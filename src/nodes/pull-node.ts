@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { ClientOptions } from '../defender/transport/authorized-request';
-import { Checkpoint, CHECKPOINT_KEY, checkpointKey, isCheckpoint } from '../defender/pulling/checkpoint';
+import { Checkpoint, checkpointKey } from '../defender/pulling/checkpoint';
 import { type Detection, detectionTopic } from '../defender/services/detection';
 import type { DeliveryLedger } from '../defender/delivery/ledger';
 import { DefenderError, invalidConfig } from '../defender/errors';
@@ -10,7 +10,8 @@ import { givesKey } from '../defender/pulling/query';
 import type { Tenant } from '../defender/tenant';
 import { type DefenderConfigNode, tenantOf } from './config-node';
 import { DeliveryTracker } from './delivery';
-import { readPullRequest } from './input';
+import { type PullRequest, readPullRequest } from './input';
+import { pullCoordination } from './pull-coordination';
 import { messageCopier } from './message-copy';
 import { readPerMessage } from './node-property';
 import { handleInOrder, type Send } from './in-order';
@@ -22,6 +23,11 @@ import { PullStatus } from './status';
 const OWN = ['payload', 'event', 'changes', 'previous'] as const;
 /** …and with delivery confirmation, what would judge or mark its delivery. */
 const OWN_CONFIRMED = [...OWN, 'redelivery', 'statusCode', 'error', 'complete'] as const;
+
+/** Failures of storing what is owed that the pull reports itself (coordination: a lost lease, Redis down). */
+function quietWhileCoordinating(err: unknown): boolean {
+  return err instanceof DefenderError && (err.code === 'LEASE_LOST' || err.code === 'COORDINATION_UNAVAILABLE');
+}
 
 /** One pull node: what it reads, where from, and what its messages carry besides the pull's own. */
 export interface PullNodeSpec<S extends PullSettings> {
@@ -59,13 +65,10 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
       status.failed(settingsError.code, settingsError.translated(translate).message);
     }
 
-    const context = node.context();
-    const loadCheckpoint = (key: string, store: string | undefined): Promise<Checkpoint | undefined> =>
-      new Promise((resolve, reject) =>
-        context.get(key, store, (err: Error, value: unknown) => (err ? reject(err) : resolve(isCheckpoint(value) ? value : undefined))),
-      );
-    const saveCheckpoint = (key: string, store: string | undefined, value: Checkpoint | undefined): Promise<void> =>
-      new Promise((resolve, reject) => context.set(key, value, store, (err: Error) => (err ? reject(err) : resolve())));
+    // Where the checkpoints live, and whether this replica may pull: with the config node's coordination,
+    // only the holder of the node's lease pulls, and the checkpoints are in Redis (SPEC section 13).
+    const coordination = pullCoordination(node, config, settings?.store);
+    const checkpoints = coordination.store;
     // Delivery confirmation: what the node owes, kept with the checkpoints of its store.
     let tracker: DeliveryTracker | undefined;
     try {
@@ -74,9 +77,10 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
             RED,
             node,
             settings.delivery,
-            { load: (key) => loadCheckpoint(key, settings?.store), save: (key, value) => saveCheckpoint(key, settings?.store, value) },
+            checkpoints,
             (count) => status.pending(count),
-            (err) => node.warn(failureOf(err, translate).message),
+            // A lost lease or an outage is reported by the pull; the new leader reads what is owed from Redis.
+            (err) => quietWhileCoordinating(err) || node.warn(failureOf(err, translate).message),
             (text) => node.warn(render(text, translate)),
           )
         : undefined;
@@ -84,21 +88,34 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
       settingsError = failureOf(err, translate);
       status.failed(settingsError.code, settingsError.message);
     }
-    const clearCheckpoints = (store: string | undefined): Promise<void> =>
-      new Promise<string[]>((resolve, reject) =>
-        context.keys(store, (err: Error, keys: unknown[]) => (err ? reject(err) : resolve(keys.map(String)))),
-      ).then((keys) =>
-        Promise.all(keys.filter((k) => k === CHECKPOINT_KEY || k.startsWith(`${CHECKPOINT_KEY}_`)).map((k) => saveCheckpoint(k, store, undefined))),
-      ).then(() => undefined);
-
-    async function pull(msg: NodeMessageInFlow, send: Send, signal: AbortSignal): Promise<PullResult['events'] | 'reset'> {
+    async function pull(msg: NodeMessageInFlow, send: Send, signal: AbortSignal): Promise<PullResult['events'] | 'reset' | 'standby' | 'unavailable'> {
       if (settingsError || !settings) throw settingsError ?? invalidConfig(message('settings.none'));
       const tenant = tenantOf(config);
-      const s = settings;
-      const request = readPullRequest(msg, s.defaults, s.timeoutMs, spec.kind.dialect);
+      const request = readPullRequest(msg, settings.defaults, settings.timeoutMs, spec.kind.dialect);
+      const turn = await coordination.turn();
+      if (!turn.lead) return turn.why;
+      status.pulling();
+      try {
+        return await pullAsLeader(msg, send, turn.signal ? AbortSignal.any([signal, turn.signal]) : signal, tenant, request, turn.fresh);
+      } catch (err) {
+        throw coordination.failure(err, turn);
+      }
+    }
+
+    async function pullAsLeader(
+      msg: NodeMessageInFlow,
+      send: Send,
+      signal: AbortSignal,
+      tenant: Tenant,
+      request: PullRequest,
+      fresh: boolean,
+    ): Promise<PullResult['events'] | 'reset'> {
+      const s = settings as S;
+      // Another replica pulled while this one stood by: what this one held of the checkpoints is stale.
+      if (fresh) tracker?.reset();
       if (request.reset) {
         tracker?.reset();
-        await clearCheckpoints(s.store);
+        await checkpoints.clear();
         if (!request.hasMessageQuery) return 'reset';
       }
       // Context is read only for what the message leaves to the node: an unset key must not stand in the
@@ -130,7 +147,7 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
         confirming.routeForPull();
         ({ checkpoint, ledger } = await confirming.open(key));
       } else if (incremental) {
-        checkpoint = await loadCheckpoint(key, s.store);
+        checkpoint = await checkpoints.load(key);
       }
       const topic = source.accessor?.topic ?? detectionTopic;
       const id = RED.util.generateId();
@@ -164,7 +181,7 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
             // One send per message: Node-RED deep-clones every message after the first in a send() call.
             send([out, null]);
           },
-          commit: (next) => (confirming ? confirming.commit(key, next) : saveCheckpoint(key, s.store, next)),
+          commit: (next) => (confirming ? confirming.commit(key, next) : checkpoints.save(key, next)),
           progress: (sent) => status.progress(sent),
           undeliverable: (detection, attempts) => {
             // Reported once to Catch nodes, with the detection, and passed over.
@@ -207,15 +224,23 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
       return result.events;
     }
 
-    // What changed in what is owed is stored before the node is gone; outcomes still to come wait for its successor.
-    if (tracker) node.on('close', (done: () => void) => void tracker.close().then(done, done));
+    // What changed in what is owed is stored before the node is gone; outcomes still to come wait for its
+    // successor. Then the lease is given up, so another replica takes over at its next trigger.
+    node.on('close', (done: () => void) => {
+      const stored = tracker ? tracker.close() : Promise.resolve();
+      void stored.then(() => coordination.close()).then(done, done);
+    });
 
     // Pulls of one node run one at a time, in the order their messages arrived.
     handleInOrder(node, status, translate, async (msg, send, signal) => {
-      status.pulling();
       const outcome = await pull(msg, send, signal);
       if (outcome === 'reset') status.reset();
-      else status.done(outcome);
+      else if (outcome === 'unavailable') status.unavailable();
+      else if (outcome === 'standby') {
+        // Another replica pulls: nothing on output 1; the summary says so, so a flow counting pulls sees each trigger.
+        status.standby();
+        send([null, { ...msg, payload: { standby: true, count: 0, requests: 0 } }]);
+      } else status.done(outcome);
     });
   }
 

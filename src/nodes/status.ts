@@ -99,6 +99,19 @@ export class PullStatus extends NodeStatus {
     if (this.last) this.done(this.last.sent, this.last.at);
   }
 
+  /** Coordination: another Node-RED instance holds this node's lease and pulls; this one makes no call. */
+  standby(at: Date = new Date()): void {
+    this.last = undefined;
+    const time = clock(at);
+    this.node.status({ fill: 'grey', shape: 'ring', text: this.text('standby', { time }, `standby (${time})`) });
+  }
+
+  /** Coordination: Redis cannot be reached, so no instance pulls (reported to Catch once per outage). */
+  unavailable(): void {
+    this.last = undefined;
+    this.failed('COORDINATION_UNAVAILABLE', 'coordination unavailable');
+  }
+
   reset(): void {
     this.last = undefined;
     this.node.status({ fill: 'grey', shape: 'dot', text: this.text('reset', {}, 'checkpoint cleared') });

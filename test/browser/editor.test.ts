@@ -239,7 +239,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     // What the editor may learn of the credentials: that the key is set, never the key.
     const answer = await fetch(new URL(`credentials/defender-config/${ids.config}`, suite.demo.editorUrl));
     const text = await answer.text();
-    assert.deepEqual(JSON.parse(text), { has_clientSecret: true, has_privateKey: true, has_privateKeyPassphrase: false });
+    assert.deepEqual(JSON.parse(text), { has_clientSecret: true, has_privateKey: true, has_privateKeyPassphrase: false, has_redisPassword: false });
     const key = fs.readFileSync(path.join(dir, 'private-key.pem'), 'utf8');
     assert.ok(!text.includes(key.split('\n')[1]));
   });

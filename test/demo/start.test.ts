@@ -63,7 +63,7 @@ describe('npm start', () => {
     const answer = await fetch(`${demo.editorUrl}credentials/defender-config/demo-cfg`);
     const text = await answer.text();
     assert.equal(answer.status, 200);
-    assert.deepEqual(JSON.parse(text), { has_clientSecret: false, has_privateKey: true, has_privateKeyPassphrase: false });
+    assert.deepEqual(JSON.parse(text), { has_clientSecret: false, has_privateKey: true, has_privateKeyPassphrase: false, has_redisPassword: false });
     assert.ok(!text.includes(key.split('\n')[1]), 'the credentials API gave out the key');
   });
 });

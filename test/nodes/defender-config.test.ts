@@ -179,6 +179,6 @@ describe('defender-config Test connection', () => {
     assert.deepEqual(permissions, ['defender-config.write', 'defender-config.write']);
     for (const route of routes) assert.equal(route.handlers[0], guard, `the permission check runs before the handler of ${route.path}`);
     // A password credential is never sent back to the editor: the credentials API says only whether it is set.
-    assert.deepEqual(registered[0].credentials, { clientSecret: { type: 'password' }, privateKey: { type: 'password' }, privateKeyPassphrase: { type: 'password' } });
+    assert.deepEqual(registered[0].credentials, { clientSecret: { type: 'password' }, privateKey: { type: 'password' }, privateKeyPassphrase: { type: 'password' }, redisPassword: { type: 'password' } });
   });
 });

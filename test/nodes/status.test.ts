@@ -79,6 +79,21 @@ describe('PullStatus of the incidents node', () => {
     ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
     assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityIncident.Read.All が必要です');
   });
+
+  it('has a text of its own for every status the detections node can show (both use PullStatus), in each language', () => {
+    for (const lang of ['en-US', 'ja']) {
+      const statusKeys = (file: string, type: string) =>
+        Object.keys(catalogOf(file, lang)).filter((k) => k.startsWith(`${type}.status.`)).map((k) => k.slice(type.length));
+      const incidents = new Set(statusKeys('defender-incidents.json', 'defender-incidents'));
+      const missing = statusKeys('defender-detections.json', 'defender-detections').filter((k) => !incidents.has(k));
+      assert.deepEqual(missing, [], `${lang}: the incidents node would show these in English`);
+    }
+    const ja = rig(catalogOf('defender-incidents.json', 'ja'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    ja.status.done({ new: 12400, updates: 0 }, new Date(2020, 0, 1, 9, 5, 7));
+    assert.match(String(ja.shown.at(-1)?.text), /12,400/);
+    ja.status.standby(new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, 'スタンバイ (09:05:07)');
+  });
 });
 
 describe('UpdateStatus', () => {

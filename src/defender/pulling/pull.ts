@@ -200,8 +200,9 @@ export async function pullDetections(
   // Synchronous, so a pull of 100 000 detections does not make 100 000 promises: it answers whether it is time
   // to let the event loop run, and the caller then awaits `pause`.
   const deliver = (item: Classified, count: number | undefined): boolean => {
-    // A node that is closing delivers nothing more: the flow behind it may be gone already.
-    if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
+    // A node that is closing delivers nothing more: the flow behind it may be gone already. Nor does one
+    // whose lease passed to another replica: that one goes on from the last commit.
+    if (options.signal?.aborted) throw stopped(options.signal);
     if (ledger) {
       const attempt = (item.owed?.attempt ?? 0) + 1;
       ledger.sent(item.key, item.alert, item.time, item.verdict, attempt, clock());
@@ -250,7 +251,7 @@ export async function pullDetections(
     if (!progress || uncommitted === 0) return;
     await yieldToEventLoop();
     // Closed meanwhile: the flow may have stopped before those messages reached it; they are not committed.
-    if (options.signal?.aborted) throw new DefenderError('CANCELLED', message('cancelled'));
+    if (options.signal?.aborted) throw stopped(options.signal);
     uncommitted = 0;
     const next = progress.current(ledger?.lowWater());
     if (next) current = memory ? withParts(next, { alerts: memory.state }) : next;
@@ -369,9 +370,11 @@ export async function pullDetections(
     if (ledger && !stoppedEarly) ledger.missed(owedAtStart.filter((key) => !met.has(key)));
   } catch (err) {
     await iterator.return?.(undefined).catch(() => undefined);
-    if (err instanceof DefenderError && err.code === 'CANCELLED') {
+    if (err instanceof DefenderError && STOPS.has(err.code)) {
       // Closing: what went out since the last commit may not have reached the flow behind. It comes again
       // with the next pull (the checkpoint, the alert memory and what is owed stay where they were committed).
+      // A lease lost or a store that cannot be written: nothing more may go out, since nothing more can be
+      // committed; what went out since the last commit comes again from whoever pulls next.
       memory?.rollback(committedMark);
       ledger?.rollback();
     } else {
@@ -396,6 +399,15 @@ export async function pullDetections(
     nextCheckpoint: current,
     ...(ledger ? { delivery: { ...redelivery, pending: ledger.size } } : {}),
   };
+}
+
+/** Failures after which a pull sends nothing more, not even what it holds: they forbid the commit that would follow. */
+const STOPS: ReadonlySet<string> = new Set(['CANCELLED', 'LEASE_LOST', 'COORDINATION_UNAVAILABLE']);
+
+/** Why a pull must stop: the reason its signal was aborted with, when that is one of ours, else closing. */
+function stopped(signal: AbortSignal): DefenderError {
+  const reason: unknown = signal.reason;
+  return reason instanceof DefenderError ? reason : new DefenderError('CANCELLED', message('cancelled'));
 }
 
 /** What every alert is to an explicit pull. */

@@ -99,6 +99,14 @@ export class RememberedAlerts {
   private sentMs: Float64Array;
   private sentSub: Uint16Array;
   private touched: Uint32Array;
+  /**
+   * Which records changed since changes() was last asked (1 each), and their indices: what a store that
+   * writes only what changed (coordination/redis-checkpoints.ts) writes at the next commit.
+   */
+  private changed: Uint8Array;
+  private changedList: number[] = [];
+  /** Counts the changes a list of changed records cannot tell (records dropped, other fields). */
+  private reshaped = 0;
   private columns: Array<Uint16Array | Uint32Array>;
   /** Open addressing: record index + 1 per slot, 0 for empty; at most half full. */
   private slots: Int32Array;
@@ -115,6 +123,7 @@ export class RememberedAlerts {
     this.sentMs = new Float64Array(cap);
     this.sentSub = new Uint16Array(cap);
     this.touched = new Uint32Array(cap);
+    this.changed = new Uint8Array(cap);
     this.columns = this.fields.map(() => new Uint16Array(cap));
     this.slots = new Int32Array(slotsFor(cap));
   }
@@ -143,6 +152,7 @@ export class RememberedAlerts {
     this.hi[r] = fpHi;
     this.lo[r] = fpLo;
     this.place(r);
+    this.mark(r);
     return r;
   }
 
@@ -150,7 +160,9 @@ export class RememberedAlerts {
   removeLast(): void {
     const r = this.count - 1;
     this.unplace(r);
+    this.changed[r] = 0;
     this.count--;
+    this.reshaped++;
   }
 
   sentTime(r: number): string {
@@ -173,6 +185,7 @@ export class RememberedAlerts {
 
   touch(r: number, ms: number): void {
     this.touched[r] = Math.floor(ms / 1000);
+    this.mark(r);
   }
 
   value(r: number, field: number): AlertValue {
@@ -189,6 +202,7 @@ export class RememberedAlerts {
     this.sentMs[r] = ms;
     this.sentSub[r] = (sub & SUB_MASK) | (asNew ? NEW_BIT : 0);
     this.touched[r] = Math.floor(touchedMs / 1000);
+    this.mark(r);
     // A value the record holds already keeps its reference: no lookup for what did not change.
     for (let f = 0; f < values.length; f++) if (this.table[this.columns[f][r]] !== values[f]) this.setRef(r, f, this.ref(values[f]));
   }
@@ -201,6 +215,7 @@ export class RememberedAlerts {
     this.sentMs[r] = s.sentMs;
     this.sentSub[r] = s.sentSub;
     this.touched[r] = s.touched;
+    this.mark(r);
     for (let f = 0; f < s.values.length; f++) this.columns[f][r] = s.values[f];
   }
 
@@ -215,6 +230,10 @@ export class RememberedAlerts {
     }
     if (kept === this.count) return;
     this.count = kept;
+    // The changed records moved with the others. Those forgotten need no word: a reader forgets them too.
+    this.changedList = [];
+    for (let r = 0; r < kept; r++) if (this.changed[r]) this.changedList.push(r);
+    this.changed.fill(0, kept);
     this.reindex();
     this.compactTable();
   }
@@ -241,10 +260,62 @@ export class RememberedAlerts {
   reset(fields: readonly string[], since?: string): void {
     this.fields = [...fields];
     this.count = 0;
+    this.changed.fill(0);
+    this.changedList = [];
+    this.reshaped++;
     this.columns = this.fields.map(() => new Uint16Array(this.hi.length));
     this.slots.fill(0);
     if (since !== undefined) this.since = since;
     else delete this.since;
+  }
+
+  /**
+   * How many times the memory changed in a way a list of changed records cannot tell (records dropped, other
+   * fields): a store that writes only changes writes the whole memory when this moved.
+   */
+  get reshapes(): number {
+    return this.reshaped;
+  }
+
+  /**
+   * The records that changed since the last call, in the JSON form (a memory of those records alone), and
+   * from now on none: what a commit writes when the store keeps the memory as a base and its changes.
+   */
+  changes(): AlertsJson {
+    const out = new RememberedAlerts(this.fields, this.changedList.length + 16, this.since);
+    const refs = new Array<number>(this.fields.length);
+    for (const r of this.changedList) {
+      if (r >= this.count || !this.changed[r]) continue;
+      for (let f = 0; f < refs.length; f++) refs[f] = out.ref(this.table[this.columns[f][r]]);
+      RememberedAlerts.append(out, this.hi[r], this.lo[r], this.sentMs[r], this.sentSub[r], this.touched[r], refs);
+      this.changed[r] = 0;
+    }
+    this.changedList = [];
+    return out.toJSON();
+  }
+
+  /** Takes over the records of `delta` (a changes() of this memory, written later): each replaces its alert's. */
+  merge(delta: AlertsJson): void {
+    const other = RememberedAlerts.build(delta);
+    if (other.fields.length !== this.fields.length || other.fields.some((f, i) => f !== this.fields[i])) this.reset(other.fields, other.since);
+    for (let d = 0; d < other.count; d++) {
+      let r = this.lookup(other.hi[d], other.lo[d]);
+      if (r < 0) {
+        fpHi = other.hi[d];
+        fpLo = other.lo[d];
+        r = this.addFound();
+      }
+      this.sentMs[r] = other.sentMs[d];
+      this.sentSub[r] = other.sentSub[d];
+      this.touched[r] = other.touched[d];
+      for (let f = 0; f < this.fields.length; f++) this.setRef(r, f, this.ref(other.table[other.columns[f][d]]));
+    }
+  }
+
+  private mark(r: number): void {
+    if (this.changed[r]) return;
+    this.changed[r] = 1;
+    this.changedList.push(r);
   }
 
   /** The JSON form, as a file context store writes it. */
@@ -353,11 +424,12 @@ export class RememberedAlerts {
     this.sentMs[to] = this.sentMs[from];
     this.sentSub[to] = this.sentSub[from];
     this.touched[to] = this.touched[from];
+    this.changed[to] = this.changed[from];
     for (const c of this.columns) c[to] = c[from];
   }
 
   private grow(capacity: number): void {
-    const widen = <T extends Uint16Array | Uint32Array | Float64Array>(a: T): T => {
+    const widen = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T): T => {
       const b = new (a.constructor as new (n: number) => T)(capacity);
       b.set(a);
       return b;
@@ -367,6 +439,7 @@ export class RememberedAlerts {
     this.sentMs = widen(this.sentMs);
     this.sentSub = widen(this.sentSub);
     this.touched = widen(this.touched);
+    this.changed = widen(this.changed);
     this.columns = this.columns.map(widen);
   }
 
