@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { RedisLink } from '../../src/defender/coordination/redis-link';
 import { coordinationSettings, type RedisSettings } from '../../src/defender/coordination/settings';
 import type { Emulator } from '../../src/emulator';
-import { loadRig, recent, withEmulatorSuite } from '../fixtures/harness';
+import { loadIncidentsRig, loadRig, recent, withEmulatorSuite } from '../fixtures/harness';
 import { freePort } from '../fixtures/free-port';
 import { startRedis, type RedisServer } from '../fixtures/redis-server';
 
@@ -50,6 +50,32 @@ describe('coordination in one Node-RED', () => {
       await other.eval("return redis.call('DEL', KEYS[1])", ['one:{det}:lease'], []);
       const next = await standby.pull();
       assert.equal(next.detections.length, 2, 'the new holder did not go on from the last commit');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('coordinates the incidents node the same way: it stands by without a call, and its successor goes on from Redis', async () => {
+    const now = Date.now();
+    const incident = (id: number, at: number) => emulator.addDetection({ LastProcessedTimeUtc: at, Severity: 'High' }, { graph: { incidentId: String(id) } });
+    incident(8101, now - 3000);
+    incident(8102, now - 2000);
+    const rig = await loadIncidentsRig(emulator, { id: 'inc' }, coordinated(redis.url, { redisKeyPrefix: 'inc:' }));
+    assert.deepEqual((await rig.pull()).detections.map((m) => m.incidentId), ['8101', '8102']);
+    const other = new RedisLink(coordinationSettings({ coordination: 'redis', redisUrl: redis.url, redisKeyPrefix: 'inc:' }, { redisPassword: PASSWORD }) as RedisSettings);
+    try {
+      for (let i = 0; i < 100 && !other.ready; i++) await new Promise((r) => setTimeout(r, 20));
+      const held = Number(await other.eval("return redis.call('EXISTS', KEYS[1])", ['inc:{inc}:lease'], []));
+      assert.equal(held, 1, 'the incidents node took no lease in Redis');
+      await other.eval("return redis.call('SET', KEYS[1], 'elsewhere#1#x', 'PX', 60000)", ['inc:{inc}:lease'], []);
+      incident(8103, Date.now() - 1000);
+      const asked = emulator.requests.length;
+      const standby = await rig.pull();
+      assert.deepEqual(standby.summary?.payload, { standby: true, count: 0, requests: 0 });
+      assert.equal(standby.detections.length, 0);
+      assert.equal(emulator.requests.length, asked, 'the standby incidents node called the service');
+      await other.eval("return redis.call('DEL', KEYS[1])", ['inc:{inc}:lease'], []);
+      assert.deepEqual((await rig.pull()).detections.map((m) => m.incidentId), ['8103'], 'not on from the checkpoint in Redis');
     } finally {
       await other.close();
     }
