@@ -6,32 +6,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AlertMemory, graphFacts } from '../src/defender/pulling/lifecycle';
-import { timeKey } from '../src/defender/pulling/time-key';
+import { alert, DAY, versionTime } from './alerts';
 import { settle } from './measure';
 import { report } from './protocol';
-
-const DAY = 24 * 60 * 60 * 1000;
-const STATUSES = ['new', 'inProgress', 'resolved'];
-
-function alert(i: number, version: number, now: number): Record<string, unknown> {
-  return {
-    id: `da${(638_000_000_000_000_000 + i * 7919).toString()}_${(i * 104_729) % 2_147_483_647}`,
-    createdDateTime: new Date(now - (i % 29) * DAY - 3_600_000).toISOString(),
-    status: STATUSES[(i + version) % 3],
-    severity: ['low', 'medium', 'high'][i % 3],
-    classification: version > 0 ? 'truePositive' : null,
-    determination: null,
-    assignedTo: version > 0 ? 'soc@contoso.com' : null,
-    title: `Suspicious PowerShell command line on host ${i % 5000}`,
-    evidence: new Array(1 + (i % 4)),
-    comments: new Array(version),
-  };
-}
 
 function main(): void {
   const count = (JSON.parse(process.argv[2] ?? '{}') as { count?: number }).count ?? 100_000;
   const now = Date.now();
-  const time = (i: number, version: number): string => timeKey(new Date(now - (i % 28) * DAY + version * 1000 + (i % 1000)).toISOString());
+  const time = (i: number, version: number): string => versionTime(i, version, now);
   // Memory: alerts observed as a pull observes them, each version's facts garbage once it is classified; the
   // memory keeps its own copy of what it compares (ids and titles are distinct strings, as parsed from JSON).
   // The records live in typed arrays, whose memory Node.js counts apart from the heap (arrayBuffers): both count.

@@ -82,9 +82,43 @@ export interface LifecycleResult {
   keptAfterRestart: number;
 }
 
+/** One commit's time and what it wrote to Redis (the checkpoint, and the alert memory's change or base). */
+export interface CommitCost {
+  ms: number;
+  bytes: number;
+}
+
+/** What a pull's commit costs in Redis at `count` remembered alerts (bench/commits.ts). */
+export interface CommitsConfig {
+  redisUrl: string;
+  count: number;
+  /** Alerts changed by each slice before its commit. */
+  slice: number;
+  /** Commits as the store makes them, then whole-memory commits, then read-backs by another replica. */
+  commits: number;
+  wholeRuns: number;
+  reads: number;
+}
+
+export interface CommitsResult {
+  count: number;
+  slice: number;
+  /** Commits that appended the slice's changes. */
+  delta: CommitCost[];
+  /** Commits among the same ones that wrote the whole memory again (the store's compaction). */
+  compactions: CommitCost[];
+  /** Commits that wrote the whole memory (a store that had not written it yet). */
+  whole: CommitCost[];
+  /** Another replica reading the checkpoint: the base and `readChanges` changes. */
+  read: number[];
+  readChanges: number;
+  remembered: number;
+}
+
 export type ChildMessage =
   | { type: 'pull-result'; result: PullResult }
   | { type: 'lifecycle-result'; result: LifecycleResult }
+  | { type: 'commits-result'; result: CommitsResult }
   | { type: 'tenants-result'; result: TenantsResult }
   | { type: 'stop-stream' }
   | { type: 'failed'; message: string };

@@ -6,6 +6,8 @@
  *                          [--seconds 60] [--no-tenants] [--no-pulls] [--variants product,product-confirmed]
  *                          [--old-space 128]   (each measured child with --max-old-space-size=128, a small device)
  *                          [--incidents-up-to 10000] [--alerts-per-incident 3]
+ *                          [--no-lifecycle] [--remembered 1000,100000,1000000] [--no-commits] [--commits 63]
+ *                          [--slice 750] [--whole-runs 5] [--reads 3]
  *
  * 1. One large pull of N detections, by the product node (explicit window, and incremental first pull), by
  *    the core-node baseline (function → http request → split), by the floor (download + JSON.parse, no
@@ -13,13 +15,16 @@
  *    last downstream message, the longest event-loop stall, peak RSS growth. Median of `runs`. And one pull
  *    of N incidents with their alerts by the incidents node (product-incidents, sizes up to 10 000 unless told).
  * 2. Many tenants: config and detections nodes polling every second for a minute (see tenants.ts).
+ * 3. Remembering alerts at each `remembered` size (lifecycle.ts), and what a pull's commit costs in Redis
+ *    there (commits.ts, against a redis-server started here on a free port and stopped by its pid).
  */
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { GRAPH_RATE_LIMIT } from '../src/defender/services/graph-rate';
 import { Emulator } from '../src/emulator';
-import type { ChildMessage, LifecycleResult, PullConfig, PullResult, TenantsConfig, TenantsResult, Target, Variant } from './protocol';
+import { startRedis } from '../test/fixtures/redis-server';
+import type { ChildMessage, CommitCost, CommitsConfig, CommitsResult, LifecycleResult, PullConfig, PullResult, TenantsConfig, TenantsResult, Target, Variant } from './protocol';
 
 const CLIENT_ID = 'bench-client-id';
 const CLIENT_SECRET = 'bench-client-secret';
@@ -36,8 +41,13 @@ interface Options {
   pulls: boolean;
   tenantsRun: boolean;
   lifecycle: boolean;
-  /** Alerts remembered in the lifecycle measurement. */
-  remembered: number;
+  /** Alerts remembered in the lifecycle measurement, one column each. */
+  remembered: number[];
+  /** Commits measured in Redis at each size (0: no redis-server, no commit rows), after slices of this many alerts. */
+  commits: number;
+  slice: number;
+  wholeRuns: number;
+  reads: number;
   /** Above this many detections only the streamed floor and the product run: the core-node baseline would need gigabytes, the floor a string longer than V8 allows. */
   baselineUpTo: number;
   /** The pull variants to run (all by default). */
@@ -63,7 +73,13 @@ function options(argv: string[]): Options {
     pulls: !argv.includes('--no-pulls'),
     tenantsRun: !argv.includes('--no-tenants'),
     lifecycle: !argv.includes('--no-lifecycle'),
-    remembered: Number(value('remembered') ?? 100_000),
+    remembered: (value('remembered') ?? '100000').split(',').map(Number),
+    // 63 commits: the store's list of changes is then as long as it gets before its compaction, so the
+    // read-back is the longest there is.
+    commits: argv.includes('--no-commits') ? 0 : Number(value('commits') ?? 63),
+    slice: Number(value('slice') ?? 750),
+    wholeRuns: Number(value('whole-runs') ?? 5),
+    reads: Number(value('reads') ?? 3),
     baselineUpTo: Number(value('baseline-up-to') ?? 100_000),
     variants: (value('variants')?.split(',') as Variant[] | undefined) ?? VARIANTS,
     oldSpaceMb: value('old-space') ? Number(value('old-space')) : undefined,
@@ -112,10 +128,14 @@ const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : 'n/a');
 
+function mid(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const m = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
+
 function median(results: PullResult[], pick: (r: PullResult) => number): number {
-  const values = results.map(pick).sort((a, b) => a - b);
-  const mid = Math.floor(values.length / 2);
-  return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+  return mid(results.map(pick));
 }
 
 function machine(): string[] {
@@ -288,20 +308,47 @@ async function tenants(opts: Options): Promise<string[]> {
   ];
 }
 
+/** Each size's lifecycle row and, with a redis-server, what a commit costs in Redis at that size. */
 async function lifecycle(opts: Options): Promise<string[]> {
-  const r = await child<LifecycleResult>('lifecycle.js', { count: opts.remembered }, (m) => (m.type === 'lifecycle-result' ? m.result : undefined));
-  const perThousand = (total: number): string => ((total / r.count) * 1000).toFixed(2);
+  const rows: { r: LifecycleResult; c?: CommitsResult }[] = [];
+  const redis = opts.commits > 0 ? await startRedis() : undefined;
+  try {
+    for (const count of opts.remembered) {
+      const r = await child<LifecycleResult>('lifecycle.js', { count }, (m) => (m.type === 'lifecycle-result' ? m.result : undefined));
+      const config: CommitsConfig | undefined = redis && { redisUrl: redis.url, count, slice: opts.slice, commits: opts.commits, wholeRuns: opts.wholeRuns, reads: opts.reads };
+      const c = config && (await child<CommitsResult>('commits.js', config, (m) => (m.type === 'commits-result' ? m.result : undefined)));
+      rows.push({ r, c });
+      console.log(`  remembered ${count}: lifecycle done${c ? `, ${c.delta.length} delta commits, ${c.compactions.length} compactions` : ''}`);
+    }
+  } finally {
+    await redis?.dispose();
+  }
+  const kib = (bytes: number): string => (bytes >= 1024 * 1024 ? `${mb(bytes)} MB` : `${(bytes / 1024).toFixed(1)} KiB`);
+  const perThousand = (r: LifecycleResult, total: number): string => `${((total / r.count) * 1000).toFixed(2)} ms per 1 000`;
+  const cost = (costs: CommitCost[]): string =>
+    costs.length ? `${kib(mid(costs.map((x) => x.bytes)))} in ${ms(mid(costs.map((x) => x.ms)))} ms (${ms(Math.min(...costs.map((x) => x.ms)))}–${ms(Math.max(...costs.map((x) => x.ms)))}, ${costs.length})` : 'none';
+  const row = (name: string, cell: (x: { r: LifecycleResult; c?: CommitsResult }) => string): string => `| ${name} | ${rows.map(cell).join(' | ')} |`;
+  const withCommits = rows.some((x) => x.c);
   return [
     '',
-    `Remembering alerts (events/remember): ${r.count} alerts shaped as Graph's, in one child process`,
+    `Remembering alerts (events/remember): alerts shaped as Graph's, each size in child processes of its own` +
+      (withCommits ? `; commits after slices of ${opts.slice} changed alerts against a redis-server on 127.0.0.1 (no persistence), medians with (min–max, count)` : ''),
     '',
-    '| measure | value |',
-    '|---|---|',
-    `| heap per remembered alert | ${r.bytesPerAlert.toFixed(0)} bytes (${mb(r.bytesPerAlert * r.count)} MB for ${r.count}) |`,
-    `| first versions into an empty memory | ${ms(r.buildMs)} ms (${perThousand(r.buildMs)} ms per 1 000) |`,
-    `| updates classified against the full memory (events: triage) | ${ms(r.updateMs)} ms (${perThousand(r.updateMs)} ms per 1 000), ${r.updatesSent} sent |`,
-    `| written as a file context store writes it (JSON) | ${mb(r.jsonBytes)} MB in ${ms(r.writeMs)} ms |`,
-    `| read back after a restart, forgetting what remember no longer covers | ${ms(r.readMs)} ms, ${r.keptAfterRestart} of ${r.count} kept five days later |`,
+    `| measure | ${rows.map((x) => x.r.count).join(' | ')} |`,
+    `|---|${rows.map(() => '---|').join('')}`,
+    row('heap per remembered alert', ({ r }) => `${r.bytesPerAlert.toFixed(0)} bytes (${mb(r.bytesPerAlert * r.count)} MB)`),
+    row('first versions into an empty memory', ({ r }) => `${ms(r.buildMs)} ms (${perThousand(r, r.buildMs)})`),
+    row('updates classified against the full memory (events: triage)', ({ r }) => `${ms(r.updateMs)} ms (${perThousand(r, r.updateMs)}), ${r.updatesSent} sent`),
+    row('written as a file context store writes it (JSON)', ({ r }) => `${mb(r.jsonBytes)} MB in ${ms(r.writeMs)} ms`),
+    row('read back after a restart, forgetting what remember no longer covers', ({ r }) => `${ms(r.readMs)} ms, ${r.keptAfterRestart} kept five days later`),
+    ...(withCommits
+      ? [
+          row('commit to Redis, changes appended (delta form)', ({ c }) => (c ? cost(c.delta) : 'n/a')),
+          row("commit to Redis, the store's compaction among them (whole memory)", ({ c }) => (c ? cost(c.compactions) : 'n/a')),
+          row('commit to Redis writing the whole memory', ({ c }) => (c ? cost(c.whole) : 'n/a')),
+          row('read back from Redis by another replica (base and changes)', ({ c }) => (c ? `${ms(mid(c.read))} ms (${ms(Math.min(...c.read))}–${ms(Math.max(...c.read))}, ${c.read.length}), base and ${c.readChanges} changes` : 'n/a')),
+        ]
+      : []),
   ];
 }
 
