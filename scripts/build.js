@@ -30,6 +30,16 @@ fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true }
 const { NODE_PROPERTIES } = require(path.join(out, 'properties.js'));
 const editorProperties = fs.readFileSync(path.join(root, 'nodes', 'editor', 'properties.js'), 'utf8').trim();
 const MARKER = /\/\* @node-properties ([\w-]+) \*\//g;
+// What several dialogs share: code (nodes/editor/<name>.js), written where a dialog's script has the line
+// /* @editor <name> */, and rows of the form (nodes/editor/<name>.html, without its first line, a comment),
+// written where its template has <!-- @editor <name> --> with {type} the node's type.
+const SHARED_CODE = /\/\* @editor ([\w-]+) \*\//g;
+const SHARED_ROWS = /^( *)<!-- @editor ([\w-]+) -->\n/gm;
+const editorFile = (name, ext) => fs.readFileSync(path.join(root, 'nodes', 'editor', `${name}.${ext}`), 'utf8');
+const shared = (html, type) =>
+  html
+    .replace(SHARED_CODE, (line, name) => editorFile(name, 'js').trim())
+    .replace(SHARED_ROWS, (line, indent, name) => editorFile(name, 'html').split('\n').slice(1).join('\n').split('{type}').join(type));
 for (const type of Object.keys(NODE_PROPERTIES)) {
   const file = path.join(out, `${type}.html`);
   const html = fs.readFileSync(file, 'utf8');
@@ -39,5 +49,5 @@ for (const type of Object.keys(NODE_PROPERTIES)) {
     process.exit(1);
   }
   const table = JSON.stringify(NODE_PROPERTIES[type]);
-  fs.writeFileSync(file, html.replace(MARKER, () => `var properties = (${editorProperties})(${table});`));
+  fs.writeFileSync(file, shared(html.replace(MARKER, () => `var properties = (${editorProperties})(${table});`), type));
 }

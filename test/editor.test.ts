@@ -8,7 +8,8 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
-import { ALERT_ENUMS, type AlertUpdateField } from '../src/defender/writing/alert-update';
+import { ALERT_ENUMS } from '../src/defender/writing/alert-update';
+import { INCIDENT_ENUMS } from '../src/defender/writing/incident-update';
 import { MESSAGES } from '../src/defender/messages';
 import { ISO_DATE_TIME } from '../src/defender/pulling/query';
 import { REGIONS, resolveConnection } from '../src/defender/services/regions';
@@ -16,6 +17,7 @@ import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
 import { readSettings } from '../src/nodes/settings';
+import { ALERT_UPDATE_NODE, INCIDENT_UPDATE_NODE } from '../src/nodes/update-node';
 import { readUpdateSettings, type UpdateNodeProperties, updateProperty } from '../src/nodes/update-settings';
 import { runtimeKey } from '../src/nodes/language';
 
@@ -33,15 +35,11 @@ function flatten(o: unknown, prefix = ''): Record<string, string> {
   return Object.assign({}, ...Object.entries(o as object).map(([k, v]) => flatten(v, `${prefix}${k}.`)));
 }
 
-/** The properties a dialog's source gives more than a default (a type, a validator): the keys of `properties.defaults({ … })`. */
-function editorSpecs(html: string): string[] {
-  const start = html.indexOf('defaults: properties.defaults({');
-  assert.ok(start > 0, 'the dialog does not build its defaults from the declared properties');
-  const indent = /\n( *)defaults: properties\.defaults\(\{/.exec(html)?.[1] ?? '';
-  const end = html.indexOf(`\n${indent}}),`, start);
-  const block = html.slice(start, end);
-  return [...block.matchAll(new RegExp(`\\n${indent}    (\\w+): `, 'g'))].map((m) => m[1]);
-}
+/** The update nodes, each with the values Graph lets a client set. */
+const UPDATE_NODES = [
+  { spec: ALERT_UPDATE_NODE, enums: ALERT_ENUMS },
+  { spec: INCIDENT_UPDATE_NODE, enums: INCIDENT_ENUMS },
+] as const;
 
 /** The table of defaults the build wrote into a dialog. */
 function builtDefaults(type: string): unknown {
@@ -91,9 +89,11 @@ describe('editor and runtime agree', () => {
   for (const type of Object.keys(NODE_PROPERTIES) as NodeType[]) {
     it(`the ${type} dialog has the defaults the runtime reads, written in by the build, and validates only declared properties`, () => {
       assert.deepEqual(builtDefaults(type), NODE_PROPERTIES[type]);
-      const specs = editorSpecs(read(`nodes/${type}.html`));
-      assert.ok(specs.length > 0);
-      for (const name of specs) assert.ok(name in NODE_PROPERTIES[type], `${type}: ${name} has no declared default`);
+      assert.match(read(`nodes/${type}.html`), /defaults: (properties|dialog)\.defaults\(\{/, 'the dialog does not build its defaults from the declared properties');
+      // properties.defaults() throws for a property the table does not declare: registering is the check.
+      const { defaults } = registeredType(type);
+      assert.deepEqual(Object.keys(defaults).sort(), Object.keys(NODE_PROPERTIES[type]).sort());
+      assert.ok(Object.values(defaults).some((spec) => spec.validate), 'no validator at all');
     });
   }
 
@@ -111,57 +111,85 @@ describe('editor and runtime agree', () => {
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
   });
 
-  it('the update dialog offers Graph\'s values as the runtime knows them, in any case', () => {
-    const listed = /var ENUMS = (\{[\s\S]*?\});/.exec(read('nodes/defender-alert-update.html'))?.[1];
-    assert.deepEqual(JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))), JSON.parse(JSON.stringify(ALERT_ENUMS)));
-    const { defaults } = registeredType('defender-alert-update');
-    for (const [field, values] of Object.entries(ALERT_ENUMS)) {
-      const property = updateProperty(field as AlertUpdateField);
-      const validate = defaults[property].validate as Validator;
-      for (const value of values) assert.equal(validate.call({}, value.toUpperCase()), true, `${field} ${value}`);
-      assert.notEqual(validate.call({}, 'closed'), true, `${field} "closed" is not refused`);
-      assert.equal(validate.call({ [`${property}Type`]: 'flow' }, 'triage.status'), true);
-      assert.notEqual(validate.call({ [`${property}Type`]: 'flow' }, ''), true, 'a context source needs a key');
-    }
-  });
-
-  it('names every Graph value the update dialog offers in Japanese, with the value after it, in the options and the node\'s label', () => {
-    const ja = flatten(JSON.parse(read('nodes/locales/ja/defender-alert-update.json')));
-    const en = flatten(JSON.parse(read('nodes/locales/en-US/defender-alert-update.json')));
-    // Microsoft's Japanese keeps a few words as they are (APT).
-    const sameInJapanese = new Set(['apt']);
-    for (const [field, values] of Object.entries(ALERT_ENUMS)) {
-      for (const value of values) {
-        const label = ja[`defender-alert-update.values.${field}.${value}`];
-        assert.ok(label, `${field} ${value} has no Japanese label`);
-        if (!sameInJapanese.has(value)) assert.match(label, /[\u3040-\u30ff\u4e00-\u9fff]/, `${field} ${value}: "${label}" is not Japanese`);
-        assert.equal(en[`defender-alert-update.values.${field}.${value}`], value, `${field} ${value}: English shows Graph's word`);
+  for (const { spec, enums } of UPDATE_NODES) {
+    const { type } = spec;
+    it(`the ${type} dialog offers Graph's values as the runtime knows them, in any case`, () => {
+      const listed = /var ENUMS = (\{[\s\S]*?\});/.exec(read(`nodes/${type}.html`))?.[1];
+      assert.deepEqual(JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))), JSON.parse(JSON.stringify(enums)));
+      const { defaults } = registeredType(type);
+      for (const [field, values] of Object.entries(enums)) {
+        const property = updateProperty(spec, field);
+        const validate = defaults[property].validate as Validator;
+        for (const value of values) assert.equal(validate.call({}, value.toUpperCase()), true, `${field} ${value}`);
+        assert.notEqual(validate.call({}, 'closed'), true, `${field} "closed" is not refused`);
+        assert.equal(validate.call({ [`${property}Type`]: 'flow' }, 'triage.status'), true);
+        assert.notEqual(validate.call({ [`${property}Type`]: 'flow' }, ''), true, 'a context source needs a key');
       }
-      const labelled = Object.keys(ja).filter((k) => k.startsWith(`defender-alert-update.values.${field}.`)).map((k) => k.split('.').pop());
-      assert.deepEqual(labelled.sort(), [...values].sort(), `${field}: a Japanese label for a value Graph does not have`);
-    }
-    const translate = editorTranslate('defender-alert-update', 'ja');
-    const { label } = registeredType('defender-alert-update', translate);
-    const node = { alertStatus: 'RESOLVED', classification: 'truePositive', determination: 'apt', _: translate };
-    assert.equal(label.call(node), '解決済み (resolved) · 真陽性 (truePositive) · APT (apt)');
-    assert.equal(label.call({ ...node, determination: 'notAGraphValue' }), '解決済み (resolved) · 真陽性 (truePositive) · notAGraphValue');
-    const english = editorTranslate('defender-alert-update', 'en-US');
-    assert.equal(registeredType('defender-alert-update', english).label.call({ ...node, _: english }), 'resolved · truePositive · apt');
-  });
+    });
 
-  it('keeps an update node saved without its optional properties, or with null for them, valid in the editor, and means their defaults in the runtime', () => {
-    const { defaults } = registeredType('defender-alert-update');
-    const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES['defender-alert-update'];
-    // Some pipelines write a property they have no value for as null: the same as leaving it out.
-    const nulls: UpdateNodeProperties = Object.fromEntries(Object.keys(declared).map((name) => [name, null]));
-    for (const name of Object.keys(declared)) {
-      const validate = defaults[name].validate;
-      if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
-      if (validate) assert.equal(validate.call({ ...nulls }, null), true, `${name} null is refused`);
-    }
-    assert.deepEqual(inspect(readUpdateSettings({})), inspect(readUpdateSettings(declared)));
-    assert.deepEqual(inspect(readUpdateSettings(nulls)), inspect(readUpdateSettings(declared)));
-  });
+    it(`names every Graph value the ${type} dialog offers in Japanese, with the value after it, in the options and the node's label`, () => {
+      const ja = flatten(JSON.parse(read(`nodes/locales/ja/${type}.json`)));
+      const en = flatten(JSON.parse(read(`nodes/locales/en-US/${type}.json`)));
+      // Microsoft's Japanese keeps a few words as they are (APT).
+      const sameInJapanese = new Set(['apt']);
+      for (const [field, values] of Object.entries(enums)) {
+        for (const value of values) {
+          const label = ja[`${type}.values.${field}.${value}`];
+          assert.ok(label, `${field} ${value} has no Japanese label`);
+          if (!sameInJapanese.has(value)) assert.match(label, /[\u3040-\u30ff\u4e00-\u9fff]/, `${field} ${value}: "${label}" is not Japanese`);
+          assert.equal(en[`${type}.values.${field}.${value}`], value, `${field} ${value}: English shows Graph's word`);
+        }
+        const labelled = Object.keys(ja).filter((k) => k.startsWith(`${type}.values.${field}.`)).map((k) => k.split('.').pop());
+        assert.deepEqual(labelled.sort(), [...values].sort(), `${field}: a Japanese label for a value Graph does not have`);
+      }
+      const translate = editorTranslate(type, 'ja');
+      const { label } = registeredType(type, translate);
+      const node = { [spec.statusProperty]: 'RESOLVED', classification: 'truePositive', determination: 'apt', _: translate };
+      assert.equal(label.call(node), '解決済み (resolved) · 真陽性 (truePositive) · APT (apt)');
+      assert.equal(label.call({ ...node, determination: 'notAGraphValue' }), '解決済み (resolved) · 真陽性 (truePositive) · notAGraphValue');
+      const english = editorTranslate(type, 'en-US');
+      assert.equal(registeredType(type, english).label.call({ ...node, _: english }), 'resolved · truePositive · apt');
+    });
+
+    it(`keeps a ${type} node saved without its optional properties, or with null for them, valid in the editor, and means their defaults in the runtime`, () => {
+      const { defaults } = registeredType(type);
+      const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES[type];
+      // Some pipelines write a property they have no value for as null: the same as leaving it out.
+      const nulls: UpdateNodeProperties = Object.fromEntries(Object.keys(declared).map((name) => [name, null]));
+      for (const name of Object.keys(declared)) {
+        const validate = defaults[name].validate;
+        if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
+        if (validate) assert.equal(validate.call({ ...nulls }, null), true, `${name} null is refused`);
+      }
+      assert.deepEqual(inspect(readUpdateSettings(spec, {})), inspect(readUpdateSettings(spec, declared)));
+      assert.deepEqual(inspect(readUpdateSettings(spec, nulls)), inspect(readUpdateSettings(spec, declared)));
+    });
+
+    it(`the ${type} dialog accepts what a user types exactly when the runtime does`, () => {
+      const { defaults } = registeredType(type);
+      const values = ['', '  ', 'inProgress', 'INPROGRESS', ' resolved ', 'closed', 'active', 'redirected', 'truePositive', 'malware', 'soc@example.com', 'e-mailed', 'VIP, Ransomware', ',', 'triage.status', '0'];
+      // An environment variable is the runtime's to read (the dialog cannot know it is set): left out here.
+      const sources = ['', 'str', 'msg', 'flow', 'global', 'nope'];
+      const disagree: string[] = [];
+      for (const field of spec.kind.fields.map((f) => updateProperty(spec, f))) {
+        for (const source of sources) {
+          for (const value of values) {
+            const node = { [field]: value, [`${field}Type`]: source };
+            const typeValid = defaults[`${field}Type`].validate?.call(node, source) ?? true;
+            const editor = typeValid === true && defaults[field].validate?.call(node, value) === true;
+            let runtime = true;
+            try {
+              readUpdateSettings(spec, node as never);
+            } catch {
+              runtime = false;
+            }
+            if (editor !== runtime) disagree.push(`${field}=${JSON.stringify(value)} from ${JSON.stringify(source)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
+          }
+        }
+      }
+      assert.deepEqual(disagree, []);
+    });
+  }
 
   // What a user can type into a field, or a flow can hold: each must be accepted by the dialog exactly when
   // the runtime accepts it (an empty or blank field means the default its placeholder shows, in both).
@@ -197,31 +225,6 @@ describe('editor and runtime agree', () => {
       assert.ok(compared > 300, `only ${compared} values compared`);
     });
   }
-
-  it('the update dialog accepts what a user types exactly when the runtime does', () => {
-    const { defaults } = registeredType('defender-alert-update');
-    const values = ['', '  ', 'inProgress', 'INPROGRESS', ' resolved ', 'closed', 'truePositive', 'malware', 'soc@example.com', 'e-mailed', 'triage.status', '0'];
-    // An environment variable is the runtime's to read (the dialog cannot know it is set): left out here.
-    const sources = ['', 'str', 'msg', 'flow', 'global', 'nope'];
-    const disagree: string[] = [];
-    for (const field of ['alertStatus', 'classification', 'determination', 'assignedTo', 'comment']) {
-      for (const source of sources) {
-        for (const value of values) {
-          const node = { [field]: value, [`${field}Type`]: source };
-          const typeValid = defaults[`${field}Type`].validate?.call(node, source) ?? true;
-          const editor = typeValid === true && defaults[field].validate?.call(node, value) === true;
-          let runtime = true;
-          try {
-            readUpdateSettings(node as never);
-          } catch {
-            runtime = false;
-          }
-          if (editor !== runtime) disagree.push(`${field}=${JSON.stringify(value)} from ${JSON.stringify(source)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
-        }
-      }
-    }
-    assert.deepEqual(disagree, []);
-  });
 
   it('the config dialog accepts what a user types exactly when the runtime does', () => {
     const { defaults } = registeredType('defender-config');
@@ -270,7 +273,7 @@ describe('editor and runtime agree', () => {
   });
 
   it('has the same message keys in English and Japanese', () => {
-    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json']) {
+    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json', 'defender-incident-update.json']) {
       const en = Object.keys(flatten(JSON.parse(read(`nodes/locales/en-US/${file}`))));
       // The runtime's error texts are in English in messages.ts, translated under `runtime` (next test).
       const ja = Object.keys(flatten(JSON.parse(read(`nodes/locales/ja/${file}`)))).filter((k) => !k.startsWith(RUNTIME));
@@ -294,7 +297,7 @@ describe('editor and runtime agree', () => {
 describe('example flows', () => {
   const allowed = new Set([
     'tab', 'comment', 'inject', 'debug', 'catch', 'complete', 'status', 'switch', 'change', 'template', 'join', 'split',
-    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update',
+    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update', 'defender-incident-update',
   ]);
   const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
 
@@ -313,16 +316,16 @@ describe('example flows', () => {
       assert.equal(configs[0].credentials, undefined, 'an example must not carry credentials');
       assert.doesNotThrow(() => resolveConnection(configs[0] as never));
       const detections = flow.filter((n) => n.type === 'defender-detections');
-      const updates = flow.filter((n) => n.type === 'defender-alert-update');
+      const updates = UPDATE_NODES.flatMap(({ spec }) => flow.filter((n) => n.type === spec.type).map((n) => ({ spec, n })));
       assert.ok(detections.length + updates.length >= 1);
       for (const d of detections) {
         assert.equal(d.defender, configs[0].id);
         assert.doesNotThrow(() => readSettings(d));
         assert.equal((d.wires as unknown[]).length, 2, 'both outputs wired');
       }
-      for (const u of updates) {
-        assert.equal(u.defender, configs[0].id);
-        assert.doesNotThrow(() => readUpdateSettings(u));
+      for (const { spec, n } of updates) {
+        assert.equal(n.defender, configs[0].id);
+        assert.doesNotThrow(() => readUpdateSettings(spec, n));
       }
     });
   }

@@ -14,7 +14,7 @@ class NodeStatus {
   constructor(
     protected readonly node: Node,
     protected readonly translate: Translate,
-    private readonly catalog: string,
+    protected readonly catalog: string,
     /** The HTTP_* codes with a short text of their own; other statuses say "service error" or "request refused". */
     private readonly ownHttpCodes: readonly string[],
   ) {}
@@ -104,11 +104,12 @@ export class PullStatus extends NodeStatus {
   }
 }
 
-/** The update node's status: writing, retrying, the alert's status after the change, or why it failed. */
+/** An update node's status: writing, retrying, the entity's status after the change, or why it failed. */
 export class UpdateStatus extends NodeStatus {
-  constructor(node: Node, translate: Translate) {
+  /** `catalog`: the node's own (defender-alert-update, defender-incident-update). */
+  constructor(node: Node, translate: Translate, catalog = 'defender-alert-update') {
     // A write meets 400 (a change Graph refused) and 404 (an unknown id) where a pull does not.
-    super(node, translate, 'defender-alert-update', ['HTTP_400', 'HTTP_401', 'HTTP_403', 'HTTP_404', 'HTTP_429']);
+    super(node, translate, catalog, ['HTTP_400', 'HTTP_401', 'HTTP_403', 'HTTP_404', 'HTTP_429']);
   }
 
   writing(): void {
@@ -116,15 +117,16 @@ export class UpdateStatus extends NodeStatus {
   }
 
   /**
-   * `alertStatus` is the alert's status as Graph answered it after the change (new, inProgress, resolved),
-   * said as Microsoft says it in the runtime's language (解決済み (10:20:01)); English keeps Graph's word.
+   * `entityStatus` is the alert's or incident's status as Graph answered it after the change (inProgress,
+   * resolved…), said as Microsoft says it in the runtime's language (解決済み (10:20:01)); English keeps
+   * Graph's word, and so does any language for a status the catalog does not name.
    */
-  done(alertStatus: string, at: Date = new Date()): void {
+  done(entityStatus: string, at: Date = new Date()): void {
     const time = clock(at);
-    const key = `defender-alert-update.values.status.${alertStatus}`;
-    const said = /^\w+$/.test(alertStatus) ? this.translate(key) : key;
-    const status = said && said !== key ? said : alertStatus;
-    const text = alertStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status, time }, `${alertStatus} at ${time}`);
+    const key = `${this.catalog}.values.status.${entityStatus}`;
+    const said = /^\w+$/.test(entityStatus) ? this.translate(key) : key;
+    const status = said && said !== key ? said : entityStatus;
+    const text = entityStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status, time }, `${entityStatus} at ${time}`);
     this.node.status({ fill: 'green', shape: 'dot', text });
   }
 }
