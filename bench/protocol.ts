@@ -1,7 +1,7 @@
 /** What the benchmark's parent process and its measuring children say to each other. */
 import type { Sample } from './measure';
 
-export type Variant = 'floor' | 'floor-streamed' | 'baseline' | 'product' | 'product-incremental' | 'product-confirmed';
+export type Variant = 'floor' | 'floor-streamed' | 'baseline' | 'product' | 'product-incremental' | 'product-confirmed' | 'product-incidents';
 
 /** The emulator and credentials every child talks to. */
 export interface Target {

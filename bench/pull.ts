@@ -6,6 +6,8 @@
  *             checkpoint are part of it
  * - product-confirmed: product-incremental with delivery confirmation, the sink as the delivering node:
  *             each message followed through the runtime's hooks until the sink is done with it
+ * - product-incidents: defender-incidents in its default mode, first pull: N incidents with their alerts
+ *             through Graph (`$expand=alerts`, 50 a page), one message per incident
  * - baseline: what a user builds from core nodes: function (bearer header) → http request (parsed JSON)
  *             → split → sink
  * - floor:    no Node-RED: download the body, JSON.parse it (one object per detection), count them
@@ -25,12 +27,14 @@ import { sinkFor } from './sinks';
 const WARM_UP = 200;
 const TIMEOUT_MS = 240_000;
 
-/** The measured query: every detection of the group; `limit` for the warm-up. */
+const INCIDENTS = (config: PullConfig): boolean => config.variant === 'product-incidents';
+
+/** The measured query: every detection of the group (every incident of the window); `limit` for the warm-up. */
 function query(config: PullConfig, limit?: number): Record<string, string> {
   return {
     sinceTimeUtc: config.sinceTimeUtc,
     untilTimeUtc: config.untilTimeUtc,
-    machinegroups: config.machineGroup,
+    ...(INCIDENTS(config) ? {} : { machinegroups: config.machineGroup }),
     ...(limit !== undefined ? { limit: String(limit) } : {}),
   };
 }
@@ -56,17 +60,23 @@ async function token(config: PullConfig): Promise<string> {
 }
 
 async function product(config: PullConfig): Promise<PullResult> {
-  const incremental = config.variant === 'product-incremental' || config.variant === 'product-confirmed';
+  const incremental = config.variant !== 'product';
   const confirm = config.variant === 'product-confirmed' ? { confirm: 'nodes', confirmNodes: ['out'] } : {};
+  // Incidents: Graph's list, whatever the config node's api. Its rate limit (about 140 requests a minute) is
+  // lifted so that the pull's own cost is measured; the parent reports the requests, which that limit paces.
+  const pulling = INCIDENTS(config)
+    ? { type: 'defender-incidents', alerts: 'include' }
+    : { type: 'defender-detections', machinegroups: config.machineGroup };
+  const rate = INCIDENTS(config) ? { graphRequestsPerMinute: 1_000_000, graphBurst: 1000 } : {};
   const flows: FlowNode[] = [
     { id: 'tab', type: 'tab', label: 'product' },
     {
       id: 'cfg', type: 'defender-config', name: 'emulator', tenantId: config.tenantId, clientId: config.clientId, region: 'custom',
-      api: 'siem', apiBaseUrl: config.url, authorityUrl: config.url, resource: '',
+      api: 'siem', apiBaseUrl: config.url, authorityUrl: config.url, resource: '', ...rate,
     },
     {
-      id: 'det', type: 'defender-detections', z: 'tab', name: '', defender: 'cfg', incremental, initialAgo: 'PT2H', overlap: 'PT5M',
-      machinegroups: config.machineGroup, requestTimeout: 300, maxRetries: 0, maxResponseMB: 2048, ...confirm, wires: [['out'], ['summary']],
+      id: 'det', z: 'tab', name: '', defender: 'cfg', incremental, initialAgo: 'PT2H', overlap: 'PT5M',
+      ...pulling, requestTimeout: 300, maxRetries: 0, maxResponseMB: 2048, ...confirm, wires: [['out'], ['summary']],
     },
     { id: 'out', type: 'bench-sink', z: 'tab', wires: [] },
     { id: 'summary', type: 'bench-sink', z: 'tab', wires: [] },
@@ -227,7 +237,7 @@ function floorStreamed(config: PullConfig): Promise<PullResult> {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as PullConfig;
-  const run = { product, 'product-incremental': product, 'product-confirmed': product, baseline, floor, 'floor-streamed': floorStreamed }[config.variant];
+  const run = { product, 'product-incremental': product, 'product-confirmed': product, 'product-incidents': product, baseline, floor, 'floor-streamed': floorStreamed }[config.variant];
   report({ type: 'pull-result', result: await run(config) });
 }
 

@@ -5,23 +5,26 @@
  *   node dist/bench/run.js [--sizes 10000,100000] [--runs 3] [--tenants 50] [--nodes-per-tenant 4]
  *                          [--seconds 60] [--no-tenants] [--no-pulls] [--variants product,product-confirmed]
  *                          [--old-space 128]   (each measured child with --max-old-space-size=128, a small device)
+ *                          [--incidents-up-to 10000] [--alerts-per-incident 3]
  *
  * 1. One large pull of N detections, by the product node (explicit window, and incremental first pull), by
  *    the core-node baseline (function → http request → split), by the floor (download + JSON.parse, no
  *    Node-RED) and by the floor with the product's streaming parser: wall and CPU time from trigger to the
- *    last downstream message, the longest event-loop stall, peak RSS growth. Median of `runs`.
+ *    last downstream message, the longest event-loop stall, peak RSS growth. Median of `runs`. And one pull
+ *    of N incidents with their alerts by the incidents node (product-incidents, sizes up to 10 000 unless told).
  * 2. Many tenants: config and detections nodes polling every second for a minute (see tenants.ts).
  */
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { GRAPH_RATE_LIMIT } from '../src/defender/services/graph-rate';
 import { Emulator } from '../src/emulator';
 import type { ChildMessage, LifecycleResult, PullConfig, PullResult, TenantsConfig, TenantsResult, Target, Variant } from './protocol';
 
 const CLIENT_ID = 'bench-client-id';
 const CLIENT_SECRET = 'bench-client-secret';
 const TENANT = '11111111-2222-3333-4444-555555555555';
-const VARIANTS: Variant[] = ['floor', 'floor-streamed', 'baseline', 'product', 'product-incremental', 'product-confirmed'];
+const VARIANTS: Variant[] = ['floor', 'floor-streamed', 'baseline', 'product', 'product-incremental', 'product-confirmed', 'product-incidents'];
 const CHILD_TIMEOUT_MS = 10 * 60_000;
 
 interface Options {
@@ -41,6 +44,9 @@ interface Options {
   variants: Variant[];
   /** --max-old-space-size of each measured child, in MB: a small device or container; none by default. */
   oldSpaceMb?: number;
+  /** Above this many, no incidents pull: the emulator builds every incident of its alerts for each page it answers. */
+  incidentsUpTo: number;
+  alertsPerIncident: number;
 }
 
 function options(argv: string[]): Options {
@@ -61,6 +67,8 @@ function options(argv: string[]): Options {
     baselineUpTo: Number(value('baseline-up-to') ?? 100_000),
     variants: (value('variants')?.split(',') as Variant[] | undefined) ?? VARIANTS,
     oldSpaceMb: value('old-space') ? Number(value('old-space')) : undefined,
+    incidentsUpTo: Number(value('incidents-up-to') ?? 10_000),
+    alertsPerIncident: Number(value('alerts-per-incident') ?? 3),
   };
 }
 
@@ -120,6 +128,23 @@ function machine(): string[] {
   ];
 }
 
+/**
+ * An emulator holding `count` incidents of `alerts` alerts each, changed over the hour before the last ten
+ * minutes, and nothing else (its own: the detections of the other variants would make incidents of their own).
+ */
+async function incidentsEmulator(count: number, alerts: number, now: number): Promise<{ emulator: Emulator; url: string }> {
+  const emulator = new Emulator({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, seed: 3 });
+  const url = await emulator.listen(0, '127.0.0.1');
+  const t0 = Date.now();
+  const newest = now - 10 * 60_000;
+  for (let i = 0; i < count; i++) {
+    const at = newest - Math.floor(((count - i) * 60 * 60_000) / count);
+    for (let a = 0; a < alerts; a++) emulator.addDetection({ LastProcessedTimeUtc: at - a }, { graph: { incidentId: String(10_000 + i) } });
+  }
+  console.log(`emulator on ${url} with ${count} incidents of ${alerts} alerts (generated in ${Date.now() - t0} ms)`);
+  return { emulator, url };
+}
+
 async function pulls(opts: Options): Promise<string[]> {
   const lines: string[] = [];
   for (const count of opts.sizes) {
@@ -134,12 +159,22 @@ async function pulls(opts: Options): Promise<string[]> {
     const target: Target = { url, tenantId: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
     const window = { sinceTimeUtc: new Date(now - 2 * 3600_000).toISOString(), untilTimeUtc: new Date(now).toISOString() };
     console.log(`emulator on ${url} with ${emulator.detections.length} detections (generated in ${Date.now() - t0} ms)`);
-    const results: Record<Variant, PullResult[]> = { floor: [], 'floor-streamed': [], baseline: [], product: [], 'product-incremental': [], 'product-confirmed': [] };
-    const variants = opts.variants.filter((v) => count <= opts.baselineUpTo || (v !== 'floor' && v !== 'baseline'));
+    const results: Record<Variant, PullResult[]> = { floor: [], 'floor-streamed': [], baseline: [], product: [], 'product-incremental': [], 'product-confirmed': [], 'product-incidents': [] };
+    const variants = opts.variants.filter(
+      (v) => (count <= opts.baselineUpTo || (v !== 'floor' && v !== 'baseline')) && (v !== 'product-incidents' || count <= opts.incidentsUpTo),
+    );
+    const incidents = variants.includes('product-incidents') ? await incidentsEmulator(count, opts.alertsPerIncident, now) : undefined;
+    /** Graph requests of each incidents pull (the child's warm-up of 200 incidents, 4 pages, included). */
+    const incidentRequests: number[] = [];
     for (let run = 1; run <= opts.runs; run++) {
       for (const variant of variants) {
-        const config: PullConfig = { ...target, ...window, variant, count, machineGroup: `bench-${count}` };
+        const at = variant === 'product-incidents' && incidents ? { ...target, url: incidents.url } : target;
+        const config: PullConfig = { ...at, ...window, variant, count, machineGroup: `bench-${count}` };
+        const asked = incidents?.emulator.requests.length ?? 0;
         const result = await child<PullResult>('pull.js', config, (m) => (m.type === 'pull-result' ? m.result : undefined), opts.oldSpaceMb);
+        if (variant === 'product-incidents' && incidents) {
+          incidentRequests.push(incidents.emulator.requests.slice(asked).filter((r) => r.endpoint === 'graph-incidents' || r.endpoint === 'graph-incident').length);
+        }
         if (result.received !== count) throw new Error(`${variant} delivered ${result.received} of ${count} detections`);
         results[variant].push(result);
         const s = result.sample;
@@ -154,7 +189,9 @@ async function pulls(opts: Options): Promise<string[]> {
     const row = (variant: Variant): string => {
       const r = results[variant];
       const growth = median(r, (x) => x.sample.rssGrowthBytes);
-      return `| ${count} | ${variant} | ${ms(median(r, (x) => x.sample.wallMs))} | ${ms(median(r, (x) => x.sample.cpuMs))} | ${ms(median(r, (x) => x.sample.maxDelayMs))} | ${ms(median(r, (x) => x.sample.p99DelayMs))} | ${mb(growth)} | ${ratio(growth, body)} |`;
+      // The body is the detections' one: an incidents pull downloads another.
+      const perBody = variant === 'product-incidents' ? 'n/a' : ratio(growth, body);
+      return `| ${count} | ${variant} | ${ms(median(r, (x) => x.sample.wallMs))} | ${ms(median(r, (x) => x.sample.cpuMs))} | ${ms(median(r, (x) => x.sample.maxDelayMs))} | ${ms(median(r, (x) => x.sample.p99DelayMs))} | ${mb(growth)} | ${perBody} |`;
     };
     const m = (variant: Variant, pick: (r: PullResult) => number): number => median(results[variant], pick);
     const wall = (x: PullResult): number => x.sample.wallMs;
@@ -163,7 +200,9 @@ async function pulls(opts: Options): Promise<string[]> {
     const cpu = (x: PullResult): number => x.sample.cpuMs;
     lines.push(
       '',
-      `N = ${count} detections, body ${mb(body)} MB (${Math.round(body / count)} bytes per detection), median of ${opts.runs} runs`,
+      variants.every((v) => v === 'product-incidents')
+        ? `N = ${count} incidents, median of ${opts.runs} runs`
+        : `N = ${count} detections, body ${mb(body)} MB (${Math.round(body / count)} bytes per detection), median of ${opts.runs} runs`,
       '',
       '| N | variant | wall ms | CPU ms | max event-loop delay ms | p99 delay ms | peak RSS growth MB | growth / body |',
       '|---|---|---|---|---|---|---|---|',
@@ -179,7 +218,15 @@ async function pulls(opts: Options): Promise<string[]> {
         `${p} / floor-streamed: time ${ratio(m(p, wall), m('floor-streamed', wall))}, CPU ${ratio(m(p, cpu), m('floor-streamed', cpu))}, RSS growth ${ratio(m(p, rss), m('floor-streamed', rss))}`,
         `${p}: trigger to first message (download, parse, sort${p === 'product' ? '' : ', dedupe, checkpoint'}${p === 'product-confirmed' ? ', delivery ledger' : ''}) ${ms(m(p, (x) => x.firstMessageMs ?? 0))} ms; first to last message (one Node-RED message per detection) ${ms(m(p, (x) => x.sendingMs ?? 0))} ms`,
       ]),
+      ...(variants.includes('product-incidents')
+        ? [
+            `product-incidents: ${count} incidents of ${opts.alertsPerIncident} alerts, the node's Graph rate limit lifted; trigger to first message ${ms(m('product-incidents', (x) => x.firstMessageMs ?? 0))} ms, ` +
+              `first to last ${ms(m('product-incidents', (x) => x.sendingMs ?? 0))} ms; Graph requests per pull ${incidentRequests.join(', ')} (warm-up included), ` +
+              `at the node's default Graph rate (${GRAPH_RATE_LIMIT.perMinute} a minute) at least ${((Math.max(...incidentRequests) / GRAPH_RATE_LIMIT.perMinute) * 60).toFixed(0)} s`,
+          ]
+        : []),
     );
+    await incidents?.emulator.close();
     await emulator.close();
   }
   return lines;

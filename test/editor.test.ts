@@ -11,12 +11,13 @@ import vm from 'node:vm';
 import { ALERT_ENUMS } from '../src/defender/writing/alert-update';
 import { INCIDENT_ENUMS } from '../src/defender/writing/incident-update';
 import { MESSAGES } from '../src/defender/messages';
-import { ISO_DATE_TIME } from '../src/defender/pulling/query';
+import { INCIDENT_QUERY } from '../src/defender/services/incidents';
+import { ISO_DATE_TIME, parseQuery } from '../src/defender/pulling/query';
 import { REGIONS, resolveConnection } from '../src/defender/services/regions';
 import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
-import { readSettings } from '../src/nodes/settings';
+import { INCIDENTS_NODE, readIncidentsSettings, readSettings } from '../src/nodes/settings';
 import { ALERT_UPDATE_NODE, INCIDENT_UPDATE_NODE } from '../src/nodes/update-node';
 import { readUpdateSettings, type UpdateNodeProperties, updateProperty } from '../src/nodes/update-settings';
 import { runtimeKey } from '../src/nodes/language';
@@ -97,9 +98,11 @@ describe('editor and runtime agree', () => {
     });
   }
 
-  it('the runtime reads a detections node without properties as one with every declared default written out', () => {
+  it('the runtime reads a detections or incidents node without properties as one with every declared default written out', () => {
     const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES['defender-detections'];
     assert.deepEqual(inspect(readSettings({})), inspect(readSettings(declared)));
+    const { name: _n, defender: _d, ...incidents } = NODE_PROPERTIES['defender-incidents'];
+    assert.deepEqual(inspect(readIncidentsSettings({})), inspect(readIncidentsSettings(incidents)));
   });
 
   it('the config dialog keeps every credential a password and offers every region and sign-in mode', () => {
@@ -109,6 +112,17 @@ describe('editor and runtime agree', () => {
     assert.deepEqual(declared, ['clientSecret:password', 'privateKey:password', 'privateKeyPassphrase:password']);
     for (const mode of AUTH_MODES) assert.ok(html.includes(`<option value="${mode}"`), `sign-in mode ${mode} missing from the dialog`);
     for (const region of REGIONS) assert.ok(html.includes(`"${region}"`), `region ${region} missing from the dialog`);
+  });
+
+  it('the incidents dialog knows the values Graph filters incidents on as the runtime does', () => {
+    const listed = /var FILTERS = (\{[\s\S]*?\});/.exec(read('nodes/defender-incidents.html'))?.[1];
+    const editor = JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))) as Record<string, string[]>;
+    const runtime = Object.fromEntries(Object.entries(INCIDENTS_NODE.fields).map(([property, key]) => [property, key]));
+    for (const [property, values] of Object.entries(editor)) {
+      for (const value of values) assert.doesNotThrow(() => parseQuery({ [runtime[property]]: value.toUpperCase() }, INCIDENT_QUERY), `${property} ${value}`);
+      assert.throws(() => parseQuery({ [runtime[property]]: values.join('') }, INCIDENT_QUERY), `${property}`);
+    }
+    assert.deepEqual(Object.keys(editor).sort(), ['classification', 'determination', 'incidentStatus', 'severity']);
   });
 
   for (const { spec, enums } of UPDATE_NODES) {
@@ -196,14 +210,15 @@ describe('editor and runtime agree', () => {
   const TYPED = ['', '  ', '0', '-1', '1', ' 7 ', '2.5', '1e3', '0x10', '10', '11', '3600', '3601', '4096', '4097', 'abc', 'true',
     'PT0S', 'PT2H', 'pt2h', 'P1D', 'P1M', 'P', 'PT', 'P1DT', 'PT1,5M', 'P1,5D', 'pt1,5h', 'PT0.5S', 'P1DT2H', '2026-11-01T00:00:00Z', '2026-11-01T09:00:00.123+09:00', '2026-11-01T10:00+0900',
     '2026-11-01', '2026-11-01Z', '2026-11-01t10:00z', '2026-02-30', '2026-11-01T24:00', '2026-11', '2026-W44', '10:00',
-    'UKMachines', 'UKMachines, FranceMachines', 'a,,b', ','];
+    'UKMachines', 'UKMachines, FranceMachines', 'a,,b', ',', 'active', 'Active, inprogress', 'closed', 'high', 'soc@contoso.com', 'malware, apt', 'include', 'none'];
   // The fields a node reads in each mode: in incremental mode it picks the window itself (the dialog greys the
   // time fields out); an explicit node has no initial window or overlap.
   const UNREAD = { incremental: ['sinceTimeUtc', 'untilTimeUtc', 'ago'], explicit: ['initialAgo', 'overlap'] };
 
-  for (const mode of ['incremental', 'explicit'] as const) {
-    it(`the detections dialog accepts what a user types exactly when the runtime does (${mode} mode)`, () => {
-      const { defaults } = registeredType('defender-detections');
+  const PULL_NODES = [['defender-detections', readSettings], ['defender-incidents', readIncidentsSettings]] as const;
+  for (const [type, read] of PULL_NODES) for (const mode of ['incremental', 'explicit'] as const) {
+    it(`the ${type} dialog accepts what a user types exactly when the runtime does (${mode} mode)`, () => {
+      const { defaults } = registeredType(type);
       const disagree: string[] = [];
       let compared = 0;
       for (const [name, spec] of Object.entries(defaults)) {
@@ -213,7 +228,7 @@ describe('editor and runtime agree', () => {
           const editor = spec.validate.call(node, value) === true;
           let runtime = true;
           try {
-            readSettings(node as never);
+            read(node as never);
           } catch {
             runtime = false;
           }
@@ -266,17 +281,16 @@ describe('editor and runtime agree', () => {
     assert.deepEqual(disagree, []);
   });
 
-  it('the dialog and the runtime read a date-time by the same pattern', () => {
-    const html = read('nodes/defender-detections.html');
-    const editor = /\n\s*var DATE_TIME = (\/.*\/);\n/.exec(html)?.[1];
+  it('the dialogs and the runtime read a date-time by the same pattern', () => {
+    const editor = /\n\s*var DATE_TIME = (\/.*\/);\n/.exec(read('nodes/editor/pull-dialog.js'))?.[1];
     assert.equal(editor, String(ISO_DATE_TIME));
   });
 
   it('has the same message keys in English and Japanese', () => {
-    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json', 'defender-incident-update.json']) {
+    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json', 'defender-incidents.json', 'defender-incident-update.json']) {
       const en = Object.keys(flatten(JSON.parse(read(`nodes/locales/en-US/${file}`))));
       // The runtime's error texts are in English in messages.ts, translated under `runtime` (next test).
-      const ja = Object.keys(flatten(JSON.parse(read(`nodes/locales/ja/${file}`)))).filter((k) => !k.startsWith(RUNTIME));
+      const ja = Object.keys(flatten(JSON.parse(read(`nodes/locales/ja/${file}`)))).filter((k) => !k.startsWith(RUNTIME) && !k.startsWith(INCIDENTS_RUNTIME));
       assert.deepEqual(ja.sort(), en.sort(), file);
     }
   });
@@ -297,12 +311,12 @@ describe('editor and runtime agree', () => {
 describe('example flows', () => {
   const allowed = new Set([
     'tab', 'comment', 'inject', 'debug', 'catch', 'complete', 'status', 'switch', 'change', 'template', 'join', 'split',
-    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update', 'defender-incident-update',
+    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update', 'defender-incidents', 'defender-incident-update',
   ]);
   const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
 
   it('there are the promised examples, and every node of the package is in one (the Flow Library asks for that)', () => {
-    assert.equal(files.length, 5);
+    assert.equal(files.length, 6);
     const used = new Set(files.flatMap((f) => (JSON.parse(read(`examples/${f}`)) as Array<{ type: string }>).map((n) => n.type)));
     for (const type of Object.keys(NODE_PROPERTIES)) assert.ok(used.has(type), `no example uses ${type}`);
   });
@@ -316,11 +330,12 @@ describe('example flows', () => {
       assert.equal(configs[0].credentials, undefined, 'an example must not carry credentials');
       assert.doesNotThrow(() => resolveConnection(configs[0] as never));
       const detections = flow.filter((n) => n.type === 'defender-detections');
+      const incidents = flow.filter((n) => n.type === 'defender-incidents');
       const updates = UPDATE_NODES.flatMap(({ spec }) => flow.filter((n) => n.type === spec.type).map((n) => ({ spec, n })));
-      assert.ok(detections.length + updates.length >= 1);
-      for (const d of detections) {
+      assert.ok(detections.length + incidents.length + updates.length >= 1);
+      for (const d of [...detections, ...incidents]) {
         assert.equal(d.defender, configs[0].id);
-        assert.doesNotThrow(() => readSettings(d));
+        assert.doesNotThrow(() => (d.type === 'defender-incidents' ? readIncidentsSettings(d) : readSettings(d)));
         assert.equal((d.wires as unknown[]).length, 2, 'both outputs wired');
       }
       for (const { spec, n } of updates) {

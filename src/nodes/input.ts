@@ -1,6 +1,6 @@
 import { invalidQuery } from '../defender/errors';
 import { message } from '../defender/messages';
-import { DetectionQuery, mergeQuery, parseQuery } from '../defender/pulling/query';
+import { DetectionQuery, mergeQuery, parseQuery, type QueryDialect, SIEM_QUERY } from '../defender/pulling/query';
 import { describeKind, isPlainObject } from '../defender/realm';
 import { MAX_TIMEOUT_S } from './settings';
 
@@ -29,17 +29,18 @@ export function readRequestTimeout(msg: Record<string, unknown>, defaultTimeoutM
 
 /**
  * msg.query wins; else a plain-object msg.payload is the query (plain in any realm: a function node's object
- * literal counts); any other payload (an inject node's timestamp) means "no query".
+ * literal counts); any other payload (an inject node's timestamp) means "no query". Its keys are those of
+ * the node's `dialect` (default the SIEM API's).
  */
-export function readPullRequest(msg: Record<string, unknown>, defaults: DetectionQuery, defaultTimeoutMs: number): PullRequest {
+export function readPullRequest(msg: Record<string, unknown>, defaults: DetectionQuery, defaultTimeoutMs: number, dialect: QueryDialect = SIEM_QUERY): PullRequest {
   let fromMessage: DetectionQuery = {};
   if (msg.query !== undefined) {
     if (!isPlainObject(msg.query)) {
       throw invalidQuery(message('input.query-not-object', { got: describeKind(msg.query) }));
     }
-    fromMessage = parseQuery(msg.query);
+    fromMessage = parseQuery(msg.query, dialect);
   } else if (isPlainObject(msg.payload)) {
-    fromMessage = parseQuery(msg.payload);
+    fromMessage = parseQuery(msg.payload, dialect);
   }
 
   const timeoutMs = readRequestTimeout(msg, defaultTimeoutMs);

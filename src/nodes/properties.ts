@@ -9,6 +9,34 @@
  * A property added later must take a default that keeps the behaviour flows had before it existed.
  * Config-node references (`defender`, `proxy`, `tls`) default to '' (none chosen).
  */
+/** What both pull nodes (detections, incidents) have, in three runs of their tables: the query's time range and limit, */
+const PULL_WINDOW = { sinceTimeUtc: '', untilTimeUtc: '', ago: '', limit: '' } as const;
+
+/** …incremental polling and the reliability limits, */
+const PULL_POLLING = {
+  incremental: true,
+  initialAgo: 'PT2H',
+  overlap: 'PT5M',
+  store: '',
+  requestTimeout: 60,
+  maxRetries: 4,
+  maxResponseMB: 256,
+} as const;
+
+/** …and which versions go out, and delivery confirmation. */
+const PULL_LIFECYCLE = {
+  // 0.2.0: which versions of an alert go out ('all' is what earlier versions did), and for how long the
+  // node remembers an alert it sent.
+  events: 'all',
+  remember: 'P30D',
+  // Delivery confirmation (SPEC section 11): 'none' is what earlier versions did; 'nodes' waits for the
+  // delivering nodes chosen in confirmNodes to be done with each detection, and sends again what they were not.
+  confirm: 'none',
+  confirmNodes: [],
+  deliveryTimeout: 'PT1M',
+  maxDeliveries: 10,
+} as const;
+
 export const NODE_PROPERTIES = {
   'defender-config': {
     name: '',
@@ -30,10 +58,7 @@ export const NODE_PROPERTIES = {
   'defender-detections': {
     name: '',
     defender: '',
-    sinceTimeUtc: '',
-    untilTimeUtc: '',
-    ago: '',
-    limit: '',
+    ...PULL_WINDOW,
     machinegroups: '',
     DeviceCreatedMachineTags: '',
     CloudCreatedMachineTags: '',
@@ -42,25 +67,28 @@ export const NODE_PROPERTIES = {
     machinegroupsType: 'str',
     DeviceCreatedMachineTagsType: 'str',
     CloudCreatedMachineTagsType: 'str',
-    incremental: true,
-    initialAgo: 'PT2H',
-    overlap: 'PT5M',
-    store: '',
-    requestTimeout: 60,
-    maxRetries: 4,
-    maxResponseMB: 256,
+    ...PULL_POLLING,
     // '' (or 'siem'): SIEM field names; 'native': Graph's alerts_v2 objects as sent.
     shape: '',
-    // 0.2.0: which versions of an alert go out ('all' is what earlier versions did), and for how long the
-    // node remembers an alert it sent.
-    events: 'all',
-    remember: 'P30D',
-    // Delivery confirmation (SPEC section 11): 'none' is what earlier versions did; 'nodes' waits for the
-    // delivering nodes chosen in confirmNodes to be done with each detection, and sends again what they were not.
-    confirm: 'none',
-    confirmNodes: [],
-    deliveryTimeout: 'PT1M',
-    maxDeliveries: 10,
+    ...PULL_LIFECYCLE,
+  },
+  'defender-incidents': {
+    name: '',
+    defender: '',
+    ...PULL_WINDOW,
+    // Where the limit comes from (the editor's TypedInput): the field itself unless chosen.
+    limitType: 'num',
+    // The filterable properties of Graph's incidents, each a list separated by commas ('' = any). The
+    // status is `incidentStatus`: the editor keeps a node's runtime status in `node.status`.
+    incidentStatus: '',
+    severity: '',
+    assignedTo: '',
+    classification: '',
+    determination: '',
+    ...PULL_POLLING,
+    // 'include': each incident with its alerts in payload.alerts; 'none': the incidents alone.
+    alerts: 'include',
+    ...PULL_LIFECYCLE,
   },
   'defender-alert-update': {
     name: '',

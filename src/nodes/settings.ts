@@ -3,8 +3,9 @@ import { DefenderError, invalidConfig } from '../defender/errors';
 import { Message, message } from '../defender/messages';
 import { GRAPH_SHAPES, type GraphShape } from '../defender/services/graph';
 import { DEFAULT_DELIVERY_POLICY } from '../defender/delivery/ledger';
+import { ALERTS_MODES, type AlertsMode, INCIDENT_QUERY } from '../defender/services/incidents';
 import { EVENT_MODES, type EventMode } from '../defender/pulling/lifecycle';
-import { checkQuery, DetectionQuery, parseDuration, parseQuery } from '../defender/pulling/query';
+import { checkQuery, DetectionQuery, parseDuration, parseQuery, type QueryDialect, SIEM_QUERY } from '../defender/pulling/query';
 import type { IncrementalSettings } from '../defender/pulling/pull';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../defender/transport/retry';
 import type { DeliverySettings } from './delivery';
@@ -26,12 +27,40 @@ export const CONFIRM_MODES = ['none', 'nodes'] as const;
 
 /** The query defaults that may come from an environment variable or a flow or global context value. */
 export const SOURCED_DEFAULTS = ['limit', 'machinegroups', 'DeviceCreatedMachineTags', 'CloudCreatedMachineTags'] as const;
-export type SourcedDefault = (typeof SOURCED_DEFAULTS)[number];
+
+/** The properties of a defender-incidents node as a flow may hold them (see DetectionsNodeProperties). */
+export type IncidentsNodeProperties = Partial<PropertiesOf<'defender-incidents'>> & {
+  retryBaseDelayMs?: string | number;
+  redeliveryBaseDelayMs?: string | number;
+};
+
+/**
+ * What tells the pull nodes apart in their settings: the query they take, which of its defaults a TypedInput
+ * may take from elsewhere, and which are plain fields under another property name.
+ */
+export interface PullNodeKind {
+  type: 'defender-detections' | 'defender-incidents';
+  dialect: QueryDialect;
+  /** Query defaults whose field is a TypedInput (env, flow or global besides the value). */
+  sourced: readonly string[];
+  /** Query defaults in plain fields, by node property: the query key each gives. */
+  fields: Readonly<Record<string, string>>;
+}
+
+export const DETECTIONS_NODE: PullNodeKind = { type: 'defender-detections', dialect: SIEM_QUERY, sourced: SOURCED_DEFAULTS, fields: {} };
+
+export const INCIDENTS_NODE: PullNodeKind = {
+  type: 'defender-incidents',
+  dialect: INCIDENT_QUERY,
+  sourced: ['limit'],
+  fields: { incidentStatus: 'status', severity: 'severity', assignedTo: 'assignedTo', classification: 'classification', determination: 'determination' },
+};
 
 /** A default read from flow or global context for every message, so a change there applies to the next pull. */
-export type ContextDefault = PerMessageSource<SourcedDefault> & { scope: 'flow' | 'global' };
+export type ContextDefault = PerMessageSource & { scope: 'flow' | 'global' };
 
-export interface DetectionsSettings {
+/** What every pull node's settings hold. */
+export interface PullSettings {
   /** The defaults known at deploy: the fields themselves and environment variables. */
   defaults: DetectionQuery;
   /** Defaults still to be read from context, one per message. */
@@ -41,12 +70,20 @@ export interface DetectionsSettings {
   timeoutMs: number;
   maxResponseBytes: number;
   retry: RetryPolicy;
-  /** Graph only: what each message carries. The SIEM API's output is SIEM-shaped whatever this says. */
-  shape: GraphShape;
   /** Which versions of an alert go out, and how long the node remembers the alerts it sent. */
   lifecycle: { mode: EventMode; rememberMs: number };
   /** Delivery confirmation of incremental pulls; undefined when off (confirm: none). */
   delivery?: DeliverySettings;
+}
+
+export interface DetectionsSettings extends PullSettings {
+  /** Graph only: what each message carries. The SIEM API's output is SIEM-shaped whatever this says. */
+  shape: GraphShape;
+}
+
+export interface IncidentsSettings extends PullSettings {
+  /** Whether each incident comes with its alerts. */
+  alerts: AlertsMode;
 }
 
 type NumberRefusal =
@@ -82,22 +119,29 @@ export function fromError(from: Message, err: unknown): DefenderError {
 
 export const NODE_DEFAULT = message('settings.node-default');
 
-/** machinegroups as the editor saves it ("A, B") or as a context value may hold it (["A", "B"]). */
-function groupList(value: unknown): unknown {
+/** A list as the editor saves it ("A, B") or as a context value may hold it (["A", "B"]). */
+function commaList(value: unknown): unknown {
   return typeof value === 'string' ? value.split(',').map((g) => g.trim()).filter((g) => g !== '') : value;
 }
 
 /**
- * One sourced default, parsed like a message's value (blank text is no value, as an empty field is); an error
- * names where the value came from.
+ * One default from a field, the environment or context, parsed like a message's value (blank text is no
+ * value, as an empty field is); an error names where the value came from.
  */
-function parseSourced(key: SourcedDefault, value: unknown, refused: (err: unknown) => DefenderError): DetectionQuery {
+function parseDefault(dialect: QueryDialect, key: string, value: unknown, refused: (err: unknown) => DefenderError): DetectionQuery {
   const given = typeof value === 'string' ? value.trim() : value;
   try {
-    return parseQuery({ [key]: key === 'machinegroups' ? groupList(given) : given });
+    return parseQuery({ [key]: dialect.lists.includes(key) ? commaList(given) : given }, dialect);
   } catch (err) {
     throw refused(err);
   }
+}
+
+/** Query defaults laid over others, a default property beside the properties already given. */
+function withDefault(defaults: DetectionQuery, more: DetectionQuery): void {
+  const properties = more.properties ? { ...defaults.properties, ...more.properties } : defaults.properties;
+  Object.assign(defaults, more);
+  if (properties) defaults.properties = properties;
 }
 
 /** Reads an environment variable the way Node-RED does (flow, group and global env first); undefined when not set. */
@@ -115,13 +159,36 @@ export function envValue(key: string, name: string, readEnv: EnvReader): unknown
 }
 
 /**
- * Reads and validates the node's properties once, at deploy. Properties saved by an older version (or
- * never written) mean their declared default (properties.ts), as in the editor; an empty number or
+ * Reads and validates a detections node's properties once, at deploy. Properties saved by an older version
+ * (or never written) mean their declared default (properties.ts), as in the editor; an empty number or
  * duration field does too. Defaults taken from an environment variable are read here; those taken from
  * flow or global context are left for each message.
  */
 export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader = (name) => process.env[name]): DetectionsSettings {
   const p = withDefaults('defender-detections', given);
+  // A node saved before the property existed, or left at the default, sends SIEM-shaped detections.
+  const shape = String(p.shape).trim() || 'siem';
+  if (!(GRAPH_SHAPES as readonly string[]).includes(shape)) {
+    throw invalidConfig(message('settings.bad-shape', { value: String(p.shape) }));
+  }
+  return { ...readPullSettings(DETECTIONS_NODE, p, readEnv), shape: shape as GraphShape };
+}
+
+/** Reads and validates an incidents node's properties once, at deploy, as readSettings does a detections node's. */
+export function readIncidentsSettings(given: IncidentsNodeProperties, readEnv: EnvReader = (name) => process.env[name]): IncidentsSettings {
+  const p = withDefaults('defender-incidents', given);
+  const alerts = String(p.alerts).trim() || NODE_PROPERTIES['defender-incidents'].alerts;
+  if (!(ALERTS_MODES as readonly string[]).includes(alerts)) throw invalidConfig(message('incident.bad-alerts', { value: String(p.alerts) }));
+  return { ...readPullSettings(INCIDENTS_NODE, p, readEnv), alerts: alerts as AlertsMode };
+}
+
+/** The properties every pull node has, as withDefaults gives them. */
+type PullProperties = PropertiesOf<'defender-detections' | 'defender-incidents'> & { retryBaseDelayMs?: string | number; redeliveryBaseDelayMs?: string | number };
+
+/** What the pull nodes' settings have in common, read by the node's kind. */
+function readPullSettings(kind: PullNodeKind, p: PullProperties, readEnv: EnvReader): PullSettings {
+  const property = (name: string): unknown => (p as unknown as Record<string, unknown>)[name];
+  const declared = NODE_PROPERTIES[kind.type] as Readonly<Record<string, unknown>>;
   const incremental = p.incremental === true || p.incremental === 'true';
   let defaults: DetectionQuery;
   try {
@@ -134,23 +201,26 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
     throw fromError(NODE_DEFAULT, err);
   }
   const contextDefaults: ContextDefault[] = [];
-  for (const key of SOURCED_DEFAULTS) {
-    const source = String(p[`${key}Type`]).trim() || DEFAULTS[`${key}Type`];
-    const raw = p[key];
+  for (const key of kind.sourced) {
+    const source = String(property(`${key}Type`)).trim() || String(declared[`${key}Type`]);
+    const raw = property(key);
     const name = String(raw ?? '').trim();
     if (source === 'str' || source === 'num') {
-      Object.assign(defaults, parseSourced(key, raw, (err) => fromError(NODE_DEFAULT, err)));
+      withDefault(defaults, parseDefault(kind.dialect, key, raw, (err) => fromError(NODE_DEFAULT, err)));
     } else if (source === 'env') {
       // A misspelt name must not silently widen the query to every device group.
       const value = envValue(key, name, readEnv);
       // The value is not repeated in the error: a variable chosen by mistake may hold a secret.
-      Object.assign(defaults, parseSourced(key, value, () => invalidConfig(message('settings.env-bad-value', { key, name }))));
+      withDefault(defaults, parseDefault(kind.dialect, key, value, () => invalidConfig(message('settings.env-bad-value', { key, name }))));
     } else if (source === 'flow' || source === 'global') {
       if (name === '') throw invalidConfig(message('settings.context-key-missing', { key, scope: source }));
       contextDefaults.push({ key, scope: source, name });
     } else {
       throw invalidConfig(message('settings.bad-source', { key, value: source }));
     }
+  }
+  for (const [name, key] of Object.entries(kind.fields)) {
+    withDefault(defaults, parseDefault(kind.dialect, key, property(name), (err) => fromError(NODE_DEFAULT, err)));
   }
   try {
     checkQuery(defaults);
@@ -164,11 +234,6 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
       throw (err as DefenderError).withCode('INVALID_CONFIG');
     }
   };
-  // A node saved before the property existed, or left at the default, sends SIEM-shaped detections.
-  const shape = String(p.shape).trim() || 'siem';
-  if (!(GRAPH_SHAPES as readonly string[]).includes(shape)) {
-    throw invalidConfig(message('settings.bad-shape', { value: String(p.shape) }));
-  }
   const events = String(p.events).trim() || DEFAULTS.events;
   if (!(EVENT_MODES as readonly string[]).includes(events)) {
     throw invalidConfig(message('settings.bad-events', { value: String(p.events) }));
@@ -177,7 +242,6 @@ export function readSettings(given: DetectionsNodeProperties, readEnv: EnvReader
     defaults,
     contextDefaults,
     delivery: readDelivery(p, duration),
-    shape: shape as GraphShape,
     lifecycle: { mode: events as EventMode, rememberMs: duration('remember').toMillis() },
     incremental: incremental
       ? { initialAgo: duration('initialAgo'), overlap: duration('overlap', true) }
@@ -202,10 +266,7 @@ const MAX_DELIVERIES = 100;
  * delivering nodes (a list of ids, or ids separated by commas in a flow written by hand), the timeout and
  * the number of deliveries. The values are checked whichever mode is chosen, as the dialog checks them.
  */
-function readDelivery(
-  p: PropertiesOf<'defender-detections'> & DetectionsNodeProperties,
-  duration: (name: 'deliveryTimeout') => Duration,
-): DeliverySettings | undefined {
+function readDelivery(p: PullProperties, duration: (name: 'deliveryTimeout') => Duration): DeliverySettings | undefined {
   const mode = String(p.confirm).trim() || DEFAULTS.confirm;
   if (!(CONFIRM_MODES as readonly string[]).includes(mode)) throw invalidConfig(message('settings.bad-confirm', { value: String(p.confirm) }));
   const given: unknown = p.confirmNodes;
@@ -228,13 +289,13 @@ function readDelivery(
  * that is not set (or null) is refused rather than left out: a misspelt key must not widen the query to every
  * device group. An empty string or list means "no value", as an empty field does.
  */
-export function contextQuery(values: ReadonlyArray<{ from: ContextDefault; value: unknown }>): DetectionQuery {
+export function contextQuery(values: ReadonlyArray<{ from: ContextDefault; value: unknown }>, dialect: QueryDialect = SIEM_QUERY): DetectionQuery {
   const query: DetectionQuery = {};
   for (const { from, value } of values) {
     const names = { key: from.key, scope: from.scope, name: from.name };
     // null counts as not set: flow.set('groups', msg.missing) must not widen the query either.
     if (value === undefined || value === null) throw invalidConfig(message('settings.context-not-set', names));
-    Object.assign(query, parseSourced(from.key, value, (err) => fromError(message('settings.from-context', names), err)));
+    withDefault(query, parseDefault(dialect, from.key, value, (err) => fromError(message('settings.from-context', names), err)));
   }
   return query;
 }

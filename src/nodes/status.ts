@@ -49,10 +49,11 @@ class NodeStatus {
   }
 }
 
-/** The detections node's status: pulling, retrying, how many were new, or why the pull failed. */
+/** A pull node's status: pulling, retrying, how many were new, or why the pull failed. */
 export class PullStatus extends NodeStatus {
-  constructor(node: Node, translate: Translate) {
-    super(node, translate, 'defender-detections', ['HTTP_401', 'HTTP_403', 'HTTP_429']);
+  /** `catalog`: the node's own (defender-detections, defender-incidents). */
+  constructor(node: Node, translate: Translate, catalog = 'defender-detections') {
+    super(node, translate, catalog, ['HTTP_401', 'HTTP_403', 'HTTP_429']);
   }
 
   pulling(): void {

@@ -189,6 +189,20 @@ export class EditorPage {
     }
   }
 
+  /** Whether the dialog marks a field (by its selector) as invalid. */
+  async marked(field: string): Promise<boolean> {
+    return /input-error/.test(String(await this.page.locator(field).getAttribute('class')));
+  }
+
+  /** Types `bad` into a field and checks that the dialog marks it, then `good` and checks that it does not. */
+  async checkMarking(field: string, bad: string, good: string): Promise<void> {
+    for (const [value, expected] of [[bad, true], [good, false]] as const) {
+      await this.page.fill(field, value);
+      await this.page.locator(field).press('Tab');
+      if ((await this.marked(field)) !== expected) throw new Error(`${field} "${value}" is ${expected ? 'not ' : ''}marked`);
+    }
+  }
+
   /** The text of a dialog's label for an input, e.g. `node-input-limit`. */
   labelOf(inputId: string): Promise<string> {
     return this.page.locator(`label[for="${inputId}"]`).first().innerText();

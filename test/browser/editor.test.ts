@@ -4,8 +4,9 @@
  * → debug with the mouse, create a defender-config that points at the emulator, deploy, test the
  * connection, switch it to certificate sign-in with the demo's throwaway key and certificate, pull, and read the
  * detections in the debug sidebar; put an update alert node behind it, choose a status in its dialog and see
- * the alerts change, and an update incident node behind that, and see their incidents change; then the same
- * dialogs in Japanese.
+ * the alerts change, and an update incident node behind that, and see their incidents change; drop defender
+ * incidents beside it, check its dialog's validation and pull incidents; then the same dialogs, and the
+ * incidents help, in Japanese.
  * Screenshots go to screenshots/ (gitignored).
  *
  * Runs when Chromium is installed (/usr/bin/chromium, or CHROMIUM_PATH); otherwise it is skipped with a
@@ -26,7 +27,7 @@ const TOPIC = /^\[(Informational|Low|Medium|High)\] .+ on .+/;
 
 editorSuite('the Node-RED editor in Chromium', (suite) => {
   const { step } = suite;
-  const ids = { inject: '', detections: '', debug: '', config: '', update: '', incident: '' };
+  const ids = { inject: '', detections: '', debug: '', config: '', update: '', incident: '', incidents: '' };
 
   step('lists the nodes of the package in the palette manager, and defender detections in the palette', async () => {
     await suite.editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
@@ -36,7 +37,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     const module = page.locator('.red-ui-palette-module-header', { hasText: 'node-red-contrib-defender-detections' }).locator('..');
     await module.locator('.red-ui-palette-module-set-button').click();
     const types = await module.locator('.red-ui-palette-module-type').allInnerTexts();
-    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections', 'defender-incident-update']);
+    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections', 'defender-incident-update', 'defender-incidents']);
     await page.click('.red-ui-tray-toolbar #node-dialog-ok');
     await page.locator('.red-ui-palette-module-header').first().waitFor({ state: 'detached' });
   });
@@ -381,15 +382,8 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     await page.locator('#node-input-maxDeliveries').scrollIntoViewIfNeeded();
     await suite.editor.settle();
     await suite.editor.screenshot('delivery-dialog');
-    const marked = async (id: string): Promise<boolean> => /input-error/.test(String(await page.locator(id).getAttribute('class')));
-    for (const [field, bad, good] of [['#node-input-deliveryTimeout', '1 minute', 'PT1M'], ['#node-input-maxDeliveries', '0', '10']] as const) {
-      await page.fill(field, bad);
-      await page.locator(field).press('Tab');
-      assert.ok(await marked(field), `${field} "${bad}" is not marked`);
-      await page.fill(field, good);
-      await page.locator(field).press('Tab');
-      assert.ok(!(await marked(field)), `${field} "${good}" is marked`);
-    }
+    await suite.editor.checkMarking('#node-input-deliveryTimeout', '1 minute', 'PT1M');
+    await suite.editor.checkMarking('#node-input-maxDeliveries', '0', '10');
     // No delivering node left: the node is marked when the dialog closes, as the Complete node is without a scope.
     await list.locator('.red-ui-treeList-label', { hasText: 'POST to webhook' }).locator('input.red-ui-treeList-checkbox').click();
     assert.deepEqual(await ticked(), []);
@@ -407,6 +401,44 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     // The imported flow is not deployed: it goes again, and the first flow is shown.
     await suite.editor.deleteTab(imported.tab);
     await suite.editor.showTab(String(await suite.editor.property(ids.detections, 'z')));
+  });
+
+  step('drops defender incidents from the same palette category, marks filter values Graph does not know, and a pull shows incidents in the debug sidebar', async () => {
+    const page = suite.editor.page;
+    const category = (type: string): Promise<string | undefined> => suite.editor.paletteNode(type).evaluate((el) => el.closest('.red-ui-palette-category')?.id);
+    assert.equal(await category('defender-incidents'), await category('defender-detections'));
+    assert.equal((await suite.editor.paletteNode('defender-incidents').innerText()).replace(/\s+/g, ' ').trim(), 'defender incidents');
+    ids.incidents = await suite.editor.drop('defender-incidents', 380, 320);
+    await suite.editor.wire(ids.inject, 0, ids.incidents);
+    await suite.editor.wire(ids.incidents, 0, ids.debug);
+    await suite.editor.openNode(ids.incidents, '#node-input-initialAgo');
+    assert.equal((await suite.editor.labelOf('node-input-incidentStatus')).trim(), 'Status');
+    assert.equal(await page.locator('#node-input-alerts').inputValue(), 'include');
+    assert.equal(await page.locator('#node-input-incremental').isChecked(), true);
+    await page.selectOption('#node-input-defender', ids.config);
+    await suite.editor.checkMarking('#node-input-incidentStatus', 'active, closed', 'Active, inProgress');
+    await suite.editor.checkMarking('#node-input-severity', 'high, urgent', 'high, medium, low, informational');
+    await suite.editor.checkMarking('#node-input-classification', 'malicious', '');
+    await suite.editor.checkMarking('#node-input-initialAgo', '2 hours', 'PT2H');
+    // A limit from flow context needs its key, as in the detections dialog.
+    await suite.editor.chooseSource('limit', 'flow');
+    await suite.editor.typedInput('limit').press('Tab');
+    assert.ok(await suite.editor.marked('#node-input-limit'), 'an empty flow key is not marked');
+    await suite.editor.chooseSource('limit', 'num');
+    await suite.editor.settle();
+    await suite.editor.screenshot('incidents-dialog');
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+    // Unnamed, it shows what it asks for, in Graph's words.
+    assert.equal(await suite.editor.flowNode(ids.incidents).locator('.red-ui-flow-node-label-text').textContent(), 'status Active, inProgress · severity high, medium, low, informational');
+    assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(ids.incidents)), []);
+    await suite.editor.deploy();
+    await suite.editor.inject(ids.inject);
+    // Through Graph, although the config node reads the SIEM API.
+    await suite.editor.status(ids.incidents, /^[1-9]\d* new at \d\d:\d\d:\d\d$/);
+    // An incident's name says where: "on one endpoint" or "on multiple endpoints" (the detections' say which device).
+    const incident = page.locator('.red-ui-debug-msg .red-ui-debug-msg-topic', { hasText: /^\[(Informational|Low|Medium|High)\] .* on (one endpoint|multiple endpoints)/ });
+    await incident.first().waitFor({ state: 'attached', timeout: 20_000 });
   });
 
   step('shows the dialogs in Japanese when the browser\'s language is Japanese', async () => {
@@ -444,6 +476,19 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       await page.locator('#node-config-input-tenantId').waitFor({ state: 'detached' });
       await page.click('#node-dialog-cancel');
       await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+      await ja.openNode(ids.incidents, '#node-input-initialAgo');
+      assert.equal((await ja.labelOf('node-input-incidentStatus')).trim(), '状態');
+      assert.equal((await ja.labelOf('node-input-determination')).trim(), '判定');
+      assert.equal((await ja.labelOf('node-input-incremental')).trim(), '新しいインシデントと変更されたインシデントだけをプルする (差分)');
+      await ja.checkMarking('#node-input-severity', 'urgent', 'high');
+      await ja.screenshot('ja-incidents-dialog');
+      await page.click('#node-dialog-cancel');
+      await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
+      // The help panel, in Japanese too.
+      await page.evaluate(() => (window as unknown as { RED: { sidebar: { help: { show(type: string): void } } } }).RED.sidebar.help.show('defender-incidents'));
+      const help = page.locator('.red-ui-help').filter({ visible: true }).first();
+      await help.filter({ hasText: 'Microsoft Graph を通じて Microsoft Defender XDR のインシデントをアラートとともにプルし' }).waitFor({ state: 'visible' });
+      assert.match(await help.innerText(), /SecurityIncident\.Read\.All/);
       await ja.openNode(ids.update, '#node-input-defender');
       assert.equal((await ja.labelOf('node-input-determination')).trim(), '判定');
       assert.equal((await ja.labelOf('node-input-assignedTo')).trim(), '割り当て先');

@@ -11,7 +11,7 @@ import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
 import updateNode from '../../src/nodes/defender-alert-update';
-import { coreNode, FileContextRuntime, type FlowNode, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, runtimeHooks, SECRET, withEmulatorSuite } from '../fixtures/harness';
+import { coreNode, FileContextRuntime, type FlowNode, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, runtimeHooks, SECRET, sleep, waitFor, withEmulatorSuite } from '../fixtures/harness';
 import { Mailbox, Webhook } from '../fixtures/receivers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -68,8 +68,6 @@ function attach(flow: FlowNode[]): Running {
     },
   };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Pulls until `done()` holds, at most `times` pulls, a little apart; answers the summaries. */
 async function pullUntil(flow: Running, done: () => boolean, times = 20): Promise<Array<Record<string, unknown>>> {
@@ -305,14 +303,6 @@ describe('delivery confirmation with the shipped examples', () => {
 
 /** The summary a rig's pull ended with. */
 const summaryOf = (pulled: { summary?: Message }): Record<string, unknown> => pulled.summary?.payload as Record<string, unknown>;
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
 
 
 describe('delivery confirmation rules', () => {

@@ -68,6 +68,19 @@ describe('PullStatus in each language', () => {
   });
 });
 
+describe('PullStatus of the incidents node', () => {
+  it('reads the incidents node\'s own catalog: its 403 names the permission incidents need', () => {
+    const en = rig(catalogOf('defender-incidents.json', 'en-US'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    en.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 403: needs SecurityIncident.Read.All');
+    en.status.done({ new: 2, updates: 1 }, new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(en.shown.at(-1)?.text, '2 new, 1 updated at 09:05:07');
+    const ja = rig(catalogOf('defender-incidents.json', 'ja'), (node, translate) => new PullStatus(node, translate, 'defender-incidents'));
+    ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityIncident.Read.All が必要です');
+  });
+});
+
 describe('UpdateStatus', () => {
   const catalog = (lang: string): Record<string, string> => {
     const flat: Record<string, string> = {};

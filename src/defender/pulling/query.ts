@@ -25,6 +25,8 @@ export interface DetectionQuery {
  */
 export interface QueryDialect {
   keys: readonly string[];
+  /** The keys a node's field gives as a list separated by commas ("UKMachines, FranceMachines"). */
+  lists: readonly string[];
   /** A property's values, validated: a list, empty when none is given. */
   property?(key: string, value: unknown): string[];
 }
@@ -41,7 +43,7 @@ export const QUERY_KEYS = [
 export type QueryKey = (typeof QUERY_KEYS)[number];
 
 /** The SIEM API's parameters. */
-export const SIEM_QUERY: QueryDialect = { keys: QUERY_KEYS };
+export const SIEM_QUERY: QueryDialect = { keys: QUERY_KEYS, lists: ['machinegroups'] };
 
 /** What every dialect takes: the time range and the limit. */
 export const WINDOW_KEYS = ['sinceTimeUtc', 'untilTimeUtc', 'ago', 'limit'] as const;
@@ -171,6 +173,11 @@ export function parseQuery(input: Record<string, unknown>, dialect: QueryDialect
     }
   }
   return query;
+}
+
+/** Whether the query gives a value for `key` (a parameter, or a property of a Graph dialect). */
+export function givesKey(query: DetectionQuery, key: string): boolean {
+  return (query as Record<string, unknown>)[key] !== undefined || query.properties?.[key] !== undefined;
 }
 
 export function hasTimeRange(query: DetectionQuery): boolean {

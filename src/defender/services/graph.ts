@@ -59,15 +59,9 @@ export interface GraphCollection {
   readonly optional?: { name: string; value: string; failsWith(err: unknown): boolean; restMs: number };
   /** The message of a 200 whose body is not a page of this collection. */
   readonly badBody: 'body.not-alerts' | 'incident.body-not-incidents';
+  /** Graph as its errors name it for this collection: a 403 names the permission reading it needs. */
+  readonly service: ServiceDescription;
 }
-
-/** alerts_v2, as the SIEM API's replacement: only Defender for Endpoint's alerts, as the SIEM API gave only those. */
-export const ALERTS_V2: GraphCollection = {
-  name: 'alerts_v2',
-  maxTop: 1000,
-  clauses: () => [`serviceSource eq '${SERVICE_SOURCE}'`],
-  badBody: 'body.not-alerts',
-};
 
 /** Whether Graph was found to refuse `option` of `collection`, and not long enough ago to ask again. */
 export function refuses(session: GraphSession, collection: GraphCollection, option: string, nowMs = Date.now()): boolean {
@@ -145,6 +139,15 @@ export const GRAPH_API: ServiceDescription = {
     429: message('meaning.graph-429'),
     500: message('meaning.service-error'),
   },
+};
+
+/** alerts_v2, as the SIEM API's replacement: only Defender for Endpoint's alerts, as the SIEM API gave only those. */
+export const ALERTS_V2: GraphCollection = {
+  name: 'alerts_v2',
+  maxTop: 1000,
+  clauses: () => [`serviceSource eq '${SERVICE_SOURCE}'`],
+  badBody: 'body.not-alerts',
+  service: GRAPH_API,
 };
 
 /**
@@ -509,7 +512,7 @@ export abstract class GraphCollectionClient implements DetectionsSource {
 
   /** One GET: the rate limit, then the token, the 401 refresh and the retries, as for the SIEM API. */
   protected get<T>(url: string, read: (response: HttpResponse, token: string) => T): Promise<T> {
-    const client = { ...graphRequestClient(this.tokens, this.session, this.options), transport: this.transport };
+    const client = { ...graphRequestClient(this.tokens, this.session, this.options, this.collection.service), transport: this.transport };
     return authorizedGet(url, client, read);
   }
 }

@@ -1,7 +1,7 @@
 import { ALERT_CLASSIFICATIONS, ALERT_DETERMINATIONS } from '../writing/alert-update';
 import type { Detection, DetectionAccessor } from './detection';
 import { DefenderError, invalidQuery } from '../errors';
-import { type GraphClientOptions, type GraphCollection, GraphCollectionClient, type GraphEntity, type GraphSession } from './graph';
+import { GRAPH_API, type GraphClientOptions, type GraphCollection, GraphCollectionClient, type GraphEntity, type GraphSession } from './graph';
 import { graphAlertKey } from './graph-mapping';
 import { jsonObject } from '../writing/graph-writer';
 import type { HttpTransport } from '../transport/http';
@@ -56,7 +56,7 @@ function filterValues(key: string, value: unknown): string[] {
 }
 
 /** What an incidents pull takes: the time range, the limit, and the filterable properties. */
-export const INCIDENT_QUERY: QueryDialect = { keys: [...WINDOW_KEYS, ...INCIDENT_FILTERS], property: filterValues };
+export const INCIDENT_QUERY: QueryDialect = { keys: [...WINDOW_KEYS, ...INCIDENT_FILTERS], lists: INCIDENT_FILTERS, property: filterValues };
 
 /**
  * How long the list is read without `$expand=alerts` once Graph failed it: an hour, then it is tried again
@@ -88,6 +88,7 @@ function incidentsCollection(alerts: AlertsMode): GraphCollection {
       ? { optional: { name: '$expand', value: 'alerts', failsWith: (err: unknown) => err instanceof DefenderError && (err.statusCode ?? 0) >= 500, restMs: EXPAND_REST_MS } }
       : {}),
     badBody: 'incident.body-not-incidents',
+    service: { ...GRAPH_API, meanings: { ...GRAPH_API.meanings, 403: message('incident.meaning-403') } },
   };
 }
 
@@ -125,6 +126,8 @@ export interface IncidentsClientOptions extends GraphClientOptions {
 export class IncidentsClient extends GraphCollectionClient {
   readonly accessor = INCIDENT_ACCESSOR;
   private readonly alerts: AlertsMode;
+  /** The alerts read on their own for the page before, by incident version. */
+  private readBefore = new Map<string, unknown[]>();
 
   constructor(transport: Pick<HttpTransport, 'get'>, connection: Connection, tokens: TokenProvider, session: GraphSession, options: IncidentsClientOptions) {
     const alerts = options.alerts ?? 'include';
@@ -134,11 +137,17 @@ export class IncidentsClient extends GraphCollectionClient {
 
   protected async complete(incidents: GraphEntity[]): Promise<Detection[]> {
     if (this.alerts === 'none') return incidents;
+    const read = new Map<string, unknown[]>();
     for (const incident of incidents) {
-      if (Array.isArray(incident.alerts)) continue;
-      // A merged incident's alerts went to the one it was merged into: there is nothing to read.
-      incident.alerts = incident.status === 'redirected' ? [] : await this.alertsOf(text(incident.id));
+      if (!Array.isArray(incident.alerts)) {
+        // The versions on a page's edge come again on the next page: their alerts were read already.
+        const key = graphAlertKey(incident);
+        // A merged incident's alerts went to the one it was merged into: there is nothing to read.
+        incident.alerts = this.readBefore.get(key) ?? (incident.status === 'redirected' ? [] : await this.alertsOf(text(incident.id)));
+        read.set(key, incident.alerts as unknown[]);
+      }
     }
+    this.readBefore = read;
     return incidents;
   }
 
