@@ -3,7 +3,8 @@
  * incidents with their alerts, through Graph whatever the config node's API, incremental with a checkpoint,
  * the incident's lifecycle (events all/new/triage, changes of tags and alert counts, merges), exactly once
  * across a restart with a file store, paging with and without nextLink (ties on a page's edge), the $expand
- * fallback, filters, msg.query from a function node, bad input, and delivery confirmation to a real webhook.
+ * fallback, filters, msg.query from a function node, msg.reset, bad input, and delivery confirmation to a
+ * real webhook.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -228,6 +229,16 @@ describe('defender-incidents', () => {
     }
     assert.deepEqual((await rig.pull()).detections.map((m) => m.incidentId), ['7000', '7001']);
     assert.ok(!everythingShown(rig).includes(SECRET));
+  });
+
+  it('forgets its checkpoint on msg.reset without a request, and reads the window again as new', async () => {
+    incidents(emulator, 2, 1);
+    const rig = await loadIncidentsRig(emulator);
+    assert.equal((await rig.pull()).detections.length, 2);
+    const before = emulator.requests.length;
+    const reset = await rig.pull({ reset: true });
+    assert.deepEqual([reset.error, reset.summary, emulator.requests.length], [undefined, undefined, before]);
+    assert.deepEqual((await rig.pull()).detections.map((m) => [m.incidentId, m.event]), [['7000', 'new'], ['7001', 'new']]);
   });
 
   it('sends the incidents alone with alerts "none": no $expand, no alerts', async () => {

@@ -103,9 +103,10 @@ describe('pulling incidents from Graph', () => {
     new Tenant({ tenantId: TENANT, clientId: CLIENT_ID, region: 'custom', api: 'siem', apiBaseUrl: e.url, authorityUrl: e.url }, { clientSecret: SECRET }, { retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 1 } });
   const options = { timeoutMs: 5000, maxResponseBytes: 64 * 1024 * 1024, retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 1 } };
 
-  async function pull(tenant: Tenant, checkpoint?: PullResult['nextCheckpoint'], alerts: 'include' | 'none' = 'include'): Promise<{ sink: CollectingSink; result: PullResult }> {
+  /** One incremental pull; `now` is the Graph client's clock (what it remembers Graph refused expires by it). */
+  async function pull(tenant: Tenant, checkpoint?: PullResult['nextCheckpoint'], alerts: 'include' | 'none' = 'include', now?: () => number): Promise<{ sink: CollectingSink; result: PullResult }> {
     const sink = new CollectingSink();
-    const source = tenant.incidents({ ...options, alerts });
+    const source = tenant.incidents({ ...options, alerts, ...(now ? { now } : {}) });
     const result = await pullDetections(source, {}, settings, checkpoint, sink, { maxResponseBytes: options.maxResponseBytes, lifecycle: { mode: 'all', rememberMs: 30 * 24 * 60 * MINUTE } });
     return { sink, result };
   }
@@ -199,6 +200,25 @@ describe('pulling incidents from Graph', () => {
     const lists = quiet.requests.filter((r) => r.endpoint === 'graph-incidents');
     assert.ok(lists.every((r) => !new Map(r.query).has('$expand') && r.status !== 500));
     assert.ok(lists.some((r) => r.status === 200));
+    tenant.close();
+  });
+
+  it('asks $expand=alerts again an hour after Graph failed it, and then reads the alerts with the list when Graph answers', async () => {
+    incidents(quiet, 2, 3);
+    const tenant = tenantOf(quiet);
+    let { result } = await pull(tenant);
+    assert.ok(quiet.requests.some((r) => r.endpoint === 'graph-incidents' && r.status === 500), 'the premise: Graph failed the list with $expand');
+    const lists = (): Array<Map<string, string>> => quiet.requests.filter((r) => r.endpoint === 'graph-incidents').map((r) => new Map(r.query));
+    // Incidents of one alert each from now on, which this Graph expands.
+    for (const [minutes, expanded] of [[59, false], [61, true]] as const) {
+      quiet.reset();
+      incidents(quiet, 2, 1, 1000, (i) => Date.now() - 500 + i);
+      const later = await pull(tenant, result.nextCheckpoint, 'include', () => Date.now() + minutes * MINUTE);
+      result = later.result;
+      assert.deepEqual(later.sink.detections.map((d) => (d.alerts as unknown[]).length), [1, 1], `${minutes} minutes later`);
+      assert.ok(lists().length > 0 && lists().every((q) => q.has('$expand') === expanded), `${minutes} minutes later: $expand ${expanded ? '' : 'not '}asked`);
+      assert.equal(quiet.requests.filter((r) => r.endpoint === 'graph-incident').length, expanded ? 0 : 2);
+    }
     tenant.close();
   });
 
