@@ -6,7 +6,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const README_PICTURES = ['flow', 'detections-dialog', 'config-dialog', 'config-certificate', 'test-connection', 'ja-detections-dialog', 'ja-test-connection', 'ja-update-dialog', 'update-dialog', 'delivery-flow', 'delivery-dialog'];
+const README_PICTURES = ['flow', 'detections-dialog', 'config-dialog', 'config-certificate', 'test-connection', 'ja-detections-dialog', 'ja-test-connection', 'ja-update-dialog', 'update-dialog', 'incident-update-dialog', 'delivery-flow', 'delivery-dialog'];
 const root = path.resolve(__dirname, '..');
 const env = { ...process.env, BROWSER_TESTS: 'required' };
 for (const args of [['scripts/build.js'], ['scripts/test.js', 'test/browser/editor.test']]) {

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
-import { ALERT_ENUMS, type AlertUpdateField } from '../src/defender/writing/alert-update';
+import { ALERT_ENUMS } from '../src/defender/writing/alert-update';
+import { INCIDENT_ENUMS } from '../src/defender/writing/incident-update';
 import { MESSAGES } from '../src/defender/messages';
 import { INCIDENT_QUERY } from '../src/defender/services/incidents';
 import { ISO_DATE_TIME, parseQuery } from '../src/defender/pulling/query';
@@ -17,6 +18,7 @@ import { AUTH_MODES } from '../src/defender/sign-in/credential';
 import { resolveSignIn } from '../src/defender/sign-in/modes';
 import { NODE_PROPERTIES, type NodeType } from '../src/nodes/properties';
 import { INCIDENTS_NODE, readIncidentsSettings, readSettings } from '../src/nodes/settings';
+import { ALERT_UPDATE_NODE, INCIDENT_UPDATE_NODE } from '../src/nodes/update-node';
 import { readUpdateSettings, type UpdateNodeProperties, updateProperty } from '../src/nodes/update-settings';
 import { runtimeKey } from '../src/nodes/language';
 
@@ -33,6 +35,12 @@ function flatten(o: unknown, prefix = ''): Record<string, string> {
   if (typeof o === 'string') return { [prefix.slice(0, -1)]: o };
   return Object.assign({}, ...Object.entries(o as object).map(([k, v]) => flatten(v, `${prefix}${k}.`)));
 }
+
+/** The update nodes, each with the values Graph lets a client set. */
+const UPDATE_NODES = [
+  { spec: ALERT_UPDATE_NODE, enums: ALERT_ENUMS },
+  { spec: INCIDENT_UPDATE_NODE, enums: INCIDENT_ENUMS },
+] as const;
 
 /** The table of defaults the build wrote into a dialog. */
 function builtDefaults(type: string): unknown {
@@ -117,57 +125,85 @@ describe('editor and runtime agree', () => {
     assert.deepEqual(Object.keys(editor).sort(), ['classification', 'determination', 'incidentStatus', 'severity']);
   });
 
-  it('the update dialog offers Graph\'s values as the runtime knows them, in any case', () => {
-    const listed = /var ENUMS = (\{[\s\S]*?\});/.exec(read('nodes/defender-alert-update.html'))?.[1];
-    assert.deepEqual(JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))), JSON.parse(JSON.stringify(ALERT_ENUMS)));
-    const { defaults } = registeredType('defender-alert-update');
-    for (const [field, values] of Object.entries(ALERT_ENUMS)) {
-      const property = updateProperty(field as AlertUpdateField);
-      const validate = defaults[property].validate as Validator;
-      for (const value of values) assert.equal(validate.call({}, value.toUpperCase()), true, `${field} ${value}`);
-      assert.notEqual(validate.call({}, 'closed'), true, `${field} "closed" is not refused`);
-      assert.equal(validate.call({ [`${property}Type`]: 'flow' }, 'triage.status'), true);
-      assert.notEqual(validate.call({ [`${property}Type`]: 'flow' }, ''), true, 'a context source needs a key');
-    }
-  });
-
-  it('names every Graph value the update dialog offers in Japanese, with the value after it, in the options and the node\'s label', () => {
-    const ja = flatten(JSON.parse(read('nodes/locales/ja/defender-alert-update.json')));
-    const en = flatten(JSON.parse(read('nodes/locales/en-US/defender-alert-update.json')));
-    // Microsoft's Japanese keeps a few words as they are (APT).
-    const sameInJapanese = new Set(['apt']);
-    for (const [field, values] of Object.entries(ALERT_ENUMS)) {
-      for (const value of values) {
-        const label = ja[`defender-alert-update.values.${field}.${value}`];
-        assert.ok(label, `${field} ${value} has no Japanese label`);
-        if (!sameInJapanese.has(value)) assert.match(label, /[\u3040-\u30ff\u4e00-\u9fff]/, `${field} ${value}: "${label}" is not Japanese`);
-        assert.equal(en[`defender-alert-update.values.${field}.${value}`], value, `${field} ${value}: English shows Graph's word`);
+  for (const { spec, enums } of UPDATE_NODES) {
+    const { type } = spec;
+    it(`the ${type} dialog offers Graph's values as the runtime knows them, in any case`, () => {
+      const listed = /var ENUMS = (\{[\s\S]*?\});/.exec(read(`nodes/${type}.html`))?.[1];
+      assert.deepEqual(JSON.parse(JSON.stringify(vm.runInNewContext(`(${listed ?? '{}'})`))), JSON.parse(JSON.stringify(enums)));
+      const { defaults } = registeredType(type);
+      for (const [field, values] of Object.entries(enums)) {
+        const property = updateProperty(spec, field);
+        const validate = defaults[property].validate as Validator;
+        for (const value of values) assert.equal(validate.call({}, value.toUpperCase()), true, `${field} ${value}`);
+        assert.notEqual(validate.call({}, 'closed'), true, `${field} "closed" is not refused`);
+        assert.equal(validate.call({ [`${property}Type`]: 'flow' }, 'triage.status'), true);
+        assert.notEqual(validate.call({ [`${property}Type`]: 'flow' }, ''), true, 'a context source needs a key');
       }
-      const labelled = Object.keys(ja).filter((k) => k.startsWith(`defender-alert-update.values.${field}.`)).map((k) => k.split('.').pop());
-      assert.deepEqual(labelled.sort(), [...values].sort(), `${field}: a Japanese label for a value Graph does not have`);
-    }
-    const translate = editorTranslate('defender-alert-update', 'ja');
-    const { label } = registeredType('defender-alert-update', translate);
-    const node = { alertStatus: 'RESOLVED', classification: 'truePositive', determination: 'apt', _: translate };
-    assert.equal(label.call(node), '解決済み (resolved) · 真陽性 (truePositive) · APT (apt)');
-    assert.equal(label.call({ ...node, determination: 'notAGraphValue' }), '解決済み (resolved) · 真陽性 (truePositive) · notAGraphValue');
-    const english = editorTranslate('defender-alert-update', 'en-US');
-    assert.equal(registeredType('defender-alert-update', english).label.call({ ...node, _: english }), 'resolved · truePositive · apt');
-  });
+    });
 
-  it('keeps an update node saved without its optional properties, or with null for them, valid in the editor, and means their defaults in the runtime', () => {
-    const { defaults } = registeredType('defender-alert-update');
-    const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES['defender-alert-update'];
-    // Some pipelines write a property they have no value for as null: the same as leaving it out.
-    const nulls: UpdateNodeProperties = Object.fromEntries(Object.keys(declared).map((name) => [name, null]));
-    for (const name of Object.keys(declared)) {
-      const validate = defaults[name].validate;
-      if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
-      if (validate) assert.equal(validate.call({ ...nulls }, null), true, `${name} null is refused`);
-    }
-    assert.deepEqual(inspect(readUpdateSettings({})), inspect(readUpdateSettings(declared)));
-    assert.deepEqual(inspect(readUpdateSettings(nulls)), inspect(readUpdateSettings(declared)));
-  });
+    it(`names every Graph value the ${type} dialog offers in Japanese, with the value after it, in the options and the node's label`, () => {
+      const ja = flatten(JSON.parse(read(`nodes/locales/ja/${type}.json`)));
+      const en = flatten(JSON.parse(read(`nodes/locales/en-US/${type}.json`)));
+      // Microsoft's Japanese keeps a few words as they are (APT).
+      const sameInJapanese = new Set(['apt']);
+      for (const [field, values] of Object.entries(enums)) {
+        for (const value of values) {
+          const label = ja[`${type}.values.${field}.${value}`];
+          assert.ok(label, `${field} ${value} has no Japanese label`);
+          if (!sameInJapanese.has(value)) assert.match(label, /[\u3040-\u30ff\u4e00-\u9fff]/, `${field} ${value}: "${label}" is not Japanese`);
+          assert.equal(en[`${type}.values.${field}.${value}`], value, `${field} ${value}: English shows Graph's word`);
+        }
+        const labelled = Object.keys(ja).filter((k) => k.startsWith(`${type}.values.${field}.`)).map((k) => k.split('.').pop());
+        assert.deepEqual(labelled.sort(), [...values].sort(), `${field}: a Japanese label for a value Graph does not have`);
+      }
+      const translate = editorTranslate(type, 'ja');
+      const { label } = registeredType(type, translate);
+      const node = { [spec.statusProperty]: 'RESOLVED', classification: 'truePositive', determination: 'apt', _: translate };
+      assert.equal(label.call(node), '解決済み (resolved) · 真陽性 (truePositive) · APT (apt)');
+      assert.equal(label.call({ ...node, determination: 'notAGraphValue' }), '解決済み (resolved) · 真陽性 (truePositive) · notAGraphValue');
+      const english = editorTranslate(type, 'en-US');
+      assert.equal(registeredType(type, english).label.call({ ...node, _: english }), 'resolved · truePositive · apt');
+    });
+
+    it(`keeps a ${type} node saved without its optional properties, or with null for them, valid in the editor, and means their defaults in the runtime`, () => {
+      const { defaults } = registeredType(type);
+      const { name: _name, defender: _defender, ...declared } = NODE_PROPERTIES[type];
+      // Some pipelines write a property they have no value for as null: the same as leaving it out.
+      const nulls: UpdateNodeProperties = Object.fromEntries(Object.keys(declared).map((name) => [name, null]));
+      for (const name of Object.keys(declared)) {
+        const validate = defaults[name].validate;
+        if (validate) assert.equal(validate.call({}, undefined), true, `${name} absent is refused`);
+        if (validate) assert.equal(validate.call({ ...nulls }, null), true, `${name} null is refused`);
+      }
+      assert.deepEqual(inspect(readUpdateSettings(spec, {})), inspect(readUpdateSettings(spec, declared)));
+      assert.deepEqual(inspect(readUpdateSettings(spec, nulls)), inspect(readUpdateSettings(spec, declared)));
+    });
+
+    it(`the ${type} dialog accepts what a user types exactly when the runtime does`, () => {
+      const { defaults } = registeredType(type);
+      const values = ['', '  ', 'inProgress', 'INPROGRESS', ' resolved ', 'closed', 'active', 'redirected', 'truePositive', 'malware', 'soc@example.com', 'e-mailed', 'VIP, Ransomware', ',', 'triage.status', '0'];
+      // An environment variable is the runtime's to read (the dialog cannot know it is set): left out here.
+      const sources = ['', 'str', 'msg', 'flow', 'global', 'nope'];
+      const disagree: string[] = [];
+      for (const field of spec.kind.fields.map((f) => updateProperty(spec, f))) {
+        for (const source of sources) {
+          for (const value of values) {
+            const node = { [field]: value, [`${field}Type`]: source };
+            const typeValid = defaults[`${field}Type`].validate?.call(node, source) ?? true;
+            const editor = typeValid === true && defaults[field].validate?.call(node, value) === true;
+            let runtime = true;
+            try {
+              readUpdateSettings(spec, node as never);
+            } catch {
+              runtime = false;
+            }
+            if (editor !== runtime) disagree.push(`${field}=${JSON.stringify(value)} from ${JSON.stringify(source)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
+          }
+        }
+      }
+      assert.deepEqual(disagree, []);
+    });
+  }
 
   // What a user can type into a field, or a flow can hold: each must be accepted by the dialog exactly when
   // the runtime accepts it (an empty or blank field means the default its placeholder shows, in both).
@@ -204,31 +240,6 @@ describe('editor and runtime agree', () => {
       assert.ok(compared > 300, `only ${compared} values compared`);
     });
   }
-
-  it('the update dialog accepts what a user types exactly when the runtime does', () => {
-    const { defaults } = registeredType('defender-alert-update');
-    const values = ['', '  ', 'inProgress', 'INPROGRESS', ' resolved ', 'closed', 'truePositive', 'malware', 'soc@example.com', 'e-mailed', 'triage.status', '0'];
-    // An environment variable is the runtime's to read (the dialog cannot know it is set): left out here.
-    const sources = ['', 'str', 'msg', 'flow', 'global', 'nope'];
-    const disagree: string[] = [];
-    for (const field of ['alertStatus', 'classification', 'determination', 'assignedTo', 'comment']) {
-      for (const source of sources) {
-        for (const value of values) {
-          const node = { [field]: value, [`${field}Type`]: source };
-          const typeValid = defaults[`${field}Type`].validate?.call(node, source) ?? true;
-          const editor = typeValid === true && defaults[field].validate?.call(node, value) === true;
-          let runtime = true;
-          try {
-            readUpdateSettings(node as never);
-          } catch {
-            runtime = false;
-          }
-          if (editor !== runtime) disagree.push(`${field}=${JSON.stringify(value)} from ${JSON.stringify(source)}: the dialog ${editor ? 'accepts' : 'refuses'} it, the runtime ${runtime ? 'accepts' : 'refuses'} it`);
-        }
-      }
-    }
-    assert.deepEqual(disagree, []);
-  });
 
   it('the config dialog accepts what a user types exactly when the runtime does', () => {
     const { defaults } = registeredType('defender-config');
@@ -276,7 +287,7 @@ describe('editor and runtime agree', () => {
   });
 
   it('has the same message keys in English and Japanese', () => {
-    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json', 'defender-incidents.json']) {
+    for (const file of ['defender-config.json', 'defender-detections.json', 'defender-alert-update.json', 'defender-incidents.json', 'defender-incident-update.json']) {
       const en = Object.keys(flatten(JSON.parse(read(`nodes/locales/en-US/${file}`))));
       // The runtime's error texts are in English in messages.ts, translated under `runtime` (next test).
       const ja = Object.keys(flatten(JSON.parse(read(`nodes/locales/ja/${file}`)))).filter((k) => !k.startsWith(RUNTIME) && !k.startsWith(INCIDENTS_RUNTIME));
@@ -300,7 +311,7 @@ describe('editor and runtime agree', () => {
 describe('example flows', () => {
   const allowed = new Set([
     'tab', 'comment', 'inject', 'debug', 'catch', 'complete', 'status', 'switch', 'change', 'template', 'join', 'split',
-    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update', 'defender-incidents',
+    'http request', 'function', 'delay', 'e-mail', 'defender-config', 'defender-detections', 'defender-alert-update', 'defender-incidents', 'defender-incident-update',
   ]);
   const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
 
@@ -320,16 +331,16 @@ describe('example flows', () => {
       assert.doesNotThrow(() => resolveConnection(configs[0] as never));
       const detections = flow.filter((n) => n.type === 'defender-detections');
       const incidents = flow.filter((n) => n.type === 'defender-incidents');
-      const updates = flow.filter((n) => n.type === 'defender-alert-update');
+      const updates = UPDATE_NODES.flatMap(({ spec }) => flow.filter((n) => n.type === spec.type).map((n) => ({ spec, n })));
       assert.ok(detections.length + incidents.length + updates.length >= 1);
       for (const d of [...detections, ...incidents]) {
         assert.equal(d.defender, configs[0].id);
         assert.doesNotThrow(() => (d.type === 'defender-incidents' ? readIncidentsSettings(d) : readSettings(d)));
         assert.equal((d.wires as unknown[]).length, 2, 'both outputs wired');
       }
-      for (const u of updates) {
-        assert.equal(u.defender, configs[0].id);
-        assert.doesNotThrow(() => readUpdateSettings(u));
+      for (const { spec, n } of updates) {
+        assert.equal(n.defender, configs[0].id);
+        assert.doesNotThrow(() => readUpdateSettings(spec, n));
       }
     });
   }

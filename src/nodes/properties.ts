@@ -115,6 +115,25 @@ export const NODE_PROPERTIES = {
     status: '',
     statusType: '',
   },
+  'defender-incident-update': {
+    name: '',
+    defender: '',
+    // As the alert update node's: each value '' (the incident's own is left as it is), from the field itself
+    // unless the TypedInput chooses msg, flow, global or env; the status is `incidentStatus`, never `status`
+    // (the editor keeps a node's runtime status there). customTags: a list, or tags separated by commas.
+    incidentStatus: '',
+    incidentStatusType: 'str',
+    classification: '',
+    classificationType: 'str',
+    determination: '',
+    determinationType: 'str',
+    assignedTo: '',
+    assignedToType: 'str',
+    customTags: '',
+    customTagsType: 'str',
+    comment: '',
+    commentType: 'str',
+  },
 } as const satisfies Record<string, Record<string, string | number | boolean | readonly string[]>>;
 
 export type NodeType = keyof typeof NODE_PROPERTIES;

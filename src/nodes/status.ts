@@ -14,7 +14,7 @@ class NodeStatus {
   constructor(
     protected readonly node: Node,
     protected readonly translate: Translate,
-    private readonly catalog: string,
+    protected readonly catalog: string,
     /** The HTTP_* codes with a short text of their own; other statuses say "service error" or "request refused". */
     private readonly ownHttpCodes: readonly string[],
   ) {}
@@ -131,15 +131,16 @@ export class UpdateStatus extends NodeStatus {
   }
 
   /**
-   * `alertStatus` is the alert's status as Graph answered it after the change (new, inProgress, resolved),
-   * said as Microsoft says it in the runtime's language (解決済み (10:20:01)); English keeps Graph's word.
+   * `entityStatus` is the alert's or incident's status as Graph answered it after the change (inProgress,
+   * resolved…), said as Microsoft says it in the runtime's language (解決済み (10:20:01)); English keeps
+   * Graph's word, and so does any language for a status the catalog does not name.
    */
-  done(alertStatus: string, at: Date = new Date()): void {
+  done(entityStatus: string, at: Date = new Date()): void {
     const time = clock(at);
-    const key = `defender-alert-update.values.status.${alertStatus}`;
-    const said = /^\w+$/.test(alertStatus) ? this.translate(key) : key;
-    const status = said && said !== key ? said : alertStatus;
-    const text = alertStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status, time }, `${alertStatus} at ${time}`);
+    const key = `${this.catalog}.values.status.${entityStatus}`;
+    const said = /^\w+$/.test(entityStatus) ? this.translate(key) : key;
+    const status = said && said !== key ? said : entityStatus;
+    const text = entityStatus === '' ? this.text('updated', { time }, `updated at ${time}`) : this.text('done', { status, time }, `${entityStatus} at ${time}`);
     this.node.status({ fill: 'green', shape: 'dot', text });
   }
 }

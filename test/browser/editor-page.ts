@@ -299,6 +299,21 @@ export class EditorPage {
     await this.flowNode(id).locator('.red-ui-flow-node-button').click();
   }
 
+  /**
+   * Waits for a node's label on the workspace to read `expected`: the editor redraws a node after its dialog
+   * closes, on a later frame, which a busy machine can make a moment late.
+   */
+  async label(id: string, expected: string, timeoutMs = 5_000): Promise<void> {
+    const label = this.flowNode(id).locator('.red-ui-flow-node-label-text');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = (await label.textContent()) ?? '';
+      if (text === expected) return;
+      if (Date.now() > deadline) throw new Error(`the label of ${id} is "${text}", expected "${expected}"`);
+      await this.page.waitForTimeout(100);
+    }
+  }
+
   /** Waits for a node's status text on the workspace to match, and answers it. */
   async status(id: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
     const label = this.flowNode(id).locator('.red-ui-flow-node-status-label');

@@ -4,8 +4,9 @@
  * → debug with the mouse, create a defender-config that points at the emulator, deploy, test the
  * connection, switch it to certificate sign-in with the demo's throwaway key and certificate, pull, and read the
  * detections in the debug sidebar; put an update alert node behind it, choose a status in its dialog and see
- * the alerts change; drop defender incidents beside it, check its dialog's validation and pull incidents; then
- * the same dialogs, and the incidents help, in Japanese.
+ * the alerts change, and an update incident node behind that, and see their incidents change; drop defender
+ * incidents beside it, check its dialog's validation and pull incidents; then the same dialogs, and the
+ * incidents help, in Japanese.
  * Screenshots go to screenshots/ (gitignored).
  *
  * Runs when Chromium is installed (/usr/bin/chromium, or CHROMIUM_PATH); otherwise it is skipped with a
@@ -26,7 +27,7 @@ const TOPIC = /^\[(Informational|Low|Medium|High)\] .+ on .+/;
 
 editorSuite('the Node-RED editor in Chromium', (suite) => {
   const { step } = suite;
-  const ids = { inject: '', detections: '', debug: '', config: '', update: '', incidents: '' };
+  const ids = { inject: '', detections: '', debug: '', config: '', update: '', incident: '', incidents: '' };
 
   step('lists the nodes of the package in the palette manager, and defender detections in the palette', async () => {
     await suite.editor.paletteNode('defender-detections').waitFor({ state: 'visible' });
@@ -36,7 +37,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     const module = page.locator('.red-ui-palette-module-header', { hasText: 'node-red-contrib-defender-detections' }).locator('..');
     await module.locator('.red-ui-palette-module-set-button').click();
     const types = await module.locator('.red-ui-palette-module-type').allInnerTexts();
-    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections', 'defender-incidents']);
+    assert.deepEqual(types.map((s) => s.trim()).sort(), ['defender-alert-update', 'defender-config', 'defender-detections', 'defender-incident-update', 'defender-incidents']);
     await page.click('.red-ui-tray-toolbar #node-dialog-ok');
     await page.locator('.red-ui-palette-module-header').first().waitFor({ state: 'detached' });
   });
@@ -121,8 +122,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-limit').waitFor({ state: 'detached' });
     // Unnamed, the node shows what it asks for.
-    const label = await suite.editor.flowNode(ids.detections).locator('.red-ui-flow-node-label-text').textContent();
-    assert.equal(label, 'limit 20 · UKMachines, FranceMachines +1');
+    await suite.editor.label(ids.detections, 'limit 20 · UKMachines, FranceMachines +1');
   });
 
   step('another node checked while this dialog is open is judged by its own fields', async () => {
@@ -136,7 +136,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-initialAgo').waitFor({ state: 'detached' });
     // Unnamed, its label says where the limit comes from.
-    assert.equal(await suite.editor.flowNode(second).locator('.red-ui-flow-node-label-text').textContent(), 'limit flow.maxAlerts');
+    await suite.editor.label(second, 'limit flow.maxAlerts');
     // With the first node's dialog open (limit a number there), check the second again, as the editor does
     // for the users of a config node or after an import.
     await suite.editor.openNode(ids.detections, '#node-input-initialAgo');
@@ -278,7 +278,7 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     await page.click('#node-dialog-ok');
     await page.locator('#node-input-defender').waitFor({ state: 'detached' });
     // Unnamed, it shows what it sets.
-    assert.equal(await suite.editor.flowNode(ids.update).locator('.red-ui-flow-node-label-text').textContent(), 'inProgress');
+    await suite.editor.label(ids.update, 'inProgress');
     await suite.editor.deploy();
 
     // New detections in a group the detections node asks for, then a pull: each is changed through Graph,
@@ -303,6 +303,59 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
     // another property, so the node stays valid and a deploy keeps what it sets.
     assert.equal(await suite.editor.property(ids.update, 'alertStatus'), 'inProgress');
     assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(ids.update)), []);
+  });
+
+  step('puts an update incident node behind the update alert node, chooses a status, tags and an owner in its dialog, and the alerts\' incidents change', async () => {
+    const page = suite.editor.page;
+    // The update alert node's dialog moved the workspace: back to where the nodes are.
+    await suite.editor.scrollHome();
+    ids.incident = await suite.editor.drop('defender-incident-update', 820, 100);
+    // The update alert node sends the alert as Graph has it, with its incidentId.
+    await suite.editor.wire(ids.update, 0, ids.incident);
+    assert.ok((await suite.editor.links()).includes(`${ids.update}:0->${ids.incident}`), 'not wired');
+    await suite.editor.openNode(ids.incident, '#node-input-defender');
+    assert.equal((await suite.editor.labelOf('node-input-incidentStatus')).trim(), 'Status');
+    assert.equal((await suite.editor.labelOf('node-input-customTags')).trim(), 'Tags');
+    assert.equal(await page.locator('#node-input-incidentStatus').inputValue(), '');
+    await page.selectOption('#node-input-defender', ids.config);
+    // The list offers only what a client may set: Defender sets redirected and awaitingAction itself.
+    await page.locator('#node-input-incidentStatus + .red-ui-typedInput-container button.red-ui-typedInput-option-trigger').click();
+    const menu = page.locator('.red-ui-typedInput-options').filter({ visible: true });
+    assert.deepEqual((await menu.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('value')))), ['', 'active', 'inProgress', 'resolved']);
+    await menu.locator('a[value="inProgress"]').click();
+    assert.equal(await page.locator('#node-input-incidentStatus').inputValue(), 'inProgress');
+    assert.equal(await page.locator('#node-input-incidentStatusType').inputValue(), 'str');
+    await suite.editor.typedInput('assignedTo').fill('soc@contoso.com');
+    await suite.editor.typedInput('customTags').fill('Node-RED, Paged');
+    // A value from the message needs its property.
+    await suite.editor.chooseSource('comment', 'msg');
+    await suite.editor.typedInput('comment').fill('');
+    await suite.editor.typedInput('comment').press('Tab');
+    assert.match(String(await page.locator('#node-input-comment').getAttribute('class')), /input-error/, 'an empty msg property is not marked');
+    await suite.editor.chooseSource('comment', 'str');
+    await suite.editor.typedInput('comment').fill('Paged the SOC from Node-RED');
+    await suite.editor.settle();
+    await suite.editor.screenshot('incident-update-dialog');
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-defender').waitFor({ state: 'detached' });
+    await suite.editor.label(ids.incident, 'inProgress');
+    await suite.editor.deploy();
+
+    const emulator = suite.demo.emulatorUrl;
+    const added = await fetch(`${emulator}/emulator/detections`, {
+      method: 'POST',
+      body: JSON.stringify({ count: 1, machineGroup: 'UKMachines', lastProcessedAt: Date.now() - 1000 }),
+    });
+    assert.equal(added.status, 201);
+    await suite.editor.inject(ids.inject);
+    await suite.editor.status(ids.incident, /^inProgress at \d\d:\d\d:\d\d$/);
+    const incidents = ((await (await fetch(`${emulator}/emulator/incidents`)).json()) as { value: Array<{ status: string; assignedTo: string; customTags: string[]; comments: Array<{ comment: string }> }> }).value;
+    const changed = incidents.filter((i) => i.comments.some((c) => c.comment === 'Paged the SOC from Node-RED'));
+    assert.ok(changed.length >= 1, 'no incident changed');
+    for (const i of changed) assert.deepEqual([i.status, i.assignedTo, i.customTags], ['inProgress', 'soc@contoso.com', ['Node-RED', 'Paged']]);
+    // The node shows a status now, which the editor keeps as its `status`: the status to set is incidentStatus.
+    assert.equal(await suite.editor.property(ids.incident, 'incidentStatus'), 'inProgress');
+    assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(ids.incident)), []);
   });
 
   step('imports example 02 with new ids and keeps its delivering node; the dialog ticks it, checks the delivery fields, and a node with none chosen is marked', async () => {
@@ -458,7 +511,18 @@ editorSuite('the Node-RED editor in Chromium', (suite) => {
       await ja.screenshot('ja-update-dialog');
       await page.click('#node-dialog-cancel');
       await page.locator('#node-input-defender').waitFor({ state: 'detached' });
-      assert.equal(await ja.flowNode(ids.update).locator('.red-ui-flow-node-label-text').textContent(), '進行中 (inProgress)');
+      await ja.label(ids.update, '進行中 (inProgress)');
+      await ja.openNode(ids.incident, '#node-input-defender');
+      assert.equal((await ja.labelOf('node-input-customTags')).trim(), 'タグ');
+      await page.locator('#node-input-incidentStatus + .red-ui-typedInput-container button.red-ui-typedInput-option-trigger').click();
+      const statuses = page.locator('.red-ui-typedInput-options').filter({ visible: true });
+      assert.equal((await statuses.locator('a[value="active"]').innerText()).trim(), 'アクティブ (active)');
+      await page.keyboard.press('Escape');
+      await statuses.waitFor({ state: 'hidden' });
+      await ja.screenshot('ja-incident-update-dialog');
+      await page.click('#node-dialog-cancel');
+      await page.locator('#node-input-defender').waitFor({ state: 'detached' });
+      await ja.label(ids.incident, '進行中 (inProgress)');
     } finally {
       await ja.close();
     }

@@ -44,7 +44,7 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
     assert.deepEqual(await suite.editor.invalidNodes(), []);
     await suite.editor.showTab('m0000000000000a1');
     // The label reads the missing properties as their defaults: nothing asked beyond them.
-    assert.equal(await suite.editor.flowNode('m0000000000000d1').locator('.red-ui-flow-node-label-text').textContent(), 'defender detections');
+    await suite.editor.label('m0000000000000d1', 'defender detections');
   });
 
   step('shows the defaults in the detections dialog, and Done stores them', async () => {
@@ -77,7 +77,7 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
   step('shows the update dialog\'s defaults: every value from its field, left unchanged', async () => {
     const page = suite.editor.page;
     const id = 'm0000000000000u1';
-    assert.equal(await suite.editor.flowNode(id).locator('.red-ui-flow-node-label-text').textContent(), 'update alert');
+    await suite.editor.label(id, 'update alert');
     await suite.editor.openNode(id, '#node-input-defender');
     const defaults = NODE_PROPERTIES['defender-alert-update'];
     for (const field of ['alertStatus', 'classification', 'determination', 'assignedTo', 'comment'] as const) {
@@ -122,7 +122,7 @@ editorSuite('flows written without optional properties, in the editor', (suite) 
     await suite.editor.importFlow([legacy]);
     assert.equal(await suite.editor.property(legacy.id, 'alertStatus'), 'resolved');
     assert.equal(await suite.editor.property(legacy.id, 'alertStatusType'), 'str');
-    assert.equal(await suite.editor.flowNode(legacy.id).locator('.red-ui-flow-node-label-text').textContent(), 'resolved');
+    await suite.editor.label(legacy.id, 'resolved');
     assert.deepEqual((await suite.editor.invalidNodes()).filter((n) => n.includes(legacy.id)), []);
   });
 });

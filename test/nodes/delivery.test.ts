@@ -11,7 +11,9 @@ import type { Emulator } from '../../src/emulator';
 import configNode from '../../src/nodes/defender-config';
 import detectionsNode from '../../src/nodes/defender-detections';
 import updateNode from '../../src/nodes/defender-alert-update';
-import { coreNode, FileContextRuntime, type FlowNode, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, runtimeHooks, SECRET, sleep, waitFor, withEmulatorSuite } from '../fixtures/harness';
+import incidentsNode from '../../src/nodes/defender-incidents';
+import incidentUpdateNode from '../../src/nodes/defender-incident-update';
+import { coreNode, FileContextRuntime, type FlowNode, helper, loadRig, Message, Probe, readFlow, recent, runnableFlow, runtimeHooks, SECRET, sleep, TENANT, waitFor, withEmulatorSuite } from '../fixtures/harness';
 import { Mailbox, Webhook } from '../fixtures/receivers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -20,11 +22,14 @@ const functionNode = coreNode('function/10-function.js');
 const switchNode = coreNode('function/10-switch.js');
 const httpRequestNode = coreNode('network/21-httprequest.js');
 const linkNodes = coreNode('common/60-link.js');
-const MODULES = [runtimeHooks, configNode, detectionsNode, updateNode, switchNode, coreNode('function/15-change.js'), coreNode('function/80-template.js'), httpRequestNode, emailNode];
+const MODULES = [runtimeHooks, configNode, detectionsNode, updateNode, incidentsNode, incidentUpdateNode, switchNode, coreNode('function/15-change.js'), coreNode('function/80-template.js'), httpRequestNode, emailNode];
 
 const WEBHOOK = readFlow('examples', '02 Forward detections to a webhook.json');
 const EMAIL = readFlow('examples', '01 Poll every 5 minutes and e-mail high severity.json');
 const TRIAGE = readFlow('examples', '04 E-mail new high alerts once and mark them in progress.json');
+const INCIDENTS = readFlow('examples', '06 E-mail new high incidents once.json');
+/** The pull nodes: the delivery settings are theirs. */
+const PULLS = ['defender-detections', 'defender-incidents'];
 const idOf = (flow: FlowNode[], type: string): string => (flow.find((n) => n.type === type) as FlowNode).id;
 
 /** Test pace: a second to wait for a confirmation, 20 ms after the first failure. */
@@ -40,7 +45,7 @@ interface Running {
 
 /** The example as imported, its config node at the emulator, its destinations at the test's receivers. */
 function exampleFlow(flow: FlowNode[], emulator: Emulator, keep: string[], destinations: (n: FlowNode) => FlowNode, detections: Record<string, unknown>): FlowNode[] {
-  return runnableFlow(flow, emulator, keep).map((n) => (n.type === 'defender-detections' ? { ...n, ...FAST, ...detections } : destinations(n)));
+  return runnableFlow(flow, emulator, keep).map((n) => (PULLS.includes(n.type) ? { ...n, ...FAST, ...detections } : destinations(n)));
 }
 
 async function run(flow: FlowNode[], credentials: Record<string, Record<string, string>>): Promise<Running> {
@@ -50,7 +55,7 @@ async function run(flow: FlowNode[], credentials: Record<string, Record<string, 
 
 /** Probes on the running flow's summary and Catch output, and a way to pull. */
 function attach(flow: FlowNode[]): Running {
-  const det = flow.find((n) => n.type === 'defender-detections') as FlowNode;
+  const det = flow.find((n) => PULLS.includes(n.type)) as FlowNode;
   const [, [summaryId]] = det.wires as string[][];
   const catchNode = flow.find((n) => n.type === 'catch') as FlowNode;
   const node = helper.getNode(det.id) as Running['node'];
@@ -195,23 +200,35 @@ describe('delivery confirmation with the shipped examples', () => {
     assert.equal(summaries.at(-1)?.count, 0, 'and not sent again');
   });
 
+  /**
+   * Runs example 04 or 06 as imported (`keep`: its nodes that run as they are, besides the template, the e-mail
+   * node and the Complete node; `config`: the config node's settings): with the mail server down, a pull e-mails
+   * `count` detections or incidents and none is written back; once it is up, pulls until the update node sent
+   * `count`. Answers the running flow and the probe on the update node's output.
+   */
+  async function emailThenUpdate(example: FlowNode[], keep: string[], count: number, config: Record<string, unknown> = {}): Promise<{ running: Running; taken: Probe }> {
+    const flow = exampleFlow(example, emulator, [...keep, 'template', 'e-mail', 'complete'], (n) =>
+      n.type === 'e-mail' ? { ...n, server: '127.0.0.1', port: String(mailbox.port), secure: false, tls: false } : n.type === 'defender-config' ? { ...n, ...config } : n, {});
+    const update = flow.find((n) => n.type === 'defender-alert-update' || n.type === 'defender-incident-update') as FlowNode;
+    mailbox.refusing = true;
+    const running = await run(flow, { [idOf(flow, 'defender-config')]: { clientSecret: SECRET }, [idOf(flow, 'e-mail')]: { userid: 'node-red', password: 'pw' } });
+    const taken = new Probe(helper.getNode((update.wires as string[][])[0][0]));
+    await running.pull();
+    await waitFor(() => mailbox.refused >= count);
+    await sleep(300);
+    assert.equal(taken.messages.length, 0, 'nothing is marked in progress while its e-mail is not delivered');
+    assert.equal(emulator.requests.filter((r) => r.method === 'PATCH').length, 0, 'nothing was written');
+    mailbox.refusing = false;
+    await pullUntil(running, () => taken.messages.length >= count);
+    return { running, taken };
+  }
+
   it('example 04 on Graph: a new High alert is e-mailed once the mail server is back, and marked in progress only after its e-mail was delivered', async () => {
     mailbox.subjects.length = 0;
     const at = Date.now() - 5000;
     const high = [0, 1, 2].map((i) => emulator.addDetection({ Severity: 'High', LastProcessedTimeUtc: at + i }));
     for (const Severity of ['Low', 'Medium']) emulator.addDetection({ Severity, LastProcessedTimeUtc: at + 5 });
-    const flow = exampleFlow(TRIAGE, emulator, ['defender-detections', 'defender-alert-update', 'switch', 'change', 'template', 'e-mail', 'complete'], (n) =>
-      n.type === 'e-mail' ? { ...n, server: '127.0.0.1', port: String(mailbox.port), secure: false, tls: false } : n.type === 'defender-config' ? { ...n, api: 'graph' } : n, {});
-    const written = (flow.find((n) => n.type === 'defender-alert-update') as FlowNode).wires as string[][];
-    mailbox.refusing = true;
-    const running = await run(flow, { [idOf(flow, 'defender-config')]: { clientSecret: SECRET }, [idOf(flow, 'e-mail')]: { userid: 'node-red', password: 'pw' } });
-    const taken = new Probe(helper.getNode(written[0][0]));
-    await running.pull();
-    await waitFor(() => mailbox.refused >= 3);
-    await sleep(300);
-    assert.equal(taken.messages.length, 0, 'nothing is marked in progress while its e-mail is not delivered');
-    mailbox.refusing = false;
-    await pullUntil(running, () => taken.messages.length >= 3);
+    const { running, taken } = await emailThenUpdate(TRIAGE, ['defender-detections', 'defender-alert-update', 'switch', 'change'], 3, { api: 'graph' });
     assert.equal(mailbox.subjects.length, 3);
     const statuses = emulator.requests.filter((r) => r.endpoint === 'graph-alert' && r.method === 'PATCH').length;
     assert.equal(statuses, 3, 'one write per alert, after its e-mail');
@@ -225,6 +242,40 @@ describe('delivery confirmation with the shipped examples', () => {
     const after = await running.pull();
     assert.deepEqual([after.count, after.pending], [0, 0]);
     assert.equal(mailbox.subjects.length, 3);
+  });
+
+  it('example 06: a new High incident is e-mailed once with the titles of its alerts, once the mail server is back, and marked in progress only after its e-mail was delivered', async () => {
+    mailbox.subjects.length = 0;
+    mailbox.bodies.length = 0;
+    const at = Date.now() - 5000;
+    // Two High incidents of two alerts each, and a Low one, which the incidents node does not ask Graph for.
+    const alert = (incidentId: string, Severity: string, AlertTitle: string, i: number): string =>
+      String(emulator.addDetection({ Severity, AlertTitle, LastProcessedTimeUtc: at + i }, { graph: { incidentId } }).AlertId);
+    alert('7100', 'High', 'Ransomware encrypted files', 0);
+    alert('7100', 'Medium', 'Suspicious PowerShell command line', 1);
+    alert('7101', 'High', 'Credential dumping with Mimikatz', 2);
+    alert('7101', 'Low', 'Unusual sign-in', 3);
+    alert('7102', 'Low', 'Suspicious file dropped', 4);
+    const { running, taken } = await emailThenUpdate(INCIDENTS, ['defender-incidents', 'defender-incident-update'], 2);
+    assert.equal(mailbox.subjects.length, 2, 'one e-mail per High incident, not one per alert');
+    const mails = new Map(mailbox.subjects.map((subject, i) => [subject, mailbox.bodies[i]]));
+    const incidents = emulator.graphIncidents(TENANT) as Array<{ id: string; displayName: string; status: string; assignedTo: string; comments: Array<{ comment: string }> }>;
+    for (const [id, titles] of [['7100', ['Ransomware encrypted files', 'Suspicious PowerShell command line']], ['7101', ['Credential dumping with Mimikatz', 'Unusual sign-in']]] as const) {
+      const incident = incidents.find((i) => i.id === id);
+      const body = mails.get(`[High] ${String(incident?.displayName)}`);
+      assert.ok(body, `no e-mail for incident ${id}: ${JSON.stringify(mailbox.subjects)}`);
+      for (const title of titles) assert.ok(body.includes(`- ${title} (`), `incident ${id}: "${title}" not in the e-mail:\n${body}`);
+      assert.deepEqual([incident?.status, incident?.assignedTo, incident?.comments.map((c) => c.comment)], ['inProgress', 'soc@example.com', ['E-mailed to the SOC mailbox by Node-RED.']]);
+    }
+    assert.equal(incidents.find((i) => i.id === '7102')?.status, 'active', 'the Low incident is left alone');
+    const patches = emulator.requests.filter((r) => r.endpoint === 'graph-incident' && r.method === 'PATCH');
+    assert.deepEqual(patches.map((r) => r.path).sort(), ['/v1.0/security/incidents/7100', '/v1.0/security/incidents/7101'], 'one write per incident, after its e-mail');
+    assert.deepEqual(taken.messages.map((m) => m.incidentId).sort(), ['7100', '7101']);
+    // The writes come back as updates, which events: new does not send: nobody is e-mailed twice.
+    await sleep(1200);
+    const after = await running.pull();
+    assert.deepEqual([after.count, after.pending], [0, 0]);
+    assert.equal(mailbox.subjects.length, 2);
   });
 
   /**

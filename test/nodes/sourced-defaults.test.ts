@@ -6,11 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator';
 import { readSettings } from '../../src/nodes/settings';
-import { everythingShown, loadRig, withEmulatorSuite } from '../fixtures/harness';
-
-type Context = { set(key: string, value: unknown): void };
-const flowOf = (node: unknown): Context => (node as { context(): { flow: Context } }).context().flow;
-const globalOf = (node: unknown): Context => (node as { context(): { global: Context } }).context().global;
+import { everythingShown, flowOf, globalOf, loadRig, withEmulatorSuite } from '../fixtures/harness';
 
 describe('query defaults from env, flow and global', () => {
   let emulator: Emulator;

@@ -142,3 +142,26 @@ describe('UpdateStatus', () => {
     assert.equal(ja.shown.at(-1)?.text, 'awaitingReview (09:05:07)');
   });
 });
+
+describe('UpdateStatus of the update incident node', () => {
+  it('reads the incident node\'s own catalog: its 403 names SecurityIncident.ReadWrite.All, its statuses are the incident\'s', () => {
+    const update = (lang: string) => rig(catalogOf('defender-incident-update.json', lang), (node, translate) => new UpdateStatus(node, translate, 'defender-incident-update'));
+    const en = update('en-US');
+    en.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 403: needs SecurityIncident.ReadWrite.All');
+    en.status.failed('HTTP_404', 'Microsoft Graph answered HTTP 404: not found …', 404);
+    assert.equal(en.shown.at(-1)?.text, 'HTTP 404: unknown incident id');
+    en.status.done('active', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(en.shown.at(-1)?.text, 'active at 09:05:07');
+    const ja = update('ja');
+    ja.status.failed('HTTP_403', 'Microsoft Graph answered HTTP 403: forbidden …', 403);
+    assert.equal(ja.shown.at(-1)?.text, 'HTTP 403: SecurityIncident.ReadWrite.All が必要です');
+    ja.status.done('active', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, 'アクティブ (09:05:07)');
+    ja.status.done('inProgress', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, '進行中 (09:05:07)');
+    // Defender's own statuses have no word in the catalog: Graph's stands.
+    ja.status.done('redirected', new Date(2020, 0, 1, 9, 5, 7));
+    assert.equal(ja.shown.at(-1)?.text, 'redirected (09:05:07)');
+  });
+});
