@@ -1,6 +1,6 @@
 import { type Changes, parseUpdate } from '../defender/writing/entity-update';
 import { readRequestTimeout } from './input';
-import type { UpdateNodeKind } from './update-node';
+import type { UpdateNodeKind } from './update-kind';
 
 /** What one input message of an update node asks for, validated in one place before anything is sent. */
 export interface UpdateRequest {

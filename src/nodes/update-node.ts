@@ -2,10 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { DefenderError, invalidConfig } from '../defender/errors';
 import { message } from '../defender/messages';
 import type { GraphEntity } from '../defender/services/graph';
-import type { Tenant } from '../defender/tenant';
 import { ALERT_UPDATE, findAlertId } from '../defender/writing/alert-update';
-import type { UpdateKind } from '../defender/writing/entity-update';
-import type { AlertWriterOptions, GraphWriter } from '../defender/writing/graph-writer';
 import { findIncidentId, INCIDENT_UPDATE } from '../defender/writing/incident-update';
 import { type DefenderConfigNode, tenantOf } from './config-node';
 import { handleInOrder, type Send } from './in-order';
@@ -13,28 +10,8 @@ import { runtimeTranslate } from './language';
 import { readPerMessage } from './node-property';
 import { UpdateStatus } from './status';
 import { readUpdateRequest } from './update-input';
+import type { UpdateNodeKind } from './update-kind';
 import { readUpdateSettings, sourcedChanges, type UpdateNodeProperties, type UpdateSettings } from './update-settings';
-
-/**
- * What tells one update node from the other (an alert's, an incident's); everything else, from the dialog's
- * properties to the status, is the same code.
- */
-export interface UpdateNodeKind {
-  type: 'defender-alert-update' | 'defender-incident-update';
-  /** What may be changed, and how each value is checked. */
-  kind: UpdateKind;
-  /**
-   * The node property of the entity's status: not `status`, which the editor overwrites with the node's
-   * runtime status as soon as the node shows one.
-   */
-  statusProperty: 'alertStatus' | 'incidentStatus';
-  /** Where the output message tells which entity was changed. */
-  idProperty: 'alertId' | 'incidentId';
-  /** The entity a message is about, or why it names none. */
-  findId(msg: Record<string, unknown>): string;
-  /** The Graph writer of the config node's tenant for this kind. */
-  writer(tenant: Tenant, options: AlertWriterOptions): GraphWriter;
-}
 
 /** defender-alert-update: an alerts_v2 alert. */
 export const ALERT_UPDATE_NODE: UpdateNodeKind = {

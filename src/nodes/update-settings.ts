@@ -5,7 +5,7 @@ import { type Changes, parseChange } from '../defender/writing/entity-update';
 import type { PerMessageSource } from './node-property';
 import { NODE_PROPERTIES, type PropertiesOf, withDefaults } from './properties';
 import { envValue, type EnvReader, fromError, NODE_DEFAULT, numberSetting } from './settings';
-import type { UpdateNodeKind } from './update-node';
+import type { UpdateNodeKind } from './update-kind';
 
 /**
  * The properties of an update node (defender-alert-update, defender-incident-update) as a flow may hold
