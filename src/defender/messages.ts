@@ -240,7 +240,7 @@ export const MESSAGES = {
   'incident.not-null': '__field__ cannot be null (only assignedTo can, to unassign the incident): give "" or leave it out to keep it as it is',
   'incident.bad-tags': 'customTags must be a list of tags, or tags separated by commas (an empty list removes them all), got __value__',
   'incident.no-id':
-    'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId in the SIEM shape)',
+    'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId or the incident IncidentLinkToMTP links to in the SIEM shape; the SIEM API\'s own detections link no incident)',
   'incident.bad-id': 'the incident id in __from__ must be an id such as 29135 (letters, digits, "_", "-", "."), got __value__',
   'incident.graph-403':
     'forbidden: changing incidents needs the SecurityIncident.ReadWrite.All application permission of Microsoft Graph, with admin consent',

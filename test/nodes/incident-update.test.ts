@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { INCIDENT_ENUMS } from '../../src/defender/writing/incident-update';
+import { type GraphAlert, toSiemDetection } from '../../src/defender/services/graph-mapping';
 import type { Emulator } from '../../src/emulator';
 import { assertNoSecret } from '../fixtures/sign-in';
 import { assertEveryEnumValue, assertRefused, caught, everythingShown, FAST_GRAPH, flowOf, helper, loadIncidentUpdateRig, type Message, recent, SECRET, TENANT, withEmulatorSuite } from '../fixtures/harness';
@@ -62,7 +63,11 @@ describe('defender-incident-update', () => {
     assert.equal(siem.output?.incidentId, c.id);
     const number = await rig.update({ incidentId: Number(a.id), update: { status: 'active' } });
     assert.equal(incidentOf(number.output).status, 'active');
-    assert.deepEqual(writes().map((r) => r.path), [a.id, b.id, c.id, a.id].map((id) => `/v1.0/security/incidents/${id}`));
+    // A detection as a detections node on Graph sends it in shape siem: no IncidentId, but its incident's link.
+    const linked = await rig.update({ payload: toSiemDetection(b.alert as GraphAlert), update: { status: 'inProgress' } });
+    assert.equal(linked.error, undefined, JSON.stringify(linked.error?.error));
+    assert.equal(linked.output?.incidentId, b.id);
+    assert.deepEqual(writes().map((r) => r.path), [a.id, b.id, c.id, a.id, b.id].map((id) => `/v1.0/security/incidents/${id}`));
   });
 
   it('refuses a message without an incident id, saying where it looked, and sends nothing', async () => {
@@ -73,7 +78,7 @@ describe('defender-incident-update', () => {
       const { error, output } = await rig.update(msg);
       assert.equal(output, undefined);
       assert.equal(caught(error).code, 'INVALID_QUERY');
-      assert.equal(caught(error).message, 'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId in the SIEM shape)');
+      assert.equal(caught(error).message, 'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId or the incident IncidentLinkToMTP links to in the SIEM shape; the SIEM API\'s own detections link no incident)');
     }
     assert.deepEqual(emulator.requests, [], 'nothing was sent');
   });

@@ -38,10 +38,20 @@ export const INCIDENT_UPDATE: UpdateKind = {
 };
 
 /**
+ * The incident a SIEM-shaped detection links to. A detection read through Graph (shape siem) links the
+ * incident itself (`https://security.microsoft.com/incidents/29135?tid=…`); the SIEM API links a search
+ * by alert (`…/incidents/byalert?alertId=…`), which names no incident: undefined.
+ */
+export function incidentOfLink(link: unknown): string | undefined {
+  if (typeof link !== 'string') return undefined;
+  return /^https:\/\/[^/?#]+\/incidents\/(\d+)(?:[/?#]|$)/i.exec(link.trim())?.[1];
+}
+
+/**
  * The incident a message is about: `msg.incidentId` (what the incidents node sets), else the incident of
- * the alert in `msg.payload` — Graph's `incidentId`, or `IncidentId` of a SIEM-shaped one — so an alert can
- * go in and its incident be updated. An incident id may come as a number; it is sent as its digits. The
- * first present is used and must be valid.
+ * the alert in `msg.payload` — Graph's `incidentId`, or `IncidentId` of a SIEM-shaped one, or the incident
+ * its `IncidentLinkToMTP` links to — so an alert can go in and its incident be updated. An incident id may
+ * come as a number; it is sent as its digits. The first present is used and must be valid.
  */
 export function findIncidentId(msg: { incidentId?: unknown; payload?: unknown }): string {
   const payload = isPlainObject(msg.payload) ? msg.payload : undefined;
@@ -52,6 +62,7 @@ export function findIncidentId(msg: { incidentId?: unknown; payload?: unknown })
       ['msg.incidentId', digits(msg.incidentId)],
       ['msg.payload.incidentId', digits(payload?.incidentId)],
       ['msg.payload.IncidentId', digits(payload?.IncidentId)],
+      ['msg.payload.IncidentLinkToMTP', incidentOfLink(payload?.IncidentLinkToMTP)],
     ],
     message('incident.no-id'),
   );

@@ -63,8 +63,13 @@ describe('the incident id and change set', () => {
     assert.equal(findIncidentId({ incidentId: '29135', payload: { incidentId: 'x' } }), '29135');
     assert.equal(findIncidentId({ payload: { id: 'da1', incidentId: 4711 } }), '4711');
     assert.equal(findIncidentId({ payload: { IncidentId: '815' } }), '815');
-    assert.equal(thrown(() => findIncidentId({ payload: { id: 'da1' } })).message,
-      'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId in the SIEM shape)');
+    // A SIEM-shaped detection read through Graph links its incident; the SIEM API's links a search by alert.
+    assert.equal(findIncidentId({ payload: { IncidentLinkToMTP: 'https://security.microsoft.com/incidents/2972395?tid=t1' } }), '2972395');
+    assert.equal(findIncidentId({ payload: { IncidentId: '815', IncidentLinkToMTP: 'https://security.microsoft.com/incidents/9?tid=t1' } }), '815');
+    for (const link of ['https://security.microsoft.com/incidents/byalert?alertId=da6373_1&source=SIEM', '', 'incidents/12', 42]) {
+      assert.equal(thrown(() => findIncidentId({ payload: { id: 'da1', IncidentLinkToMTP: link } })).message,
+        'no incident id: set msg.incidentId, or send one of its alerts as msg.payload (its incidentId, or IncidentId or the incident IncidentLinkToMTP links to in the SIEM shape; the SIEM API\'s own detections link no incident)');
+    }
     assert.match(thrown(() => findIncidentId({ incidentId: '../alerts_v2' })).message, /^the incident id in msg.incidentId must be an id such as 29135/);
   });
 
