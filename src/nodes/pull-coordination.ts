@@ -46,6 +46,11 @@ export function contextCheckpoints(node: Node, store: string | undefined): Check
   };
 }
 
+/** A failure the pull reports itself when it stops: the lease passed to another replica, or Redis is down. */
+export function isCoordinationFailure(err: unknown): boolean {
+  return err instanceof DefenderError && (err.code === 'LEASE_LOST' || err.code === 'COORDINATION_UNAVAILABLE');
+}
+
 /** The coordination of `node` as its config node sets it: none (every replica pulls alone) or through Redis. */
 export function pullCoordination(node: Node, config: DefenderConfigNode | null, contextStore: string | undefined): PullCoordination {
   if (config?.coordinationError) return refused(config.coordinationError, contextCheckpoints(node, contextStore));
@@ -69,7 +74,7 @@ function refused(error: DefenderError, store: CheckpointStore): PullCoordination
   };
 }
 
-function leased({ lease, checkpoints }: NodeCoordination): PullCoordination {
+function leased({ lease, checkpoints, release }: NodeCoordination): PullCoordination {
   let reported = false;
   const unavailable = (err: unknown): boolean => err instanceof DefenderError && err.code === 'COORDINATION_UNAVAILABLE';
   return {
@@ -95,6 +100,6 @@ function leased({ lease, checkpoints }: NodeCoordination): PullCoordination {
       if (turn.lead && turn.signal?.aborted && turn.signal.reason instanceof DefenderError) return turn.signal.reason;
       return err;
     },
-    close: () => lease.release(),
+    close: release,
   };
 }

@@ -11,7 +11,7 @@ import type { Tenant } from '../defender/tenant';
 import { type DefenderConfigNode, tenantOf } from './config-node';
 import { DeliveryTracker } from './delivery';
 import { type PullRequest, readPullRequest } from './input';
-import { pullCoordination } from './pull-coordination';
+import { isCoordinationFailure, pullCoordination } from './pull-coordination';
 import { messageCopier } from './message-copy';
 import { readPerMessage } from './node-property';
 import { handleInOrder, type Send } from './in-order';
@@ -23,11 +23,6 @@ import { PullStatus } from './status';
 const OWN = ['payload', 'event', 'changes', 'previous'] as const;
 /** …and with delivery confirmation, what would judge or mark its delivery. */
 const OWN_CONFIRMED = [...OWN, 'redelivery', 'statusCode', 'error', 'complete'] as const;
-
-/** Failures of storing what is owed that the pull reports itself (coordination: a lost lease, Redis down). */
-function quietWhileCoordinating(err: unknown): boolean {
-  return err instanceof DefenderError && (err.code === 'LEASE_LOST' || err.code === 'COORDINATION_UNAVAILABLE');
-}
 
 /** One pull node: what it reads, where from, and what its messages carry besides the pull's own. */
 export interface PullNodeSpec<S extends PullSettings> {
@@ -80,7 +75,7 @@ export function registerPullNode<S extends PullSettings>(RED: NodeAPI, spec: Pul
             checkpoints,
             (count) => status.pending(count),
             // A lost lease or an outage is reported by the pull; the new leader reads what is owed from Redis.
-            (err) => quietWhileCoordinating(err) || node.warn(failureOf(err, translate).message),
+            (err) => isCoordinationFailure(err) || node.warn(failureOf(err, translate).message),
             (text) => node.warn(render(text, translate)),
           )
         : undefined;

@@ -7,6 +7,8 @@ import type { RedisSettings } from './settings';
 export interface NodeCoordination {
   lease: Lease;
   checkpoints: RedisCheckpoints;
+  /** The node closes: its lease is given up and forgotten (a redeploy of the node alone makes a new one). */
+  release(): Promise<void>;
 }
 
 /**
@@ -26,7 +28,11 @@ export class RedisCoordination {
     const keys = nodeKeys(this.settings.keyPrefix, nodeId);
     const lease = new Lease(this.link, keys, this.settings.leaseTtlMs);
     this.leases.add(lease);
-    return { lease, checkpoints: new RedisCheckpoints(this.link, lease, keys, this.settings.leaseTtlMs) };
+    const release = (): Promise<void> => {
+      this.leases.delete(lease);
+      return lease.release();
+    };
+    return { lease, checkpoints: new RedisCheckpoints(this.link, lease, keys, this.settings.leaseTtlMs), release };
   }
 
   /**
